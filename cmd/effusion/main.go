@@ -1,0 +1,42 @@
+// Command effusion downloads, seeds and creates BitTorrent torrents, runs a
+// tracker, and demonstrates a whole swarm on loopback.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries the process exit status a subcommand asks for.
+// Status 2 means bad input (a malformed torrent, a bad flag); 1 any other failure.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// badInput wraps err so that effusion exits with status 2.
+func badInput(err error) error { return &exitError{code: 2, err: err} }
+
+var rootCmd = &cobra.Command{
+	Use:           "effusion",
+	Short:         "A BitTorrent engine: download, seed, create, track",
+	SilenceUsage:  true,
+	SilenceErrors: true,
+}
+
+func main() {
+	if err := rootCmd.Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "effusion:", err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		os.Exit(1)
+	}
+}
