@@ -1,0 +1,259 @@
+package core
+
+import "math/bits"
+
+func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }
+func leadingZeros8(x byte) int   { return bits.LeadingZeros8(x) }
+
+// The picker keeps fresh pieces (wanted, nothing requested) in buckets by
+// availability, ties in random order. A change of availability moves one
+// piece between adjacent buckets in O(1) and nothing is ever re-sorted;
+// pieces with requests in flight live in the partial or full lists.
+
+func (t *Torrent) bucketAdd(i uint32) {
+	a := int(t.avail[i])
+	for a >= len(t.buckets) {
+		t.buckets = append(t.buckets, nil)
+	}
+	b := append(t.buckets[a], i)
+	last := len(b) - 1
+	j := last
+	if last > 0 {
+		j = t.rng.IntN(last + 1)
+	}
+	b[last] = b[j]
+	t.pos[b[last]] = uint32(last)
+	b[j] = i
+	t.pos[i] = uint32(j)
+	t.buckets[a] = b
+	if a >= 1 {
+		t.freshPickable++
+		if a < t.lowest {
+			t.lowest = a
+		}
+	}
+}
+
+func (t *Torrent) bucketRemove(i uint32) {
+	a := t.avail[i]
+	b := t.buckets[a]
+	k := t.pos[i]
+	last := uint32(len(b) - 1)
+	b[k] = b[last]
+	t.pos[b[k]] = k
+	t.buckets[a] = b[:last]
+	if a >= 1 {
+		t.freshPickable--
+	}
+}
+
+func (t *Torrent) availInc(i uint32) {
+	if t.state[i] == stFresh {
+		t.bucketRemove(i)
+		t.avail[i]++
+		t.bucketAdd(i)
+		return
+	}
+	t.avail[i]++
+}
+
+func (t *Torrent) availDec(i uint32) {
+	if t.state[i] == stFresh {
+		t.bucketRemove(i)
+		t.avail[i]--
+		t.bucketAdd(i)
+		return
+	}
+	t.avail[i]--
+}
+
+// listAdd and listRemove maintain the partial and full lists (swap-remove;
+// order does not matter).
+func (t *Torrent) listAdd(l *[]uint32, i uint32) {
+	t.pos[i] = uint32(len(*l))
+	*l = append(*l, i)
+}
+
+func (t *Torrent) listRemove(l *[]uint32, i uint32) {
+	s := *l
+	k := t.pos[i]
+	last := uint32(len(s) - 1)
+	s[k] = s[last]
+	t.pos[s[k]] = k
+	*l = s[:last]
+}
+
+// fill requests blocks from p until its pipeline is full or nothing is left
+// to pick for it. A failed pick is remembered until the pool changes (epoch)
+// or the peer does (stuck is cleared), so idle peers cost nothing.
+func (t *Torrent) fill(p *peer) {
+	if p.closing || !p.live || !p.amInterested {
+		return
+	}
+	for p.outstanding() < p.target {
+		if p.stuck && p.stuckEpoch == t.epoch {
+			return
+		}
+		if !t.pickOne(p) {
+			p.stuck = true
+			p.stuckEpoch = t.epoch
+			return
+		}
+	}
+}
+
+// pickOne requests one block from p. Order: allowed-fast pieces while
+// choked; the peer's current piece; suggested pieces; partial pieces;
+// a fresh piece (random while fewer than RandomFirst pieces are verified,
+// then rarest first); end game duplicates.
+func (t *Torrent) pickOne(p *peer) bool {
+	if p.peerChoking {
+		if !p.fast {
+			return false
+		}
+		for _, f := range p.fastSet {
+			if t.takeFrom(p, f) {
+				return true
+			}
+		}
+		return false
+	}
+	if p.cur >= 0 && t.takeFrom(p, uint32(p.cur)) {
+		return true
+	}
+	for len(p.suggest) > 0 {
+		s := p.suggest[0]
+		if t.takeFrom(p, s) {
+			p.cur = int64(s)
+			return true
+		}
+		p.suggest = append(p.suggest[:0], p.suggest[1:]...)
+	}
+	for _, i := range t.partial {
+		if p.bits.has(i) {
+			t.takeFrom(p, i)
+			p.cur = int64(i)
+			return true
+		}
+	}
+	if i, ok := t.pickFresh(p); ok {
+		t.takeFrom(p, i)
+		p.cur = int64(i)
+		return true
+	}
+	if len(t.partial) == 0 && t.freshPickable == 0 && len(t.full) > 0 {
+		if !t.endgame {
+			// Entering end game: peers that failed a pick may now
+			// duplicate requests.
+			t.endgame = true
+			t.epoch++
+			for _, q := range t.live {
+				t.markDirty(q)
+			}
+			p.stuck = false
+		}
+		return t.pickEndgame(p)
+	}
+	return false
+}
+
+// pickFresh chooses a fresh piece the peer has.
+func (t *Torrent) pickFresh(p *peer) (uint32, bool) {
+	if t.freshPickable == 0 {
+		return 0, false
+	}
+	if t.haveCount < t.cfg.RandomFirst {
+		for range 32 {
+			i := uint32(t.rng.IntN(t.n))
+			if t.state[i] == stFresh && p.bits.has(i) {
+				return i, true
+			}
+		}
+	}
+	for a := t.lowest; a < len(t.buckets); a++ {
+		b := t.buckets[a]
+		if len(b) == 0 {
+			if a == t.lowest {
+				t.lowest++
+			}
+			continue
+		}
+		for _, i := range b {
+			if p.bits.has(i) {
+				return i, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// takeFrom requests the next free block of piece i from p, if p has the
+// piece and it has a free block.
+func (t *Torrent) takeFrom(p *peer, i uint32) bool {
+	if int(i) >= t.n || !p.bits.has(i) {
+		return false
+	}
+	switch t.state[i] {
+	case stFresh:
+		t.bucketRemove(i)
+		t.newRecord(i)
+		t.state[i] = stPartial
+		t.listAdd(&t.partial, i)
+	case stPartial:
+	default:
+		return false
+	}
+	r := &t.recs[t.rec[i]]
+	b := r.hint
+	for r.blocks[b].state != blkFree {
+		b++
+	}
+	r.hint = b + 1
+	blk := &r.blocks[b]
+	blk.state = blkRequested
+	blk.req[0] = p.id
+	blk.nreq = 1
+	r.nfree--
+	if r.nfree == 0 {
+		t.listRemove(&t.partial, i)
+		t.state[i] = stFull
+		t.listAdd(&t.full, i)
+	}
+	t.request(p, i, b)
+	return true
+}
+
+func (t *Torrent) request(p *peer, i uint32, b int) {
+	if p.outstanding() == 0 {
+		p.lastProgress = t.now
+	}
+	p.pushOut(reqRef{piece: i, block: uint32(b)})
+	t.emit(p, MsgRequest, i, uint32(b)*BlockSize, t.blockLen(i, b))
+}
+
+// pickEndgame duplicates a request already in flight to another peer, at
+// most EndgameDuplicates requesters per block. The scan resumes where the
+// peer's last one stopped.
+func (t *Torrent) pickEndgame(p *peer) bool {
+	nf := len(t.full)
+	for k := 0; k < nf; k++ {
+		idx := (p.egCursor + k) % nf
+		i := t.full[idx]
+		if !p.bits.has(i) {
+			continue
+		}
+		r := &t.recs[t.rec[i]]
+		for b := range r.blocks {
+			blk := &r.blocks[b]
+			if blk.state != blkRequested || int(blk.nreq) >= t.cfg.EndgameDuplicates || blk.requestedBy(p.id) {
+				continue
+			}
+			blk.req[blk.nreq] = p.id
+			blk.nreq++
+			p.egCursor = idx
+			t.request(p, i, b)
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,105 @@
+package core
+
+import (
+	"math"
+	"time"
+)
+
+// rate is an exponentially weighted byte rate driven by the abstract clock:
+// bytes accumulate between ticks and each tick folds them in with a weight
+// that depends on the elapsed time, so irregular ticks give the same
+// estimate as regular ones.
+type rate struct {
+	acc  int64   // bytes since the last tick
+	bps  float64 // bytes per second
+	peak float64
+}
+
+func (r *rate) add(n int64) { r.acc += n }
+
+// tick folds the bytes since the last tick into the estimate; alpha is
+// 1 - exp(-dt/window).
+func (r *rate) tick(dt time.Duration, alpha float64) {
+	inst := float64(r.acc) / dt.Seconds()
+	r.acc = 0
+	r.bps += alpha * (inst - r.bps)
+	r.peak = max(r.peak, r.bps)
+}
+
+func decay(dt, window time.Duration) float64 {
+	return 1 - math.Exp(-dt.Seconds()/window.Seconds())
+}
+
+// Tick advances the abstract clock to now (the time on the shell's
+// monotonic clock since any fixed origin; it never goes backwards, earlier
+// values are ignored). Call it about once a second. It updates the rate
+// estimators, resizes request pipelines, snubs peers whose requests went
+// unanswered for SnubTimeout (their requests go to other peers), and runs
+// the choker when due.
+func (t *Torrent) Tick(now time.Duration) {
+	if t.ticked && now <= t.now {
+		return
+	}
+	if !t.ticked {
+		t.ticked = true
+		t.now = now
+		t.nextRechoke = now + t.cfg.RechokeInterval
+		t.nextOptim = now
+		for _, p := range t.live {
+			p.connectedAt, p.chokedAt, p.lastProgress = now, now, now
+		}
+		t.rechoke()
+		return
+	}
+	dt := now - t.now
+	t.now = now
+	alpha := decay(dt, t.cfg.RateWindow)
+	t.down.tick(dt, alpha)
+	t.up.tick(dt, alpha)
+	for _, p := range t.scratchLive() {
+		p.down.tick(dt, alpha)
+		p.up.tick(dt, alpha)
+		t.resize(p)
+		if p.outstanding() > 0 && now-p.lastProgress >= t.cfg.SnubTimeout {
+			t.snub(p)
+		}
+	}
+	if now >= t.nextRechoke {
+		t.nextRechoke = now + t.cfg.RechokeInterval
+		t.rechoke()
+	}
+}
+
+// resize sets the peer's pipeline from its measured rate: about
+// RequestQueueTime worth of blocks. In slow start the target grows by one
+// per block received until the rate stops growing.
+func (t *Torrent) resize(p *peer) {
+	if p.snubbed {
+		p.target = 1
+		return
+	}
+	want := int(p.down.bps * t.cfg.RequestQueueTime.Seconds() / BlockSize)
+	if p.slowStart {
+		if p.down.bps > 0 && p.down.bps < p.lastRate*1.1 {
+			p.slowStart = false
+		}
+		p.lastRate = p.down.bps
+		want = max(want, p.target)
+	}
+	old := p.target
+	p.target = min(max(want, t.cfg.MinRequests), t.maxTarget(p))
+	if p.target > old {
+		t.markDirty(p)
+	}
+}
+
+// snub cancels the requests of a peer that stopped answering and hands them
+// to the other peers; the peer keeps one request in flight until it sends a
+// block again.
+func (t *Torrent) snub(p *peer) {
+	p.snubbed = true
+	p.slowStart = false
+	p.target = 1
+	p.lastProgress = t.now
+	t.releaseAll(p, true)
+}

@@ -1,0 +1,320 @@
+package core
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Piece states. A wanted piece we lack moves fresh → partial → full →
+// hashing → have, and back to fresh when its blocks all return to the pool
+// or it fails verification.
+const (
+	stUnwanted uint8 = iota // not wanted, not started: in no list
+	stFresh                 // wanted, no block requested or received: in buckets[avail]
+	stPartial               // has a record and at least one free block: in partial
+	stFull                  // has a record, no free block, not all received: in full
+	stHashing               // every block received, waiting for PieceHashed
+	stHave                  // verified
+)
+
+// Torrent is the deterministic core of one torrent's download and upload:
+// piece picking, request pipelining, choking and verification accounting.
+// It does no I/O, starts no goroutines and reads no clock: the shell calls
+// one method per event and then drains Ready. See the package documentation
+// for the loop.
+//
+// A Torrent is not safe for concurrent use; one goroutine (the session's
+// event loop) owns it.
+type Torrent struct {
+	cfg       Config
+	n         int   // piece count
+	lastLen   int64 // length of the last piece
+	blocksPer int   // blocks in a full piece
+	rng       *rand.Rand
+	now       time.Duration // latest Tick
+	ticked    bool          // a Tick has been seen
+
+	state []uint8  // per piece: st*
+	avail []uint32 // per piece: how many live peers have it
+	pos   []uint32 // per piece: index in its bucket, partial or full list
+	rec   []int32  // per piece: index in recs, or -1
+	have  bitset   // verified pieces
+	want  bitset   // wanted pieces
+	need  bitset   // want &^ have
+
+	buckets       [][]uint32 // fresh wanted pieces by availability, ties in random order
+	lowest        int        // no non-empty bucket in [1, lowest)
+	freshPickable int        // fresh pieces in buckets[1:]
+	partial       []uint32   // pieces in stPartial
+	full          []uint32   // pieces in stFull
+	recs          []record   // piece progress records
+	freeRecs      []int32    // unused indices in recs
+
+	peers     []*peer // by slot; index 0 unused
+	freeSlots []int
+	live      []*peer // connected, not dropped
+	dirty     []*peer // peers whose pipeline may need filling
+
+	epoch   uint64 // bumped when blocks return to the pool
+	endgame bool
+
+	haveCount   int
+	wantCount   int   // wanted pieces
+	needCount   int   // wanted pieces not verified
+	left        int64 // bytes of wanted pieces not verified
+	downloaded  int64 // accepted payload bytes
+	uploaded    int64
+	wasted      int64 // late, duplicate and failed payload bytes
+	hashFails   int
+	completed   bool
+	down, up    rate
+	nextRechoke time.Duration
+	nextOptim   time.Duration
+	optimistic  *peer
+
+	rd, out Ready    // rd accumulates; out is handed to the shell
+	scratch []*peer  // reused by the choker
+	contrib []PeerID // reused by PieceHashed
+}
+
+// New returns the core of a torrent with no piece verified and every piece
+// wanted. It fails (wrapping ErrConfig) when the Config's geometry is
+// inconsistent.
+func New(cfg Config) (*Torrent, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	n := cfg.NumPieces
+	t := &Torrent{
+		cfg:       cfg,
+		n:         n,
+		lastLen:   cfg.TotalLength - int64(n-1)*cfg.PieceLength,
+		blocksPer: int((cfg.PieceLength + BlockSize - 1) / BlockSize),
+		rng:       rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
+		state:     make([]uint8, n),
+		avail:     make([]uint32, n),
+		pos:       make([]uint32, n),
+		rec:       make([]int32, n),
+		have:      newBitset(n),
+		want:      newBitset(n),
+		need:      newBitset(n),
+		buckets:   make([][]uint32, 1, 8),
+		lowest:    1,
+		peers:     make([]*peer, 1, 16),
+		wantCount: n,
+		needCount: n,
+		left:      cfg.TotalLength,
+	}
+	t.buckets[0] = make([]uint32, 0, n)
+	for i := range n {
+		t.rec[i] = -1
+		t.want.set(uint32(i))
+		t.need.set(uint32(i))
+		t.state[i] = stFresh
+		t.bucketAdd(uint32(i))
+	}
+	return t, nil
+}
+
+// NumPieces returns the torrent's piece count.
+func (t *Torrent) NumPieces() int { return t.n }
+
+// PieceLen returns the length in bytes of piece i (0 when out of range).
+func (t *Torrent) PieceLen(i uint32) int64 {
+	switch {
+	case int(i) >= t.n:
+		return 0
+	case int(i) == t.n-1:
+		return t.lastLen
+	}
+	return t.cfg.PieceLength
+}
+
+func (t *Torrent) numBlocks(i uint32) int {
+	return int((t.PieceLen(i) + BlockSize - 1) / BlockSize)
+}
+
+func (t *Torrent) blockLen(i uint32, b int) uint32 {
+	l := t.PieceLen(i) - int64(b)*BlockSize
+	return uint32(min(l, BlockSize))
+}
+
+// HasPiece reports whether piece i is verified.
+func (t *Torrent) HasPiece(i uint32) bool { return int(i) < t.n && t.have.has(i) }
+
+// Wanted reports whether piece i is wanted.
+func (t *Torrent) Wanted(i uint32) bool { return int(i) < t.n && t.want.has(i) }
+
+// Complete reports whether every wanted piece is verified.
+func (t *Torrent) Complete() bool { return t.needCount == 0 }
+
+// Seeding reports whether every piece is verified.
+func (t *Torrent) Seeding() bool { return t.haveCount == t.n }
+
+// AppendBitfield appends our verified pieces in peer wire bitfield format
+// (ceil(n/8) bytes, high bit first, spare bits zero) to dst.
+func (t *Torrent) AppendBitfield(dst []byte) []byte {
+	for i := 0; i < t.n; i += 8 {
+		var b byte
+		for j := 0; j < 8 && i+j < t.n; j++ {
+			if t.have.has(uint32(i + j)) {
+				b |= 0x80 >> j
+			}
+		}
+		dst = append(dst, b)
+	}
+	return dst
+}
+
+// SetHave marks piece i verified without telling peers: use it while
+// checking existing data, before the first peer connects. Out-of-range
+// indices and pieces already had are ignored. A piece with requests in
+// flight is taken out of the picker and its requests are cancelled.
+func (t *Torrent) SetHave(i uint32) {
+	if int(i) >= t.n || t.have.has(i) {
+		return
+	}
+	t.abandon(i)
+	t.markHave(i)
+}
+
+// SetWanted selects or deselects piece i for download (every piece is
+// wanted initially). Pieces already in flight finish regardless; interest
+// in peers is updated at once.
+func (t *Torrent) SetWanted(i uint32, wanted bool) {
+	if int(i) >= t.n || t.want.has(i) == wanted {
+		return
+	}
+	if wanted {
+		t.want.set(i)
+		t.wantCount++
+		if !t.have.has(i) {
+			t.needCount++
+			t.left += t.PieceLen(i)
+			t.completed = false
+			t.addNeed(i)
+			if t.state[i] == stUnwanted {
+				t.state[i] = stFresh
+				t.bucketAdd(i)
+				t.bump()
+			}
+		}
+		return
+	}
+	t.want.clear(i)
+	t.wantCount--
+	if !t.have.has(i) {
+		t.needCount--
+		t.left -= t.PieceLen(i)
+		t.dropNeed(i)
+		if t.state[i] == stFresh {
+			t.bucketRemove(i)
+			t.state[i] = stUnwanted
+		}
+		t.checkComplete()
+	}
+}
+
+// addNeed records that we now need piece i: peers having it become
+// interesting.
+func (t *Torrent) addNeed(i uint32) {
+	t.need.set(i)
+	for _, p := range t.live {
+		if p.bits.has(i) {
+			p.interesting++
+			t.updateInterest(p)
+		}
+	}
+}
+
+// dropNeed records that we no longer need piece i.
+func (t *Torrent) dropNeed(i uint32) {
+	t.need.clear(i)
+	for _, p := range t.live {
+		if p.bits.has(i) {
+			p.interesting--
+			t.updateInterest(p)
+		}
+	}
+}
+
+func (t *Torrent) markHave(i uint32) {
+	if t.state[i] == stFresh {
+		t.bucketRemove(i)
+	}
+	t.state[i] = stHave
+	t.have.set(i)
+	t.haveCount++
+	if t.want.has(i) {
+		t.needCount--
+		t.left -= t.PieceLen(i)
+		t.dropNeed(i)
+	}
+	if t.haveCount == t.n {
+		for _, p := range t.scratchLive() {
+			if p.npieces == t.n {
+				t.drop(p, ReasonBothSeeds, false)
+			}
+		}
+	}
+}
+
+func (t *Torrent) checkComplete() {
+	if t.needCount == 0 && !t.completed {
+		t.completed = true
+		t.rd.Completed = true
+	}
+}
+
+// scratchLive returns a copy of the live list, safe to iterate while peers
+// are dropped.
+func (t *Torrent) scratchLive() []*peer {
+	t.scratch = append(t.scratch[:0], t.live...)
+	return t.scratch
+}
+
+// Ready finishes the work the events since the last call made pending (it
+// fills request pipelines) and returns the batch of decisions. The batch
+// and its slices stay valid until the next call to Ready.
+func (t *Torrent) Ready() *Ready {
+	t.checkComplete()
+	for i := 0; i < len(t.dirty); i++ {
+		p := t.dirty[i]
+		p.dirty = false
+		t.fill(p)
+	}
+	clear(t.dirty)
+	t.dirty = t.dirty[:0]
+	t.out, t.rd = t.rd, t.out
+	t.rd.reset()
+	return &t.out
+}
+
+func (t *Torrent) emit(p *peer, k MsgKind, piece, begin, length uint32) {
+	t.rd.Messages = append(t.rd.Messages, Message{Peer: p.id, Kind: k, Piece: piece, Begin: begin, Length: length})
+}
+
+// bump records that blocks returned to the pool: peers whose last pick
+// failed may now succeed.
+func (t *Torrent) bump() {
+	t.epoch++
+	t.endgame = false
+	for _, p := range t.live {
+		t.markDirty(p)
+	}
+}
+
+func (t *Torrent) markDirty(p *peer) {
+	if !p.dirty {
+		p.dirty = true
+		t.dirty = append(t.dirty, p)
+	}
+}
+
+// bitset is a fixed-size set of piece indices.
+type bitset []uint64
+
+func newBitset(n int) bitset       { return make(bitset, (n+63)/64) }
+func (b bitset) has(i uint32) bool { return b[i>>6]&(1<<(i&63)) != 0 }
+func (b bitset) set(i uint32)      { b[i>>6] |= 1 << (i & 63) }
+func (b bitset) clear(i uint32)    { b[i>>6] &^= 1 << (i & 63) }
