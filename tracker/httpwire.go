@@ -145,7 +145,6 @@ func parsePeers(dst []netip.AddrPort, raw bencode.RawMessage, ipv6 bool, maxPeer
 	return dst, nil
 }
 
-
 type scrapeFile struct {
 	Complete   int64 `bencode:"complete"`
 	Downloaded int64 `bencode:"downloaded"`

@@ -82,8 +82,9 @@ func (s *udpSession) roundTrip(ctx context.Context, pkt []byte, tid uint32) ([]b
 		return nil, s.ctxErr(ctx, fmt.Errorf("tracker %s: %w", s.url, err))
 	}
 	deadline := time.Now().Add(s.timeout())
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	ctxBound := false
+	if d, ok := ctx.Deadline(); ok && !d.After(deadline) {
+		deadline, ctxBound = d, true
 	}
 	if err := s.conn.SetReadDeadline(deadline); err != nil {
 		return nil, err
@@ -93,6 +94,10 @@ func (s *udpSession) roundTrip(ctx context.Context, pkt []byte, tid uint32) ([]b
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, s.ctxErr(ctx, err)
+			}
+			if ctxBound && !time.Now().Before(deadline) {
+				// ctx's own timer may not have fired yet at this very instant.
+				return nil, fmt.Errorf("tracker %s: %w", s.url, context.DeadlineExceeded)
 			}
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				return nil, errRetransmit
