@@ -1,0 +1,119 @@
+package bencode
+
+import (
+	"bytes"
+	"errors"
+	"math/big"
+	"reflect"
+	"testing"
+	"testing/iotest"
+
+	anacrolix "github.com/anacrolix/torrent/bencode"
+)
+
+// containsBig reports whether a value decoded by anacrolix holds a
+// *big.Int: its generic form keeps integers beyond int64 that way.
+func containsBig(v any) bool {
+	switch v := v.(type) {
+	case *big.Int:
+		return true
+	case []any:
+		for _, e := range v {
+			if containsBig(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range v {
+			if containsBig(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// FuzzDecode compares this decoder with github.com/anacrolix/torrent/bencode
+// (pinned v1.62.0), both decoding into the generic form with the same depth
+// limit (64).
+//
+// Allowed differences, and only these:
+//   - anacrolix accepts integers outside int64 (as *big.Int); we reject them
+//     with "integer does not fit in int64".
+//   - anacrolix allows strings up to 128 MiB, we default to 64 MiB (fuzz
+//     inputs are far smaller, so this never shows).
+//
+// Everything else must agree: both accept with equal values, or both reject.
+// Both already reject unsorted and duplicate keys, leading zeros, "-0" and
+// trailing bytes in the generic form. For every accepted input we also check
+// that re-encoding gives the input back byte for byte (canonical form), and
+// that the streaming Decoder, fed one byte at a time, finds the same value.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		"i0e", "i-1e", "i9223372036854775807e", "i9223372036854775808e", "i-0e", "i01e",
+		"0:", "4:spam", "01:a", "le", "de", "l4:spami7ee", "d3:cow3:moo4:spam4:eggse",
+		"d1:bi1e1:ai2ee", "d1:ai1e1:ai2ee", "d1:ae", "i1ei2e", "ll", "d0:i1ee",
+		"d4:infod6:lengthi1e4:name1:a12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee",
+		"lllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllllleeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var ours, theirs any
+		errOurs := Unmarshal(data, &ours)
+		errTheirs := anacrolix.Unmarshal(data, &theirs)
+		switch {
+		case errOurs == nil && errTheirs == nil:
+			if !reflect.DeepEqual(ours, theirs) {
+				t.Fatalf("values differ for %q:\n ours   %#v\n theirs %#v", data, ours, theirs)
+			}
+		case errOurs == nil && errTheirs != nil:
+			t.Fatalf("we accept %q (%#v), anacrolix rejects: %v", data, ours, errTheirs)
+		case errOurs != nil && errTheirs == nil:
+			var se *SyntaxError
+			if containsBig(theirs) && errors.As(errOurs, &se) && se.Msg == "integer does not fit in int64" {
+				break
+			}
+			t.Fatalf("we reject %q (%v), anacrolix accepts %#v", data, errOurs, theirs)
+		}
+		if errOurs != nil {
+			var se *SyntaxError
+			if !errors.As(errOurs, &se) || se.Offset < 0 || se.Offset > int64(len(data)) {
+				t.Fatalf("error %v for %q is not a SyntaxError within the input", errOurs, data)
+			}
+			return
+		}
+		enc, err := Marshal(ours)
+		if err != nil || !bytes.Equal(enc, data) {
+			t.Fatalf("re-encoding %q gave %q, %v", data, enc, err)
+		}
+		var streamed any
+		if err := NewDecoder(iotest.OneByteReader(bytes.NewReader(data))).Decode(&streamed); err != nil || !reflect.DeepEqual(streamed, ours) {
+			t.Fatalf("stream decode of %q: %#v, %v", data, streamed, err)
+		}
+	})
+}
+
+// FuzzStream checks that the streaming Decoder never accepts what Unmarshal
+// refuses, splits a stream into the same values, and never panics.
+func FuzzStream(f *testing.F) {
+	f.Add([]byte("i1ei2e"))
+	f.Add([]byte("d1:ai1eeli1ee"))
+	f.Add([]byte("5:abc"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := NewDecoder(iotest.HalfReader(bytes.NewReader(data)))
+		var prev int64
+		for range 100 {
+			var v any
+			if err := d.Decode(&v); err != nil {
+				return
+			}
+			off := d.InputOffset()
+			var again any
+			if err := Unmarshal(data[prev:off], &again); err != nil || !reflect.DeepEqual(again, v) {
+				t.Fatalf("stream value %#v at %d..%d, Unmarshal gives %#v, %v", v, prev, off, again, err)
+			}
+			prev = off
+		}
+	})
+}
