@@ -1,0 +1,189 @@
+package core
+
+import "fmt"
+
+// checkInvariants verifies the core's internal consistency: availability
+// matches the live peers' bitfields, every piece is in exactly the list its
+// state says, records agree with their blocks, outstanding requests are
+// for pieces the peer has and are recorded on the block, interest counts
+// are exact. It is the oracle of the unit, swarm and fuzz tests.
+func (t *Torrent) checkInvariants() error {
+	avail := make([]uint32, t.n)
+	for _, p := range t.live {
+		if p.closing || !p.live {
+			return fmt.Errorf("%v in live list but closing=%v live=%v", p.id, p.closing, p.live)
+		}
+		cnt, interesting := 0, 0
+		for i := range t.n {
+			if p.bits.has(uint32(i)) {
+				avail[i]++
+				cnt++
+				if t.need.has(uint32(i)) {
+					interesting++
+				}
+			}
+		}
+		if cnt != p.npieces {
+			return fmt.Errorf("%v npieces %d, bitfield has %d", p.id, p.npieces, cnt)
+		}
+		if interesting != p.interesting {
+			return fmt.Errorf("%v interesting %d, want %d", p.id, p.interesting, interesting)
+		}
+		if p.amInterested != (interesting > 0) {
+			return fmt.Errorf("%v amInterested %v with %d interesting", p.id, p.amInterested, interesting)
+		}
+		if p.outstanding() > 0 && p.peerChoking && !p.fast {
+			return fmt.Errorf("%v has %d outstanding while choked without fast", p.id, p.outstanding())
+		}
+		seen := map[reqRef]bool{}
+		for _, r := range p.out[p.outHead:] {
+			if seen[r] {
+				return fmt.Errorf("%v requested %v twice", p.id, r)
+			}
+			seen[r] = true
+			if !p.bits.has(r.piece) {
+				return fmt.Errorf("%v outstanding request for piece %d it does not have", p.id, r.piece)
+			}
+			k := t.rec[r.piece]
+			if k < 0 {
+				return fmt.Errorf("%v outstanding request %v for piece without record", p.id, r)
+			}
+			b := &t.recs[k].blocks[r.block]
+			if b.state != blkRequested || !b.requestedBy(p.id) {
+				return fmt.Errorf("%v outstanding %v but block state %d req %v", p.id, r, b.state, b.req[:b.nreq])
+			}
+		}
+	}
+	for i := range t.n {
+		if avail[i] != t.avail[i] {
+			return fmt.Errorf("piece %d availability %d, want %d", i, t.avail[i], avail[i])
+		}
+		if t.need.has(uint32(i)) != (t.want.has(uint32(i)) && !t.have.has(uint32(i))) {
+			return fmt.Errorf("piece %d need bit wrong", i)
+		}
+	}
+	fresh := 0
+	inList := make([]int, t.n)
+	for a, b := range t.buckets {
+		for k, i := range b {
+			inList[i]++
+			if t.state[i] != stFresh || int(t.avail[i]) != a || t.pos[i] != uint32(k) {
+				return fmt.Errorf("piece %d in bucket %d at %d: state %d avail %d pos %d", i, a, k, t.state[i], t.avail[i], t.pos[i])
+			}
+			if a >= 1 {
+				fresh++
+				if a < t.lowest {
+					return fmt.Errorf("piece %d in bucket %d below lowest %d", i, a, t.lowest)
+				}
+			}
+		}
+	}
+	if fresh != t.freshPickable {
+		return fmt.Errorf("freshPickable %d, want %d", t.freshPickable, fresh)
+	}
+	for name, l := range map[string][]uint32{"partial": t.partial, "full": t.full} {
+		want := stPartial
+		if name == "full" {
+			want = stFull
+		}
+		for k, i := range l {
+			inList[i]++
+			if t.state[i] != want || t.pos[i] != uint32(k) {
+				return fmt.Errorf("piece %d in %s at %d: state %d pos %d", i, name, k, t.state[i], t.pos[i])
+			}
+		}
+	}
+	reqs := 0
+	for i := range t.n {
+		st := t.state[i]
+		inl := st == stFresh || st == stPartial || st == stFull
+		if (inList[i] == 1) != inl || inList[i] > 1 {
+			return fmt.Errorf("piece %d state %d in %d lists", i, st, inList[i])
+		}
+		hasRec := st == stPartial || st == stFull || st == stHashing
+		if (t.rec[i] >= 0) != hasRec {
+			return fmt.Errorf("piece %d state %d rec %d", i, st, t.rec[i])
+		}
+		if (st == stHave) != t.have.has(uint32(i)) {
+			return fmt.Errorf("piece %d state %d have bit %v", i, st, t.have.has(uint32(i)))
+		}
+		if st == stFresh && !t.want.has(uint32(i)) {
+			return fmt.Errorf("piece %d fresh but unwanted", i)
+		}
+		if !hasRec {
+			continue
+		}
+		r := &t.recs[t.rec[i]]
+		if len(r.blocks) != t.numBlocks(uint32(i)) {
+			return fmt.Errorf("piece %d record has %d blocks", i, len(r.blocks))
+		}
+		free, recv := 0, 0
+		for b := range r.blocks {
+			blk := &r.blocks[b]
+			switch blk.state {
+			case blkFree:
+				free++
+				if b < r.hint {
+					return fmt.Errorf("piece %d free block %d below hint %d", i, b, r.hint)
+				}
+				if blk.nreq != 0 {
+					return fmt.Errorf("piece %d free block %d has requesters", i, b)
+				}
+			case blkReceived:
+				recv++
+			case blkRequested:
+				if blk.nreq == 0 || int(blk.nreq) > t.cfg.EndgameDuplicates {
+					return fmt.Errorf("piece %d block %d has %d requesters", i, b, blk.nreq)
+				}
+				for _, q := range blk.req[:blk.nreq] {
+					qp := t.lookup(q)
+					if qp == nil {
+						return fmt.Errorf("piece %d block %d requested from gone %v", i, b, q)
+					}
+					found := false
+					for _, r := range qp.out[qp.outHead:] {
+						if r == (reqRef{uint32(i), uint32(b)}) {
+							found = true
+						}
+					}
+					if !found {
+						return fmt.Errorf("piece %d block %d: %v lacks the request", i, b, q)
+					}
+					reqs++
+				}
+			}
+		}
+		if free != r.nfree || recv != r.nrecv {
+			return fmt.Errorf("piece %d nfree %d/%d nrecv %d/%d", i, r.nfree, free, r.nrecv, recv)
+		}
+		switch {
+		case st == stPartial && (free == 0 || free == len(r.blocks)):
+			return fmt.Errorf("piece %d partial with %d free of %d", i, free, len(r.blocks))
+		case st == stFull && (free != 0 || recv == len(r.blocks)):
+			return fmt.Errorf("piece %d full with %d free %d received", i, free, recv)
+		case st == stHashing && recv != len(r.blocks):
+			return fmt.Errorf("piece %d hashing with %d received", i, recv)
+		}
+	}
+	total := 0
+	for _, p := range t.live {
+		total += p.outstanding()
+	}
+	if total != reqs {
+		return fmt.Errorf("%d outstanding requests, %d recorded on blocks", total, reqs)
+	}
+	if len(t.recs)-len(t.freeRecs) != len(t.partial)+len(t.full)+t.countState(stHashing) {
+		return fmt.Errorf("record leak: %d in use", len(t.recs)-len(t.freeRecs))
+	}
+	return nil
+}
+
+func (t *Torrent) countState(s uint8) int {
+	n := 0
+	for _, st := range t.state {
+		if st == s {
+			n++
+		}
+	}
+	return n
+}

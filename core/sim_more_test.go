@@ -1,0 +1,113 @@
+package core
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// A peer that accepts requests and never answers is snubbed after
+// SnubTimeout; its requests are cancelled and served by the honest seeder,
+// and the download completes.
+func TestSwarmSilentPeerSnubbed(t *testing.T) {
+	s := &sim{tb: t}
+	cfg := simConfig(64, 64<<10)
+	honest := s.node("honest", cfg, true, 128<<10)
+	silent := s.node("silent", cfg, true, 1<<20)
+	silent.silent = true
+	leech := s.node("leech", cfg, false, 1<<20)
+	s.connect(leech, honest, 20*time.Millisecond)
+	s.connect(leech, silent, 20*time.Millisecond)
+	if !s.run(10*time.Minute, allDone(leech)) {
+		t.Fatalf("not complete by %v: %+v", s.now, leech.t.Stats())
+	}
+	if !leech.snubbed[silent] {
+		t.Errorf("silent peer never snubbed")
+	}
+	if leech.snubbed[honest] {
+		t.Errorf("honest peer snubbed")
+	}
+	if leech.cancelsTo[silent] == 0 {
+		t.Errorf("no cancels sent to the silent peer")
+	}
+	// The whole torrent came from the honest seeder.
+	if honest.uploaded < cfg.TotalLength {
+		t.Errorf("honest seeder uploaded %d < %d", honest.uploaded, cfg.TotalLength)
+	}
+	t.Logf("completed at %v; cancels to silent peer: %d", s.now, leech.cancelsTo[silent])
+}
+
+// A seeder that sends corrupt data is charged and banned; the leechers
+// complete from the honest seeder and never accept a corrupt piece.
+func TestSwarmCorruptPeerBanned(t *testing.T) {
+	s := &sim{tb: t}
+	cfg := simConfig(64, 64<<10)
+	honest := s.node("honest", cfg, true, 512<<10)
+	evil := s.node("evil", cfg, true, 2<<20)
+	evil.corrupt = true
+	var leechers []*simNode
+	for i := range 3 {
+		leechers = append(leechers, s.node(fmt.Sprintf("leech%d", i), cfg, false, 512<<10))
+	}
+	for i, a := range s.nodes {
+		for j := i + 1; j < len(s.nodes); j++ {
+			if a.t.Seeding() && s.nodes[j].t.Seeding() {
+				continue
+			}
+			s.connect(a, s.nodes[j], lat(i, j))
+		}
+	}
+	if !s.run(10*time.Minute, allDone(leechers...)) {
+		t.Fatalf("not complete by %v", s.now)
+	}
+	for _, l := range leechers {
+		d, ok := l.dropped[evil]
+		if !ok || !d.Ban || d.Reason != ReasonBadData {
+			t.Errorf("%s: evil peer not banned for bad data: %+v %v", l.name, d, ok)
+		}
+		if d, ok := l.dropped[honest]; ok && d.Reason != ReasonBothSeeds {
+			t.Errorf("%s dropped the honest seeder: %+v", l.name, d)
+		}
+		if l.t.Stats().HashFails == 0 {
+			t.Errorf("%s saw no hash failure", l.name)
+		}
+		if len(l.bad) != 0 {
+			t.Errorf("%s holds corrupt blocks after completion", l.name)
+		}
+	}
+}
+
+// A seeder with more interested leechers than slots unchokes every one of
+// them in turn; the leechers are not connected to each other.
+func TestSwarmSeedChokingRotates(t *testing.T) {
+	s := &sim{tb: t}
+	cfg := simConfig(128, 64<<10)
+	seed := s.node("seed", cfg, true, 512<<10)
+	var leechers []*simNode
+	for i := range 8 {
+		l := s.node(fmt.Sprintf("leech%d", i), cfg, false, 512<<10)
+		leechers = append(leechers, l)
+		s.connect(seed, l, lat(0, i))
+	}
+	if !s.run(30*time.Minute, allDone(leechers...)) {
+		t.Fatalf("not complete by %v", s.now)
+	}
+	var last time.Duration
+	for _, l := range leechers {
+		at, ok := seed.unchoked[l]
+		if !ok {
+			t.Fatalf("%s never unchoked", l.name)
+		}
+		last = max(last, at)
+	}
+	// Five peers (four regular, one optimistic) start; the other three get
+	// their turn when the first turns end, not when the first finish.
+	firstDone := s.now
+	for _, l := range leechers {
+		firstDone = min(firstDone, l.doneAt)
+	}
+	if last >= firstDone {
+		t.Errorf("last leecher first unchoked at %v, after the first completed at %v", last, firstDone)
+	}
+	t.Logf("all unchoked by %v; first done %v; all done %v", last, firstDone, s.now)
+}

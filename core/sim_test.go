@@ -1,0 +1,379 @@
+package core
+
+import (
+	"container/heap"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// A simulated swarm in memory: core instances joined by a fake network with
+// fixed latencies and upload capacities, driven by virtual time. Nothing
+// touches a socket or a clock, so every run is identical.
+
+type simEvent struct {
+	at  time.Duration
+	seq int
+	fn  func()
+}
+
+type simQueue []simEvent
+
+func (q simQueue) Len() int { return len(q) }
+func (q simQueue) Less(i, j int) bool {
+	if q[i].at != q[j].at {
+		return q[i].at < q[j].at
+	}
+	return q[i].seq < q[j].seq
+}
+func (q simQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *simQueue) Push(x any)   { *q = append(*q, x.(simEvent)) }
+func (q *simQueue) Pop() any {
+	old := *q
+	e := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return e
+}
+
+type sim struct {
+	tb    testing.TB
+	now   time.Duration
+	q     simQueue
+	seq   int
+	nodes []*simNode
+	steps int
+}
+
+func (s *sim) after(d time.Duration, fn func()) {
+	s.seq++
+	heap.Push(&s.q, simEvent{at: s.now + d, seq: s.seq, fn: fn})
+}
+
+// run processes events until done returns true or virtual time passes
+// limit; it reports whether done was reached.
+func (s *sim) run(limit time.Duration, done func() bool) bool {
+	for s.q.Len() > 0 {
+		e := heap.Pop(&s.q).(simEvent)
+		if e.at > limit {
+			return false
+		}
+		s.now = e.at
+		e.fn()
+		s.steps++
+		if s.steps%512 == 0 {
+			s.check()
+		}
+		if done() {
+			s.check()
+			return true
+		}
+	}
+	return done()
+}
+
+func (s *sim) check() {
+	s.tb.Helper()
+	for _, n := range s.nodes {
+		if err := n.t.checkInvariants(); err != nil {
+			s.tb.Fatalf("t=%v %s: %v", s.now, n.name, err)
+		}
+	}
+}
+
+type simNode struct {
+	s       *sim
+	name    string
+	t       *Torrent
+	fast    bool
+	upRate  float64       // bytes per second
+	busy    time.Duration // uplink busy until
+	silent  bool          // ignores requests (never answers)
+	corrupt bool          // sends bad data
+	conns   map[PeerID]*simConn
+	list    []*simConn
+	bad     map[uint32]bool // pieces holding a corrupt block
+
+	done        bool
+	doneAt      time.Duration
+	cancelsTo   map[*simNode]int
+	unchoked    map[*simNode]time.Duration // first time we unchoked them
+	snubbed     map[*simNode]bool
+	drops       []Drop
+	dropped     map[*simNode]Drop
+	endgameSeen bool
+	uploaded    int64
+	badVerified int // pieces verified ok although holding corrupt data (must stay 0)
+}
+
+type simConn struct {
+	local, remote *simNode
+	id            PeerID // the local core's handle for remote
+	rev           *simConn
+	latency       time.Duration
+	closed        bool
+}
+
+func (s *sim) node(name string, cfg Config, seed bool, upRate float64) *simNode {
+	cfg.Seed = uint64(len(s.nodes) + 1)
+	tor, err := New(cfg)
+	if err != nil {
+		s.tb.Fatal(err)
+	}
+	if seed {
+		for i := range tor.NumPieces() {
+			tor.SetHave(uint32(i))
+		}
+	}
+	n := &simNode{
+		s: s, name: name, t: tor, fast: true, upRate: upRate,
+		conns: map[PeerID]*simConn{}, bad: map[uint32]bool{},
+		cancelsTo: map[*simNode]int{}, unchoked: map[*simNode]time.Duration{},
+		snubbed: map[*simNode]bool{}, dropped: map[*simNode]Drop{}, done: seed,
+	}
+	s.nodes = append(s.nodes, n)
+	tor.Tick(0)
+	k := len(s.nodes)
+	var tick func()
+	tick = func() {
+		n.t.Tick(s.now)
+		if n.t.Stats().Endgame {
+			n.endgameSeen = true
+		}
+		for _, c := range n.list {
+			if ps, ok := n.t.PeerStats(c.id); ok && ps.Snubbed {
+				n.snubbed[c.remote] = true
+			}
+		}
+		n.flush()
+		s.after(time.Second, tick)
+	}
+	s.after(time.Second+time.Duration(k)*time.Millisecond, tick)
+	return n
+}
+
+func (s *sim) connect(a, b *simNode, latency time.Duration) {
+	ca := &simConn{local: a, remote: b, latency: latency}
+	cb := &simConn{local: b, remote: a, latency: latency, rev: ca}
+	ca.rev = cb
+	fast := a.fast && b.fast
+	ca.id = a.t.PeerConnected(Caps{Fast: fast})
+	cb.id = b.t.PeerConnected(Caps{Fast: fast})
+	a.conns[ca.id], b.conns[cb.id] = ca, cb
+	a.list, b.list = append(a.list, ca), append(b.list, cb)
+	for _, c := range []*simConn{ca, cb} {
+		n := c.local
+		switch {
+		case fast && n.t.Seeding():
+			c.send(func(r *simConn) { r.local.t.PeerHaveAll(r.id) })
+		case fast && n.t.Stats().Have == 0:
+			c.send(func(r *simConn) { r.local.t.PeerHaveNone(r.id) })
+		default:
+			bf := n.t.AppendBitfield(nil)
+			c.send(func(r *simConn) { r.local.t.PeerBitfield(r.id, bf) })
+		}
+	}
+}
+
+// send delivers fn to the other end after the link latency, then lets the
+// receiver act on its decisions.
+func (c *simConn) send(fn func(r *simConn)) {
+	c.local.s.after(c.latency, func() {
+		if c.closed || c.rev.closed {
+			return
+		}
+		fn(c.rev)
+		c.rev.local.flush()
+	})
+}
+
+func (c *simConn) close() {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	c.local.t.PeerGone(c.id)
+	r := c.rev
+	c.local.s.after(c.latency, func() {
+		if !r.closed {
+			r.closed = true
+			r.local.t.PeerGone(r.id)
+			r.local.flush()
+		}
+	})
+}
+
+func (n *simNode) flush() {
+	rd := n.t.Ready()
+	for _, m := range rd.Messages {
+		c := n.conns[m.Peer]
+		if c == nil || c.closed {
+			continue
+		}
+		switch m.Kind {
+		case MsgRequest:
+			c.send(func(r *simConn) { r.local.serve(r, m) })
+		case MsgCancel:
+			n.cancelsTo[c.remote]++
+		case MsgChoke:
+			c.send(func(r *simConn) { r.local.t.PeerChoke(r.id) })
+		case MsgUnchoke:
+			if _, ok := n.unchoked[c.remote]; !ok {
+				n.unchoked[c.remote] = n.s.now
+			}
+			c.send(func(r *simConn) { r.local.t.PeerUnchoke(r.id) })
+		case MsgInterested:
+			c.send(func(r *simConn) { r.local.t.PeerInterested(r.id) })
+		case MsgNotInterested:
+			c.send(func(r *simConn) { r.local.t.PeerNotInterested(r.id) })
+		}
+	}
+	for _, i := range rd.Hash {
+		ok := !n.bad[i]
+		delete(n.bad, i)
+		n.s.after(time.Millisecond, func() {
+			n.t.PieceHashed(i, ok)
+			n.flush()
+		})
+	}
+	for _, i := range rd.Have {
+		for _, c := range n.list {
+			if !c.closed {
+				c.send(func(r *simConn) { r.local.t.PeerHave(r.id, i) })
+			}
+		}
+	}
+	for _, d := range rd.Drops {
+		n.drops = append(n.drops, d)
+		if c := n.conns[d.Peer]; c != nil {
+			n.dropped[c.remote] = d
+			c.close()
+		}
+	}
+	if rd.Completed {
+		n.done = true
+		n.doneAt = n.s.now
+	}
+}
+
+// serve answers a request from the peer at the other end of c through the
+// node's uplink, as a shell with an upload queue would.
+func (n *simNode) serve(c *simConn, m Message) {
+	switch n.t.PeerRequest(c.id, m.Piece, m.Begin, m.Length) {
+	case RequestServe:
+	case RequestReject:
+		c.send(func(r *simConn) { r.local.t.PeerReject(r.id, m.Piece, m.Begin, m.Length) })
+		return
+	default:
+		return
+	}
+	if n.silent {
+		return
+	}
+	start := max(n.s.now, n.busy)
+	n.busy = start + time.Duration(float64(m.Length)/n.upRate*float64(time.Second))
+	n.s.after(n.busy-n.s.now, func() {
+		if c.closed {
+			return
+		}
+		if ps, ok := n.t.PeerStats(c.id); !ok || ps.AmChoking {
+			if ok && ps.Fast {
+				c.send(func(r *simConn) { r.local.t.PeerReject(r.id, m.Piece, m.Begin, m.Length) })
+			}
+			return
+		}
+		n.t.Uploaded(c.id, int(m.Length))
+		n.uploaded += int64(m.Length)
+		corrupt := n.corrupt
+		c.send(func(r *simConn) {
+			v := r.local.t.BlockReceived(r.id, m.Piece, m.Begin, m.Length)
+			if v == BlockViolation {
+				r.local.s.tb.Errorf("%s: block %v from %s was a violation", r.local.name, m, n.name)
+			}
+			if v == BlockAccepted && corrupt {
+				r.local.bad[m.Piece] = true
+			}
+		})
+	})
+}
+
+func allDone(nodes ...*simNode) func() bool {
+	return func() bool {
+		for _, n := range nodes {
+			if !n.done {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func lat(i, j int) time.Duration { return time.Duration(10+5*((i+j)%3)) * time.Millisecond }
+
+func simConfig(pieces int, plen int64) Config {
+	return Config{NumPieces: pieces, PieceLength: plen, TotalLength: int64(pieces-1)*plen + plen/2 + 100}
+}
+
+// One seeder, five leechers, everyone connected: every leecher completes,
+// leechers trade among themselves (the seeder uploads far less than five
+// copies), end game runs and cancels duplicates.
+func TestSwarmCompletes(t *testing.T) {
+	s := &sim{tb: t}
+	cfg := simConfig(128, 64<<10)
+	size := cfg.TotalLength
+	seed := s.node("seed", cfg, true, 1<<20)
+	var leechers []*simNode
+	for i := range 5 {
+		leechers = append(leechers, s.node(fmt.Sprintf("leech%d", i), cfg, false, 1<<20))
+	}
+	for i, a := range s.nodes {
+		for j := i + 1; j < len(s.nodes); j++ {
+			s.connect(a, s.nodes[j], lat(i, j))
+		}
+	}
+	if !s.run(10*time.Minute, allDone(leechers...)) {
+		for _, l := range leechers {
+			t.Logf("%s: %+v", l.name, l.t.Stats())
+		}
+		t.Fatalf("swarm did not complete by %v", s.now)
+	}
+	t.Logf("completed at %v after %d events; seeder uploaded %.2f copies", s.now, s.steps, float64(seed.uploaded)/float64(size))
+	if seed.uploaded > 2*size {
+		t.Errorf("seeder uploaded %d bytes (%.2f copies) for 5 leechers: pieces did not spread", seed.uploaded, float64(seed.uploaded)/float64(size))
+	}
+	endgame, cancels := false, 0
+	for _, l := range leechers {
+		st := l.t.Stats()
+		if st.Have != cfg.NumPieces || st.Left != 0 || !l.t.Complete() {
+			t.Errorf("%s: %+v", l.name, st)
+		}
+		if st.HashFails != 0 {
+			t.Errorf("%s: %d hash failures among honest peers", l.name, st.HashFails)
+		}
+		endgame = endgame || l.endgameSeen
+		for _, c := range l.cancelsTo {
+			cancels += c
+		}
+		var from int64
+		for _, c := range l.list {
+			if c.remote != seed {
+				from += c.remote.t.peerUploadedTo(c.rev.id)
+			}
+		}
+		if from == 0 {
+			t.Errorf("%s received nothing from other leechers", l.name)
+		}
+	}
+	if !endgame || cancels == 0 {
+		t.Errorf("end game seen %v, cancels %d: want both", endgame, cancels)
+	}
+}
+
+// peerUploadedTo returns what we uploaded to a peer, including after it was
+// dropped (a test helper reading the slot directly).
+func (t *Torrent) peerUploadedTo(id PeerID) int64 {
+	p := t.peers[id.Slot()]
+	if p.id != id {
+		return 0
+	}
+	return p.uploaded
+}
