@@ -73,17 +73,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
-	_, _ = rand.Read(s.secret[:])
-	l := limits{maxTorrents: cfg.MaxTorrents, maxPeersPerTorrent: cfg.MaxPeersPerTorrent, maxPeers: cfg.MaxPeers}
-	if len(cfg.AllowList) > 0 {
-		l.allow = make(map[[20]byte]bool, len(cfg.AllowList))
-		for _, h := range cfg.AllowList {
-			l.allow[h] = true
-		}
-	}
-	s.store = newStore(l, 2*cfg.Interval, cfg.Now)
+	s := newServer(cfg)
+	cfg = s.cfg
 	var lc net.ListenConfig
 	if cfg.HTTPAddr != "" {
 		ln, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
@@ -124,6 +115,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	s.wg.Go(s.sweeper)
 	s.log.Info("tracker started", "http", s.AnnounceURL(), "udp", s.UDPAnnounceURL(), "interval", cfg.Interval)
 	return s, nil
+}
+
+// newServer builds a server without sockets (Start adds them; tests and
+// fuzz targets drive the handlers directly).
+func newServer(cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
+	_, _ = rand.Read(s.secret[:])
+	l := limits{maxTorrents: cfg.MaxTorrents, maxPeersPerTorrent: cfg.MaxPeersPerTorrent, maxPeers: cfg.MaxPeers}
+	if len(cfg.AllowList) > 0 {
+		l.allow = make(map[[20]byte]bool, len(cfg.AllowList))
+		for _, h := range cfg.AllowList {
+			l.allow[h] = true
+		}
+	}
+	s.store = newStore(l, 2*cfg.Interval, cfg.Now)
+	return s
 }
 
 func (c Config) withDefaults() Config {
