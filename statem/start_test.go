@@ -23,6 +23,8 @@ func idle(r *recorder) *FuncMachine[S, int] {
 				return KeepAll[S, int](Reply(ev.From, "pong"))
 			case "state":
 				return KeepAll[S, int](Reply(ev.From, s))
+			case "nil":
+				return KeepAll[S, int](Reply(ev.From, nil))
 			}
 			return KeepAll[S, int]()
 		},
