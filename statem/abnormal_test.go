@@ -135,7 +135,7 @@ func TestStopAndReply_Order(t *testing.T) {
 		got := make(chan string, 2)
 		go func() {
 			v, err := m.Call(ctx, "first")
-			got <- fmt.Sprint(v, err)
+			got <- fmt.Sprintf("%v %v", v, err)
 		}()
 		synctest.Wait()
 		if v, err := m.Call(ctx, "last"); v != "reply2" || err != nil {

@@ -71,7 +71,7 @@ func TestCall_SlowReplyInTime(t *testing.T) {
 // *ExitError carrying the reason; a call after the end fails at once.
 func TestCall_Stopped(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		m := mustStart(t, slowReplier(newRecorder()))
+		m := mustStart(t, slowReplier(newRecorder()), WithLogger(discardLogger()))
 		reason := errors.New("gone")
 		go func() {
 			time.Sleep(100 * time.Millisecond)
