@@ -1,0 +1,236 @@
+package storage
+
+import (
+	"container/list"
+	"errors"
+	"io/fs"
+	"os"
+	"path"
+	"sync"
+)
+
+// handle is an open file; refs counts the operations using it right now.
+type handle struct {
+	idx      int
+	f        *os.File
+	refs     int
+	writable bool
+	sized    bool          // extended to its full length
+	dirty    bool          // written since the last fsync
+	elem     *list.Element // position in the idle list when refs == 0
+}
+
+// fileCache keeps at most max files open. Handles in use are never closed;
+// when all max are in use, acquire waits for one to be released.
+type fileCache struct {
+	root     *os.Root
+	files    []fileEntry
+	readOnly bool
+	max      int
+
+	mu     sync.Mutex
+	cond   sync.Cond
+	open   map[int]*handle
+	idle   list.List // of *handle, least recently used first
+	closed bool
+	opens  int // files opened over the cache's life (for tests)
+	peak   int // most files open at once (for tests)
+}
+
+func newFileCache(root *os.Root, files []fileEntry, max int, readOnly bool) *fileCache {
+	c := &fileCache{root: root, files: files, max: max, readOnly: readOnly, open: make(map[int]*handle)}
+	c.cond.L = &c.mu
+	return c
+}
+
+// acquire returns file idx open, creating it (and its directories) and
+// extending it to its length when write is set. Without write it never
+// creates anything: a missing file yields an error wrapping fs.ErrNotExist.
+func (c *fileCache) acquire(idx int, write bool) (*handle, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		if c.closed {
+			return nil, ErrClosed
+		}
+		if h := c.open[idx]; h != nil {
+			if write && !h.writable {
+				return nil, &fs.PathError{Op: "open", Path: c.files[idx].rel, Err: fs.ErrPermission}
+			}
+			if write && !h.sized {
+				if err := c.size(h); err != nil {
+					return nil, err
+				}
+			}
+			if h.elem != nil {
+				c.idle.Remove(h.elem)
+				h.elem = nil
+			}
+			h.refs++
+			return h, nil
+		}
+		if len(c.open) < c.max {
+			break
+		}
+		if e := c.idle.Front(); e != nil {
+			c.evict(e.Value.(*handle))
+			continue
+		}
+		c.cond.Wait()
+	}
+	h, err := c.openFile(idx, write)
+	if err != nil {
+		return nil, err
+	}
+	c.open[idx] = h
+	c.opens++
+	c.peak = max(c.peak, len(c.open))
+	h.refs = 1
+	return h, nil
+}
+
+func (c *fileCache) openFile(idx int, write bool) (*handle, error) {
+	fe := c.files[idx]
+	flag := os.O_RDWR
+	if c.readOnly {
+		flag = os.O_RDONLY
+	}
+	if write {
+		if dir := path.Dir(fe.rel); dir != "." {
+			if err := c.root.MkdirAll(dir, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		flag |= os.O_CREATE
+	}
+	f, err := c.root.OpenFile(fe.rel, flag, 0o644)
+	if err != nil && !write && !c.readOnly && errors.Is(err, fs.ErrPermission) {
+		// A file we may read but not write (seeding someone else's data).
+		f, err = c.root.OpenFile(fe.rel, os.O_RDONLY, 0)
+		if err == nil {
+			return &handle{idx: idx, f: f}, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	h := &handle{idx: idx, f: f, writable: !c.readOnly}
+	if write {
+		if err := c.size(h); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return h, nil
+}
+
+// size extends a file to its length (sparse). A longer file is left alone:
+// its extra bytes are never read, and they may be someone's data.
+func (c *fileCache) size(h *handle) error {
+	st, err := h.f.Stat()
+	if err != nil {
+		return err
+	}
+	if want := c.files[h.idx].length; st.Size() < want {
+		if err := h.f.Truncate(want); err != nil {
+			return err
+		}
+	}
+	h.sized = true
+	return nil
+}
+
+func (c *fileCache) release(h *handle, wrote bool) {
+	c.mu.Lock()
+	if wrote {
+		h.dirty = true
+	}
+	h.refs--
+	if h.refs == 0 {
+		if c.closed {
+			c.closeHandle(h)
+		} else {
+			h.elem = c.idle.PushBack(h)
+		}
+		c.cond.Signal()
+	}
+	c.mu.Unlock()
+}
+
+// evict closes an idle handle, syncing it first if it holds unsynced data
+// so that a later Sync still covers everything written.
+func (c *fileCache) evict(h *handle) {
+	c.idle.Remove(h.elem)
+	h.elem = nil
+	c.closeHandle(h)
+}
+
+func (c *fileCache) closeHandle(h *handle) error {
+	var err error
+	if h.dirty {
+		err = h.f.Sync()
+	}
+	if cerr := h.f.Close(); err == nil {
+		err = cerr
+	}
+	delete(c.open, h.idx)
+	return err
+}
+
+// sync fsyncs every open file written since its last sync.
+func (c *fileCache) sync() error {
+	c.mu.Lock()
+	var dirty []*handle
+	for _, h := range c.open {
+		if h.dirty {
+			h.dirty = false
+			h.refs++ // keep it open while syncing outside the lock
+			if h.elem != nil {
+				c.idle.Remove(h.elem)
+				h.elem = nil
+			}
+			dirty = append(dirty, h)
+		}
+	}
+	c.mu.Unlock()
+	var first error
+	for _, h := range dirty {
+		err := h.f.Sync()
+		if err != nil && first == nil {
+			first = err
+		}
+		c.release(h, err != nil) // still dirty if the sync failed
+	}
+	return first
+}
+
+// close syncs and closes every idle handle and makes later acquires fail;
+// handles still in use are closed when released.
+func (c *fileCache) close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	var first error
+	for e := c.idle.Front(); e != nil; {
+		next := e.Next()
+		h := e.Value.(*handle)
+		c.idle.Remove(e)
+		h.elem = nil
+		if err := c.closeHandle(h); err != nil && first == nil {
+			first = err
+		}
+		e = next
+	}
+	c.cond.Broadcast()
+	return first
+}
+
+// stats reports open handles, total opens and the peak (for tests).
+func (c *fileCache) stats() (open, opens, peak int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.open), c.opens, c.peak
+}
