@@ -1,0 +1,222 @@
+package metainfo
+
+import (
+	"encoding/base32"
+	"encoding/hex"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// MaxMagnetLen bounds the length of a magnet URI ParseMagnet accepts.
+const MaxMagnetLen = 64 << 10
+
+// Magnet is a magnet URI: what a client needs to find a torrent's metadata.
+type Magnet struct {
+	InfoHash   [20]byte // xt=urn:btih: (v1)
+	HasV1      bool
+	InfoHashV2 [32]byte // xt=urn:btmh: with a SHA-256 multihash (BEP 52)
+	HasV2      bool
+	Name       string      // dn
+	Trackers   []string    // tr, in order, without duplicates
+	WebSeeds   []string    // ws (BEP 19)
+	Peers      []string    // x.pe: host:port of peers to try
+	SelectOnly []FileRange // so (BEP 53): indices of files to download
+}
+
+// FileRange is an inclusive range of file indices (BEP 53 "so").
+type FileRange struct{ First, Last int }
+
+// Contains reports whether i is selected by any of ranges.
+func Contains(ranges []FileRange, i int) bool {
+	for _, r := range ranges {
+		if i >= r.First && i <= r.Last {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseMagnet parses a magnet URI. It needs at least one "xt" of
+// urn:btih: (40 hex digits or 32 base32 characters) or urn:btmh: (a SHA-256
+// multihash, "1220" and 64 hex digits); other xt URNs are ignored, as are
+// unknown parameters. Numbered parameters ("tr.1") count as their base name.
+// Errors are *FieldError naming the parameter.
+func ParseMagnet(uri string) (*Magnet, error) {
+	if len(uri) > MaxMagnetLen {
+		return nil, fieldErr("", ErrLimit, "magnet URI of %d bytes exceeds the limit of %d", len(uri), MaxMagnetLen)
+	}
+	if len(uri) < 8 || !strings.EqualFold(uri[:8], "magnet:?") {
+		return nil, malformed("", `not a magnet URI (expected "magnet:?")`)
+	}
+	m := &Magnet{}
+	seenTr := map[string]bool{}
+	for part := range strings.SplitSeq(uri[8:], "&") {
+		if part == "" {
+			continue
+		}
+		rawKey, rawVal, _ := strings.Cut(part, "=")
+		key := strings.ToLower(rawKey)
+		if base, n, ok := strings.Cut(key, "."); ok && n != "" && isDigits(n) {
+			key = base
+		}
+		val, err := url.QueryUnescape(rawVal)
+		if err != nil {
+			return nil, malformed(rawKey, "bad escape: %v", err)
+		}
+		switch key {
+		case "xt":
+			if err := m.parseXT(val); err != nil {
+				return nil, err
+			}
+		case "dn":
+			if m.Name == "" {
+				m.Name = val
+			}
+		case "tr":
+			if val != "" && !seenTr[val] {
+				seenTr[val] = true
+				m.Trackers = append(m.Trackers, val)
+			}
+		case "ws":
+			if val != "" {
+				m.WebSeeds = append(m.WebSeeds, val)
+			}
+		case "x.pe":
+			host, port, err := net.SplitHostPort(val)
+			if err != nil || host == "" {
+				return nil, malformed("x.pe", "%q is not host:port", val)
+			}
+			if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+				return nil, malformed("x.pe", "%q has a bad port", val)
+			}
+			m.Peers = append(m.Peers, val)
+		case "so":
+			r, err := parseSelectOnly(val)
+			if err != nil {
+				return nil, err
+			}
+			m.SelectOnly = append(m.SelectOnly, r...)
+		}
+	}
+	if !m.HasV1 && !m.HasV2 {
+		return nil, malformed("xt", "no urn:btih: or urn:btmh: info-hash")
+	}
+	return m, nil
+}
+
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func (m *Magnet) parseXT(val string) error {
+	lower := strings.ToLower(val)
+	switch {
+	case strings.HasPrefix(lower, "urn:btih:"):
+		h := val[len("urn:btih:"):]
+		var ih [20]byte
+		switch len(h) {
+		case 40:
+			if _, err := hex.Decode(ih[:], []byte(h)); err != nil {
+				return malformed("xt", "urn:btih: %q is not hex", h)
+			}
+		case 32:
+			b, err := base32.StdEncoding.DecodeString(strings.ToUpper(h))
+			if err != nil || len(b) != 20 {
+				return malformed("xt", "urn:btih: %q is not base32", h)
+			}
+			copy(ih[:], b)
+		default:
+			return malformed("xt", "urn:btih: has %d characters (want 40 hex or 32 base32)", len(h))
+		}
+		if m.HasV1 && ih != m.InfoHash {
+			return malformed("xt", "two different urn:btih: info-hashes")
+		}
+		m.InfoHash, m.HasV1 = ih, true
+	case strings.HasPrefix(lower, "urn:btmh:"):
+		h := val[len("urn:btmh:"):]
+		b, err := hex.DecodeString(h)
+		if err != nil {
+			return malformed("xt", "urn:btmh: %q is not hex", h)
+		}
+		if len(b) != 34 || b[0] != 0x12 || b[1] != 0x20 {
+			return malformed("xt", "urn:btmh: is not a SHA-256 multihash (want 1220 and 64 hex digits)")
+		}
+		var ih [32]byte
+		copy(ih[:], b[2:])
+		if m.HasV2 && ih != m.InfoHashV2 {
+			return malformed("xt", "two different urn:btmh: info-hashes")
+		}
+		m.InfoHashV2, m.HasV2 = ih, true
+	}
+	return nil
+}
+
+// parseSelectOnly parses BEP 53 "0,2,4-6".
+func parseSelectOnly(val string) ([]FileRange, error) {
+	var out []FileRange
+	for item := range strings.SplitSeq(val, ",") {
+		a, b, isRange := strings.Cut(item, "-")
+		first, err1 := strconv.Atoi(a)
+		last := first
+		var err2 error
+		if isRange {
+			last, err2 = strconv.Atoi(b)
+		}
+		if err1 != nil || err2 != nil || !isDigits(a) || (isRange && !isDigits(b)) || first > last || last >= MaxFiles {
+			return nil, malformed("so", "%q is not a file index or range", item)
+		}
+		out = append(out, FileRange{first, last})
+	}
+	return out, nil
+}
+
+// String returns the canonical magnet URI: xt (btih in lower-case hex, then
+// btmh), dn, tr, ws, x.pe, so, in that order, values query-escaped.
+func (m *Magnet) String() string {
+	var b strings.Builder
+	b.WriteString("magnet:?")
+	sep := ""
+	add := func(k, v string) {
+		b.WriteString(sep)
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(v)
+		sep = "&"
+	}
+	if m.HasV1 {
+		add("xt", "urn:btih:"+hex.EncodeToString(m.InfoHash[:]))
+	}
+	if m.HasV2 {
+		add("xt", "urn:btmh:1220"+hex.EncodeToString(m.InfoHashV2[:]))
+	}
+	if m.Name != "" {
+		add("dn", url.QueryEscape(m.Name))
+	}
+	for _, t := range m.Trackers {
+		add("tr", url.QueryEscape(t))
+	}
+	for _, w := range m.WebSeeds {
+		add("ws", url.QueryEscape(w))
+	}
+	for _, p := range m.Peers {
+		add("x.pe", url.QueryEscape(p))
+	}
+	if len(m.SelectOnly) > 0 {
+		parts := make([]string, len(m.SelectOnly))
+		for i, r := range m.SelectOnly {
+			parts[i] = strconv.Itoa(r.First)
+			if r.Last != r.First {
+				parts[i] += "-" + strconv.Itoa(r.Last)
+			}
+		}
+		add("so", strings.Join(parts, ","))
+	}
+	return b.String()
+}
