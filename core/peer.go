@@ -379,14 +379,22 @@ func (t *Torrent) PeerUnchoke(id PeerID) {
 }
 
 // PeerInterested records that the peer is interested in us. If a regular
-// unchoke slot is free it is unchoked at once.
+// unchoke slot, or the optimistic one, is free it is unchoked at once.
 func (t *Torrent) PeerInterested(id PeerID) {
 	p := t.lookup(id)
 	if p == nil || p.peerInterested {
 		return
 	}
 	p.peerInterested = true
-	if p.amChoking && t.regularUnchoked() < t.cfg.UnchokeSlots {
+	if !p.amChoking {
+		return
+	}
+	switch {
+	case t.regularUnchoked() < t.cfg.UnchokeSlots:
+		t.unchoke(p)
+	case t.optimistic == nil:
+		p.optimistic = true
+		t.optimistic = p
 		t.unchoke(p)
 	}
 }

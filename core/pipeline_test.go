@@ -1,0 +1,309 @@
+package core
+
+import (
+	"testing"
+	"time"
+)
+
+func TestPipelineSlowStartAndReqQ(t *testing.T) {
+	x := newH(t, Config{NumPieces: 64})
+	id := x.PeerConnected(Caps{Fast: true, ReqQ: 10})
+	x.PeerHaveAll(id)
+	x.PeerUnchoke(id)
+	reqs := x.ready().kind(id, MsgRequest)
+	if len(reqs) != 4 {
+		t.Fatalf("%d initial requests, want MinRequests=4", len(reqs))
+	}
+	// Slow start: each block received adds one to the pipeline.
+	b := x.deliver(reqs)
+	if got := len(b.kind(id, MsgRequest)); got != 8 {
+		t.Fatalf("%d requests after 4 blocks, want 8", got)
+	}
+	b = x.deliver(b.kind(id, MsgRequest))
+	ps, _ := x.PeerStats(id)
+	if ps.Outstanding != 10 || ps.Target != 10 {
+		t.Fatalf("outstanding %d target %d, want both capped at reqq 10", ps.Outstanding, ps.Target)
+	}
+}
+
+func TestPipelineFollowsRate(t *testing.T) {
+	x := newH(t, Config{NumPieces: 1024, MaxRequests: 500})
+	id := x.seedPeer(true)
+	var pending []Message
+	pending = append(pending, x.ready().kind(id, MsgRequest)...)
+	// The peer delivers 32 blocks (512 KiB) per second for 40 s.
+	for range 40 {
+		n := min(32, len(pending))
+		b := x.deliver(pending[:n])
+		pending = append(pending[n:], b.kind(id, MsgRequest)...)
+		for _, h := range b.hash {
+			x.PieceHashed(h, true)
+		}
+		pending = append(pending, x.tick(time.Second).kind(id, MsgRequest)...)
+	}
+	ps, _ := x.PeerStats(id)
+	// 512 KiB/s × 3 s ÷ 16 KiB = 96 blocks.
+	if ps.Target < 90 || ps.Target > 96 {
+		t.Fatalf("target %d at %.0f B/s, want about 96", ps.Target, ps.DownloadRate)
+	}
+	if ps.Outstanding != ps.Target {
+		t.Fatalf("outstanding %d, target %d", ps.Outstanding, ps.Target)
+	}
+}
+
+func TestSnubbedPeerRequestsGoElsewhere(t *testing.T) {
+	x := newH(t, Config{NumPieces: 8, SnubTimeout: 20 * time.Second, RandomFirst: -1})
+	slow := x.seedPeer(true)
+	lost := x.ready().kind(slow, MsgRequest)
+	if len(lost) != 4 {
+		t.Fatal(len(lost))
+	}
+	if b := x.tick(19 * time.Second); b.has(slow, MsgCancel) {
+		t.Fatalf("snubbed before the timeout")
+	}
+	fast := x.seedPeer(true)
+	busy := x.ready().kind(fast, MsgRequest)
+	b := x.tick(time.Second)
+	if cs := b.kind(slow, MsgCancel); len(cs) != 4 {
+		t.Fatalf("%d cancels to the silent peer, want 4", len(cs))
+	}
+	ps, _ := x.PeerStats(slow)
+	if !ps.Snubbed || ps.Target != 1 || ps.Outstanding > 1 {
+		t.Fatalf("silent peer stats %+v", ps)
+	}
+	// Once the fast peer has room, it takes over the silent peer's blocks.
+	b = x.deliver(busy)
+	got := map[Message]bool{}
+	for _, m := range b.kind(fast, MsgRequest) {
+		got[Message{Piece: m.Piece, Begin: m.Begin, Length: m.Length}] = true
+	}
+	for _, m := range lost {
+		if !got[Message{Piece: m.Piece, Begin: m.Begin, Length: m.Length}] && !x.recs[x.rec[m.Piece]].blocks[m.Begin/BlockSize].requestedBy(slow) {
+			t.Errorf("block %+v not re-requested", m)
+		}
+	}
+	// The regular choker passes over a snubbed peer while leeching.
+	x.PeerInterested(slow)
+	x.tick(10 * time.Second)
+	if ps, _ := x.PeerStats(slow); !ps.AmChoking && !ps.Optimistic {
+		t.Errorf("snubbed peer holds a regular unchoke slot")
+	}
+	// A late answer to a cancelled request is no violation, and unsnubs.
+	if v := x.BlockReceived(slow, lost[3].Piece, lost[3].Begin, lost[3].Length); v != BlockDiscarded {
+		t.Fatalf("late block: %v", v)
+	}
+	if ps, _ := x.PeerStats(slow); ps.Snubbed {
+		t.Errorf("still snubbed after delivering")
+	}
+}
+
+func TestRejectReturnsBlockToPool(t *testing.T) {
+	x := newH(t, Config{NumPieces: 1, MinRequests: 4})
+	a := x.seedPeer(true)
+	ra := x.ready().kind(a, MsgRequest)
+	x.PeerReject(a, ra[2].Piece, ra[2].Begin, ra[2].Length)
+	x.ready()
+	b := x.seedPeer(true)
+	rb := x.ready().kind(b, MsgRequest)
+	if len(rb) == 0 || rb[0].Begin != ra[2].Begin {
+		t.Fatalf("rejected block not re-requested: %v", rb)
+	}
+	if x.Stats().Endgame && len(rb) > 1 && rb[0].Begin == rb[1].Begin {
+		t.Fatalf("duplicate request to one peer")
+	}
+	// A reject for something never requested is a violation.
+	x.PeerReject(a, 0, 3*BlockSize, BlockSize)
+	x.PeerReject(a, 0, 3*BlockSize, BlockSize)
+	if d := x.ready().drops; len(d) != 1 || d[0].Reason != ReasonProtocol {
+		t.Fatalf("drops %v", d)
+	}
+}
+
+func TestChokeWithAndWithoutFast(t *testing.T) {
+	x := newH(t, Config{NumPieces: 4})
+	slow := x.seedPeer(false)
+	x.ready()
+	x.PeerChoke(slow)
+	x.ready()
+	if ps, _ := x.PeerStats(slow); ps.Outstanding != 0 {
+		t.Fatalf("requests kept across a choke without the fast extension: %d", ps.Outstanding)
+	}
+	fast := x.seedPeer(true)
+	x.ready()
+	x.PeerChoke(fast)
+	x.ready()
+	if ps, _ := x.PeerStats(fast); ps.Outstanding != 4 {
+		t.Fatalf("fast peer's requests dropped on choke (%d left): it must reject them", ps.Outstanding)
+	}
+}
+
+func TestViolationsDropThePeer(t *testing.T) {
+	cases := []struct {
+		name   string
+		fast   bool
+		do     func(x *h, id PeerID)
+		reason Reason
+	}{
+		{"unrequested block", true, func(x *h, id PeerID) { x.BlockReceived(id, 1, 0, BlockSize) }, ReasonUnrequested},
+		{"misaligned block", true, func(x *h, id PeerID) { x.BlockReceived(id, 1, 100, BlockSize) }, ReasonBadIndex},
+		{"short block", true, func(x *h, id PeerID) { x.BlockReceived(id, 1, 0, 100) }, ReasonBadIndex},
+		{"block index", true, func(x *h, id PeerID) { x.BlockReceived(id, 99, 0, BlockSize) }, ReasonBadIndex},
+		{"have index", true, func(x *h, id PeerID) { x.PeerHave(id, 16) }, ReasonBadIndex},
+		{"bitfield length", true, func(x *h, id PeerID) { x.PeerBitfield(id, make([]byte, 3)) }, ReasonBadBitfield},
+		{"bitfield twice", true, func(x *h, id PeerID) { x.PeerBitfield(id, full(16)); x.PeerBitfield(id, full(16)) }, ReasonBadBitfield},
+		{"bitfield after have", true, func(x *h, id PeerID) { x.PeerHave(id, 1); x.PeerBitfield(id, full(16)) }, ReasonBadBitfield},
+		{"have all without fast", false, func(x *h, id PeerID) { x.PeerHaveAll(id) }, ReasonProtocol},
+		{"have none without fast", false, func(x *h, id PeerID) { x.PeerHaveNone(id) }, ReasonProtocol},
+		{"reject without fast", false, func(x *h, id PeerID) { x.PeerReject(id, 0, 0, BlockSize) }, ReasonProtocol},
+		{"suggest index", true, func(x *h, id PeerID) { x.PeerSuggest(id, 1<<20) }, ReasonBadIndex},
+		{"request bounds", true, func(x *h, id PeerID) { x.PeerRequest(id, 0, 3*BlockSize, BlockSize+1) }, ReasonBadIndex},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			x := newH(t, Config{NumPieces: 15})
+			id := x.PeerConnected(Caps{Fast: c.fast})
+			c.do(x, id)
+			b := x.ready()
+			if len(b.drops) != 1 || b.drops[0].Peer != id || b.drops[0].Reason != c.reason || b.drops[0].Ban {
+				t.Fatalf("drops %+v, want %v", b.drops, c.reason)
+			}
+			// Events from a dropped peer are ignored until PeerGone.
+			x.PeerHave(id, 0)
+			if _, ok := x.PeerStats(id); ok {
+				t.Fatalf("dropped peer still listed")
+			}
+			x.PeerGone(id)
+			again := x.PeerConnected(Caps{})
+			if again == id || again.Slot() != id.Slot() {
+				t.Fatalf("slot reuse: %v then %v", id, again)
+			}
+			x.PeerHave(id, 3) // stale handle: ignored
+			if x.avail[3] != 0 {
+				t.Fatalf("stale handle changed availability")
+			}
+			x.ready()
+		})
+	}
+}
+
+func TestBitfieldSpareBits(t *testing.T) {
+	x := newH(t, Config{NumPieces: 10})
+	id := x.PeerConnected(Caps{})
+	bf := full(10)
+	bf[1] |= 0x01
+	x.PeerBitfield(id, bf)
+	if d := x.ready().drops; len(d) != 1 || d[0].Reason != ReasonBadBitfield {
+		t.Fatalf("drops %v", d)
+	}
+}
+
+func TestPeerRequestVerdicts(t *testing.T) {
+	x := newH(t, Config{NumPieces: 4})
+	x.SetHave(1)
+	fast := x.PeerConnected(Caps{Fast: true})
+	slow := x.PeerConnected(Caps{})
+	if v := x.PeerRequest(fast, 1, 0, BlockSize); v != RequestReject {
+		t.Errorf("choked fast peer: %v", v)
+	}
+	if v := x.PeerRequest(slow, 1, 0, BlockSize); v != RequestIgnore {
+		t.Errorf("choked peer: %v", v)
+	}
+	x.PeerInterested(fast)
+	b := x.ready()
+	if !b.has(fast, MsgUnchoke) {
+		t.Fatalf("interested peer not unchoked with free slots")
+	}
+	if v := x.PeerRequest(fast, 1, BlockSize, BlockSize); v != RequestServe {
+		t.Errorf("unchoked: %v", v)
+	}
+	if v := x.PeerRequest(fast, 2, 0, BlockSize); v != RequestReject {
+		t.Errorf("piece we lack: %v", v)
+	}
+	x.Uploaded(fast, BlockSize)
+	if st := x.Stats(); st.Uploaded != BlockSize {
+		t.Errorf("uploaded %d", st.Uploaded)
+	}
+}
+
+func TestHashOKBroadcastsHaveAndInterest(t *testing.T) {
+	x := newH(t, Config{NumPieces: 2, MinRequests: 8})
+	one := x.peerWith(0)
+	b := x.ready()
+	if !b.has(one, MsgInterested) {
+		t.Fatal("not interested")
+	}
+	b = x.deliver(b.kind(one, MsgRequest))
+	if len(b.hash) != 1 || b.hash[0] != 0 {
+		t.Fatalf("hash %v", b.hash)
+	}
+	x.PieceHashed(0, true)
+	x.PieceHashed(0, true) // repeated: ignored
+	b = x.ready()
+	if len(b.have) != 1 || b.have[0] != 0 || !b.has(one, MsgNotInterested) || b.completed {
+		t.Fatalf("batch %+v", b)
+	}
+	if !x.HasPiece(0) || x.HasPiece(1) {
+		t.Fatal("have set")
+	}
+	two := x.peerWith(1)
+	b = x.deliver(x.ready().kind(two, MsgRequest))
+	x.PieceHashed(1, true)
+	if b = x.ready(); !b.completed || !x.Seeding() {
+		t.Fatalf("not completed: %+v", b)
+	}
+	if b = x.ready(); b.completed {
+		t.Fatal("Completed reported twice")
+	}
+}
+
+func TestHashFailSoleContributorBanned(t *testing.T) {
+	x := newH(t, Config{NumPieces: 2, RandomFirst: -1})
+	bad := x.seedPeer(true)
+	b := x.deliver(x.ready().kind(bad, MsgRequest))
+	x.PieceHashed(b.hash[0], false)
+	b = x.ready()
+	if len(b.drops) != 1 || b.drops[0].Peer != bad || !b.drops[0].Ban || b.drops[0].Reason != ReasonBadData {
+		t.Fatalf("drops %+v", b.drops)
+	}
+	if st := x.Stats(); st.HashFails != 1 || st.Wasted != 4*BlockSize || st.Have != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	good := x.seedPeer(true)
+	if got := len(x.ready().kind(good, MsgRequest)); got != 4 {
+		t.Fatalf("failed piece not re-requested: %d requests", got)
+	}
+}
+
+func TestHashFailStrikes(t *testing.T) {
+	x := newH(t, Config{NumPieces: 8, BanStrikes: 2, MinRequests: 2, MaxRequests: 2, RandomFirst: -1})
+	a := x.seedPeer(false)
+	c := x.seedPeer(false)
+	for round := 1; round <= 2; round++ {
+		// Each peer has two blocks of the same piece in flight: a piece
+		// with two contributors. Both get a strike when it fails.
+		b := x.ready()
+		reqs := append(b.kind(a, MsgRequest), b.kind(c, MsgRequest)...)
+		if len(reqs) != 4 || len(pieces(reqs)) != 1 {
+			t.Fatalf("round %d: requests %v, want one piece shared", round, reqs)
+		}
+		b = x.deliver(reqs)
+		if len(b.hash) != 1 {
+			t.Fatalf("hash %v", b.hash)
+		}
+		x.PieceHashed(b.hash[0], false)
+		x.PeerChoke(a) // without fast: drops the requests, next round starts clean
+		x.PeerChoke(c)
+		b = x.ready()
+		if round == 1 && len(b.drops) != 0 {
+			t.Fatalf("round 1 drops %+v", b.drops)
+		}
+		if round == 2 && (len(b.drops) != 2 || !b.drops[0].Ban || !b.drops[1].Ban) {
+			t.Fatalf("round 2 drops %+v, want both banned", b.drops)
+		}
+		x.PeerUnchoke(a)
+		x.PeerUnchoke(c)
+	}
+	if ps, ok := x.PeerStats(a); ok {
+		t.Fatalf("banned peer still listed: %+v", ps)
+	}
+}
