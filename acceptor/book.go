@@ -324,7 +324,7 @@ func (b *book) stage1() {
 		l.close()
 	}
 	b.listeners = nil
-	close(b.sh.closing)
+	b.sh.drain()
 	if b.sh.gate() != nil {
 		b.resume() // acceptors waiting for Resume must see closing instead
 	}

@@ -24,9 +24,9 @@ func Start(ctx context.Context, spec Spec) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	closing := make(chan struct{})
-	cctx, cancel := context.WithCancel(context.WithValue(context.Background(), drainingKey{}, closing))
-	sh := &shared{spec: spec, ctx: cctx, cancel: cancel, closing: closing}
+	dctx, drain := context.WithCancel(context.Background())
+	cctx, cancel := context.WithCancel(context.WithValue(context.Background(), drainingKey{}, dctx))
+	sh := &shared{spec: spec, ctx: cctx, cancel: cancel, closing: dctx.Done(), drain: drain}
 	if spec.MaxConns > 0 {
 		sh.slots = make(chan struct{}, spec.MaxConns)
 	}
@@ -34,6 +34,7 @@ func Start(ctx context.Context, spec Spec) (*Pool, error) {
 	m, err := statem.Start(ctx, statem.Handler[phase, *book](handler{b}), statem.WithLogger(spec.Logger))
 	if err != nil {
 		cancel()
+		drain()
 		return nil, err
 	}
 	sh.post = func(ev any) { m.Cast(ev) } // ErrStopped: the pool is gone, nothing to account
@@ -106,6 +107,16 @@ func (p *Pool) WaitForConns(ctx context.Context, n int) error {
 // for another reason (see Err).
 func (p *Pool) Shutdown(ctx context.Context) error {
 	_, err := call[any](ctx, p, callShutdown{})
+	if err == nil || errors.As(err, new(*ShutdownError)) {
+		// The reply precedes the machine's end by a hair; Done and Err
+		// must be settled when Shutdown returns.
+		select {
+		case <-p.m.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return err
+	}
 	if errors.Is(err, ErrClosed) {
 		var se *ShutdownError
 		if errors.As(p.Err(), &se) {

@@ -55,6 +55,7 @@ func TestPool_CloseListener(t *testing.T) {
 		mustAdd(t, p, l, 2)
 		c := mustDial(t, l)
 		ping(t, c, "one")
+		synctest.Wait() // the replacement acceptor is running
 		l.Close()
 		synctest.Wait()
 		if _, err := l.Dial(); err == nil {
@@ -657,6 +658,7 @@ func TestPool_IntensityDrains(t *testing.T) {
 		synctest.Wait()
 		c.Write([]byte("x"))
 		<-p.Done()
+		synctest.Wait() // the watcher goroutines are not the pool's
 		if !errors.Is(p.Err(), acceptor.ErrMaxIntensity) || drained.Load() != 2 {
 			t.Fatalf("Err = %v, drained %d", p.Err(), drained.Load())
 		}

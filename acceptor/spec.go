@@ -292,6 +292,21 @@ type drainingKey struct{}
 // acceptor_pool's telnet_echo does on its listen socket's DOWN. It returns
 // nil (never ready) for a ctx not from a pool.
 func Draining(ctx context.Context) <-chan struct{} {
-	ch, _ := ctx.Value(drainingKey{}).(chan struct{})
-	return ch
+	if d, ok := ctx.Value(drainingKey{}).(context.Context); ok {
+		return d.Done()
+	}
+	return nil
+}
+
+// DrainingContext is Draining as a context, cancelled when draining
+// starts; for a ctx not from a pool it is never cancelled. It suits
+// context.AfterFunc, the cheap way to interrupt a blocked Read:
+//
+//	stop := context.AfterFunc(acceptor.DrainingContext(ctx), func() { c.SetReadDeadline(time.Now()) })
+//	defer stop()
+func DrainingContext(ctx context.Context) context.Context {
+	if d, ok := ctx.Value(drainingKey{}).(context.Context); ok {
+		return d
+	}
+	return context.Background()
 }

@@ -30,9 +30,10 @@ type shared struct {
 	spec    Spec
 	ctx     context.Context // the connections' ctx: carries Draining, cancelled at stage 2
 	cancel  context.CancelFunc
-	closing chan struct{} // closed at stage 1 (Draining)
-	slots   chan struct{} // MaxConns semaphore; nil = unlimited
-	post    func(any)     // casts an event to the machine
+	closing <-chan struct{}    // closed at stage 1 (Draining)
+	drain   context.CancelFunc // closes closing
+	slots   chan struct{}      // MaxConns semaphore; nil = unlimited
+	post    func(any)          // casts an event to the machine
 
 	mu      sync.Mutex
 	resumed chan struct{} // nil while accepting; closed by Resume
