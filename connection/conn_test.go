@@ -269,4 +269,3 @@ func TestConnDisconnect_Results(t *testing.T) {
 		})
 	}
 }
-
