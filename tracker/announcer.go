@@ -354,4 +354,3 @@ func (a *Announcer) setStatus(f func(*AnnouncerStatus)) {
 }
 
 var _ statem.Handler[annState, *annData] = (*Announcer)(nil)
-
