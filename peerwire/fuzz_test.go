@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"reflect"
 	"testing"
 )
 
@@ -92,6 +93,36 @@ func FuzzHandshake(f *testing.F) {
 		}
 		if !bytes.Equal(AppendHandshake(nil, h), in[:HandshakeLen]) {
 			t.Fatal("re-encoding differs")
+		}
+	})
+}
+
+// FuzzExtendedHandshake: no panic; errors are *ProtocolError wrapping
+// ErrBadExtended; whatever parses survives Marshal and a second parse.
+func FuzzExtendedHandshake(f *testing.F) {
+	f.Add([]byte("d1:md11:ut_metadatai2e6:ut_pexi1ee13:metadata_sizei5678e1:pi6881e4:reqqi500e1:v10:Effusion/06:yourip4:\x7f\x00\x00\x01e"))
+	f.Add([]byte("d1:mdee"))
+	f.Add([]byte("d4:ipv64:abcde"))
+	f.Add([]byte("d1:md1:xi256eee"))
+	f.Add([]byte("d4:ipv616:\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\x01\x02\x03\x046:yourip16:\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\x01\x02\x03\x04e"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		h, err := ParseExtendedHandshake(in)
+		if err != nil {
+			var pe *ProtocolError
+			if !errors.Is(err, ErrBadExtended) || !errors.As(err, &pe) {
+				t.Fatalf("error %T %v", err, err)
+			}
+			return
+		}
+		if h.M == nil {
+			h.M = map[string]int{}
+		}
+		again, err := ParseExtendedHandshake(h.Marshal())
+		if err != nil {
+			t.Fatalf("re-parse of own encoding: %v", err)
+		}
+		if !reflect.DeepEqual(again, h) {
+			t.Fatalf("re-parse differs:\n%+v\n%+v", again, h)
 		}
 	})
 }

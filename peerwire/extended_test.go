@@ -1,0 +1,109 @@
+package peerwire
+
+import (
+	"errors"
+	"net/netip"
+	"reflect"
+	"testing"
+)
+
+func TestExtendedHandshakeRoundTrip(t *testing.T) {
+	h := ExtendedHandshake{
+		M:            map[string]int{"ut_metadata": 2, "ut_pex": 1, "lt_donthave": 0},
+		V:            "Effusion 0.1",
+		Reqq:         500,
+		P:            6881,
+		YourIP:       netip.MustParseAddr("127.0.0.1"),
+		IPv4:         netip.MustParseAddr("10.1.2.3"),
+		IPv6:         netip.MustParseAddr("2001:db8::7"),
+		MetadataSize: 31235,
+		UploadOnly:   true,
+	}
+	enc := h.Marshal()
+	want := "d4:ipv44:\x0a\x01\x02\x034:ipv616:\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x07" +
+		"1:md11:lt_donthavei0e11:ut_metadatai2e6:ut_pexi1ee13:metadata_sizei31235e1:pi6881e4:reqqi500e" +
+		"11:upload_onlyi1e1:v12:Effusion 0.16:yourip4:\x7f\x00\x00\x01e"
+	if string(enc) != want {
+		t.Fatalf("encoding:\n%q\nwant\n%q", enc, want)
+	}
+	got, err := ParseExtendedHandshake(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, h) {
+		t.Fatalf("round trip:\n%+v\nwant\n%+v", got, h)
+	}
+	if ext := got.Extensions(); !reflect.DeepEqual(ext, []string{"ut_metadata", "ut_pex"}) {
+		t.Fatalf("Extensions() = %v", ext)
+	}
+	if string((ExtendedHandshake{}).Marshal()) != "d1:mdee" {
+		t.Fatalf("empty handshake = %q, BEP 10 requires m", (ExtendedHandshake{}).Marshal())
+	}
+}
+
+// Handshakes as real clients send them (libtorrent style and a minimal
+// one); unknown keys are ignored.
+func TestExtendedHandshakeRealWorld(t *testing.T) {
+	lt := "d12:complete_agoi-1e1:md11:lt_donthavei7e10:share_modei8e11:upload_onlyi3e12:ut_holepunchi4e11:ut_metadatai2e6:ut_pexi1ee13:metadata_sizei5678e4:reqqi500e11:upload_onlyi0e1:v17:libtorrent/2.0.10e"
+	h, err := ParseExtendedHandshake([]byte(lt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.M["ut_metadata"] != 2 || h.M["ut_pex"] != 1 || h.Reqq != 500 || h.MetadataSize != 5678 || h.V != "libtorrent/2.0.10" || h.UploadOnly {
+		t.Fatalf("%+v", h)
+	}
+	h, err = ParseExtendedHandshake([]byte("d1:md6:ut_pexi3eee"))
+	if err != nil || h.M["ut_pex"] != 3 || h.P != 0 || h.YourIP.IsValid() {
+		t.Fatalf("%+v %v", h, err)
+	}
+	h, err = ParseExtendedHandshake([]byte("d6:yourip16:\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01e"))
+	if err != nil || h.YourIP != netip.IPv6Loopback() {
+		t.Fatalf("v6 yourip: %+v %v", h, err)
+	}
+}
+
+func TestExtendedHandshakeHostile(t *testing.T) {
+	cases := []struct {
+		in, field string
+	}{
+		{"", "dictionary"},
+		{"le", "dictionary"},
+		{"i3e", "dictionary"},
+		{"d1:mdee junk", "dictionary"},
+		{"d1:v1:x1:mdee", "dictionary"}, // keys out of order: bencode is strict
+		{"d1:md1:xi-1eee", "m.x"},
+		{"d1:md1:xi256eee", "m.x"},
+		{"d1:md1:x1:1ee", "m.x"},
+		{"d1:mi1ee", "m"},
+		{"d1:pi65536ee", "p"},
+		{"d1:pi-1ee", "p"},
+		{"d1:p4:6881e", "p"},
+		{"d13:metadata_sizei16777217ee", "metadata_size"},
+		{"d13:metadata_sizei-5ee", "metadata_size"},
+		{"d4:reqqi-1ee", "reqq"},
+		{"d1:vi1ee", "v"},
+		{"d6:yourip3:abce", "yourip"},
+		{"d4:ipv416:0123456789abcdefe", "ipv4"},
+		{"d4:ipv64:abcde", "ipv6"},
+		{"d11:upload_only1:1e", "upload_only"},
+	}
+	for _, c := range cases {
+		_, err := ParseExtendedHandshake([]byte(c.in))
+		var pe *ProtocolError
+		if !errors.Is(err, ErrBadExtended) || !errors.As(err, &pe) || pe.Field != c.field {
+			t.Errorf("%q: %v, want field %q", c.in, err, c.field)
+		}
+	}
+	deep := make([]byte, 0, 400)
+	deep = append(deep, "d1:m"...)
+	for range 100 {
+		deep = append(deep, 'l')
+	}
+	for range 100 {
+		deep = append(deep, 'e')
+	}
+	deep = append(deep, 'e')
+	if _, err := ParseExtendedHandshake(deep); !errors.Is(err, ErrBadExtended) {
+		t.Errorf("deep nesting: %v", err)
+	}
+}
