@@ -157,16 +157,16 @@ func TestHTTPBadRequests(t *testing.T) {
 	pid := strings.Repeat("p", 20)
 	base := s.AnnounceURL()
 	for q, want := range map[string]string{
-		"peer_id=" + pid + "&port=1":                           "missing info_hash",
-		"info_hash=abc&peer_id=" + pid + "&port=1":             "invalid info_hash",
-		"info_hash=" + ih + "&peer_id=short&port=1":            "invalid peer_id",
-		"info_hash=" + ih + "&peer_id=" + pid + "&port=0":      "invalid port",
-		"info_hash=" + ih + "&peer_id=" + pid + "&port=70000":  "invalid port",
-		"info_hash=" + ih + "&peer_id=" + pid + "&port=x":      "invalid port",
+		"peer_id=" + pid + "&port=1":                              "missing info_hash",
+		"info_hash=abc&peer_id=" + pid + "&port=1":                "invalid info_hash",
+		"info_hash=" + ih + "&peer_id=short&port=1":               "invalid peer_id",
+		"info_hash=" + ih + "&peer_id=" + pid + "&port=0":         "invalid port",
+		"info_hash=" + ih + "&peer_id=" + pid + "&port=70000":     "invalid port",
+		"info_hash=" + ih + "&peer_id=" + pid + "&port=x":         "invalid port",
 		"info_hash=" + ih + "&peer_id=" + pid + "&port=1&left=-1": "invalid left",
 		"info_hash=" + ih + "&peer_id=" + pid + "&port=1&event=x": "invalid event",
-		"info_hash=%zz":                                          "bad escape",
-		"info_hash=" + strings.Repeat("a", 5000):                 "query too long",
+		"info_hash=%zz":                          "bad escape",
+		"info_hash=" + strings.Repeat("a", 5000): "query too long",
 	} {
 		m := get(t, base+"?"+q)
 		if r, _ := m["failure reason"].(string); !strings.Contains(r, want) {
