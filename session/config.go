@@ -1,0 +1,82 @@
+package session
+
+import (
+	"crypto/rand"
+	"log/slog"
+	"net/netip"
+
+	"github.com/effusion-bt/effusion/metainfo"
+)
+
+// Config describes one torrent session. The zero value of every field but
+// Torrent and Dir is a sensible default.
+type Config struct {
+	// Torrent is the parsed .torrent. Required.
+	Torrent *metainfo.MetaInfo
+	// Dir is the download directory: the torrent's files live under it.
+	// Required.
+	Dir string
+	// ListenAddr is where the session accepts incoming peers when Listener
+	// is nil ("127.0.0.1:0" picks a free loopback port). Empty means ":0".
+	ListenAddr string
+	// Listener, when set, is a shared listening port that routes incoming
+	// peers to their session by info-hash; ListenAddr is then ignored and
+	// Stop leaves the listener open.
+	Listener *Listener
+	// Peers are dialled once the data is checked, as if a tracker had
+	// returned them; with Peers the session needs no tracker at all.
+	Peers []netip.AddrPort
+	// NoTrackers disables announcing even when the torrent lists trackers.
+	NoTrackers bool
+	// Seed keeps the session running (seeding) after every piece is
+	// verified; otherwise the session stops by itself once complete.
+	Seed bool
+	// MaxPeers caps connected peers (incoming plus outgoing). Zero means 50.
+	MaxPeers int
+	// DownloadRate and UploadRate cap payload bytes per second; 0 means
+	// unlimited.
+	DownloadRate, UploadRate int
+	// PeerID is our peer id; zero means a random "-EF0001-" id.
+	PeerID [20]byte
+	// Logger receives the session's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultMaxPeers is the peer limit when Config.MaxPeers is zero.
+const DefaultMaxPeers = 50
+
+// ClientVersion is what we send as "v" in the extension handshake.
+const ClientVersion = "Effusion 0.1"
+
+// peerIDPrefix is the Azureus-style client tag of our peer ids.
+const peerIDPrefix = "-EF0001-"
+
+// NewPeerID returns a random peer id with Effusion's client prefix.
+func NewPeerID() [20]byte {
+	var id [20]byte
+	copy(id[:], peerIDPrefix)
+	const alnum = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	var r [20]byte
+	rand.Read(r[:])
+	for i := len(peerIDPrefix); i < 20; i++ {
+		id[i] = alnum[int(r[i])%len(alnum)]
+	}
+	return id
+}
+
+func (c *Config) withDefaults() Config {
+	cc := *c
+	if cc.MaxPeers <= 0 {
+		cc.MaxPeers = DefaultMaxPeers
+	}
+	if cc.PeerID == ([20]byte{}) {
+		cc.PeerID = NewPeerID()
+	}
+	if cc.Logger == nil {
+		cc.Logger = slog.Default()
+	}
+	if cc.ListenAddr == "" {
+		cc.ListenAddr = ":0"
+	}
+	return cc
+}

@@ -1,0 +1,58 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+)
+
+// Sentinel errors. Callers branch on them with errors.Is.
+var (
+	// ErrProtocol: a peer broke the peer wire protocol (malformed frame,
+	// bad bitfield, out-of-range index, unrequested block, ...). The peer is
+	// disconnected; the download goes on with the others.
+	ErrProtocol = errors.New("session: peer protocol violation")
+	// ErrBanned: a peer sent too much data that failed verification.
+	ErrBanned = errors.New("session: peer banned")
+	// ErrSelf: we connected to ourselves (the remote peer id is ours).
+	ErrSelf = errors.New("session: connection to self")
+	// ErrDuplicate: a second connection to a peer id we are already connected to.
+	ErrDuplicate = errors.New("session: duplicate connection")
+	// ErrTooManyPeers: the session is at its peer limit.
+	ErrTooManyPeers = errors.New("session: too many peers")
+	// ErrWrongTorrent: the remote handshake names another info-hash.
+	ErrWrongTorrent = errors.New("session: handshake for another torrent")
+	// ErrIdle: the peer sent nothing for too long.
+	ErrIdle = errors.New("session: peer idle")
+	// ErrStopped: the session was stopped (before completing, for Await).
+	ErrStopped = errors.New("session: stopped")
+	// ErrIncomplete: the data on disk misses pieces (Config.RequireComplete).
+	ErrIncomplete = errors.New("session: data incomplete")
+	// errBothSeeds: we and the peer are both seeds.
+	errBothSeeds = errors.New("session: both seeds")
+	// ErrClosed: the peer connection was closed by us.
+	ErrClosed = errors.New("session: connection closed")
+)
+
+// ViolationError says which peer broke the protocol and how. It wraps
+// ErrProtocol (and, when the codec caught it, the peerwire error).
+type ViolationError struct {
+	Peer   netip.AddrPort
+	Reason string
+	Err    error // the underlying codec error, if any
+}
+
+func (e *ViolationError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("peer %v: protocol violation: %s: %v", e.Peer, e.Reason, e.Err)
+	}
+	return fmt.Sprintf("peer %v: protocol violation: %s", e.Peer, e.Reason)
+}
+
+// Unwrap returns ErrProtocol and the codec error.
+func (e *ViolationError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrProtocol, e.Err}
+	}
+	return []error{ErrProtocol}
+}

@@ -1,0 +1,105 @@
+package session
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"hash"
+	"runtime"
+	"sync"
+)
+
+// pieceStore is the part of storage the hasher writes verified pieces to.
+type pieceStore interface {
+	WriteAt(p []byte, off int64) (int, error)
+}
+
+// hashJob is one assembled piece: its blocks in order, each a pooled block.
+type hashJob struct {
+	index  uint32
+	want   [20]byte
+	off    int64 // the piece's offset in the torrent
+	blocks []*block
+}
+
+// hashResult is what the hasher casts back to the session.
+type hashResult struct {
+	index uint32
+	ok    bool  // the hash matched and the piece is on disk
+	err   error // a write error (the piece then counts as not verified)
+}
+
+// hasher verifies assembled pieces in memory (never reading them back from
+// disk) and writes the good ones, on a pool of goroutines bounded by the
+// cores. Results go to done, in completion order.
+type hasher struct {
+	jobs  chan *hashJob
+	store pieceStore
+	done  func(hashResult)
+	wg    sync.WaitGroup
+	// jobPool recycles job structs and their block slices.
+	jobPool sync.Pool
+}
+
+func newHasher(store pieceStore, done func(hashResult)) *hasher {
+	h := &hasher{jobs: make(chan *hashJob, 64), store: store, done: done}
+	n := max(runtime.GOMAXPROCS(0), 1)
+	h.wg.Add(n)
+	for range n {
+		go h.run()
+	}
+	return h
+}
+
+func (h *hasher) newJob(nblocks int) *hashJob {
+	j, _ := h.jobPool.Get().(*hashJob)
+	if j == nil {
+		j = &hashJob{}
+	}
+	if cap(j.blocks) < nblocks {
+		j.blocks = make([]*block, nblocks)
+	}
+	j.blocks = j.blocks[:nblocks]
+	return j
+}
+
+// submit queues a job; it blocks only when every hasher is busy and the
+// queue is full, which bounds the memory of pieces waiting to be hashed.
+func (h *hasher) submit(j *hashJob) { h.jobs <- j }
+
+// close stops the pool after the queued jobs are done.
+func (h *hasher) close() {
+	close(h.jobs)
+	h.wg.Wait()
+}
+
+func (h *hasher) run() {
+	defer h.wg.Done()
+	sum := sha1.New()
+	var digest [sha1.Size]byte
+	for j := range h.jobs {
+		h.done(h.process(sum, digest[:0], j))
+		for i, b := range j.blocks {
+			putBlock(b)
+			j.blocks[i] = nil
+		}
+		h.jobPool.Put(j)
+	}
+}
+
+func (h *hasher) process(sum hash.Hash, digest []byte, j *hashJob) hashResult {
+	sum.Reset()
+	for _, b := range j.blocks {
+		sum.Write(b.bytes())
+	}
+	if !bytes.Equal(sum.Sum(digest), j.want[:]) {
+		return hashResult{index: j.index}
+	}
+	off := j.off
+	for _, b := range j.blocks {
+		if _, err := h.store.WriteAt(b.bytes(), off); err != nil {
+			return hashResult{index: j.index, err: err}
+		}
+		off += int64(b.n)
+	}
+	return hashResult{index: j.index, ok: true}
+}

@@ -1,0 +1,263 @@
+package session
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/effusion-bt/effusion/peerwire"
+)
+
+// fakeSink records what a peer's reader reports.
+type fakeSink struct {
+	mu     sync.Mutex
+	msgs   []peerwire.Message
+	blocks []*block
+	gone   chan *Peer
+}
+
+func newFakeSink() *fakeSink { return &fakeSink{gone: make(chan *Peer, 1)} }
+
+func (s *fakeSink) HandleMessage(p *Peer, m peerwire.Message) {
+	s.mu.Lock()
+	s.msgs = append(s.msgs, m)
+	s.mu.Unlock()
+}
+
+func (s *fakeSink) handleBlock(b *block) {
+	s.mu.Lock()
+	s.blocks = append(s.blocks, b)
+	s.mu.Unlock()
+}
+
+func (s *fakeSink) UnregisterConnection(p *Peer) { s.gone <- p }
+
+// memBlocks serves uploads from a byte slice.
+type memBlocks struct {
+	data     []byte
+	pieceLen int64
+}
+
+func (m memBlocks) ReadBlock(index int, begin int64, buf []byte) error {
+	off := int64(index)*m.pieceLen + begin
+	if off+int64(len(buf)) > int64(len(m.data)) {
+		return errors.New("out of range")
+	}
+	copy(buf, m.data[off:])
+	return nil
+}
+
+const testPieceLen = 64 << 10
+
+// pipePeer starts a Peer on one end of a net.Pipe and returns the other
+// end as the remote side, with the test's sink. The torrent has 10 pieces
+// of 64 KiB and we have pieces 0-4.
+func pipePeer(t *testing.T, fast bool) (*Peer, net.Conn, *fakeSink, []byte) {
+	t.Helper()
+	data := make([]byte, 10*testPieceLen)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	f := &torrentFacts{
+		numPieces: 10, pieceLen: testPieceLen, total: int64(len(data)),
+		have: newAtomicBits(10), store: memBlocks{data, testPieceLen}, log: slog.Default(),
+	}
+	for i := range 5 {
+		f.have.Set(i)
+	}
+	ours := f.ourHandshake()
+	var remote peerwire.Handshake
+	if fast {
+		remote.SetFast()
+	}
+	a, b := net.Pipe()
+	sink := newFakeSink()
+	p := newPeer(a, netip.MustParseAddrPort("127.0.0.1:1"), remote, ours, f, sink, true)
+	p.start(a)
+	t.Cleanup(func() {
+		b.Close()
+		p.close(nil)
+		<-p.Done()
+	})
+	return p, b, sink, data
+}
+
+// expectViolation writes raw frames and expects the peer to hang up with a
+// protocol violation.
+func expectViolation(t *testing.T, fast bool, frames ...[]byte) {
+	t.Helper()
+	p, remote, sink, _ := pipePeer(t, fast)
+	go io.Copy(io.Discard, remote)
+	for _, fr := range frames {
+		if _, err := remote.Write(fr); err != nil {
+			break // the peer already hung up
+		}
+	}
+	select {
+	case <-sink.gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("peer not dropped")
+	}
+	if !errors.Is(p.Err(), ErrProtocol) {
+		t.Fatalf("peer closed with %v, want a protocol violation", p.Err())
+	}
+}
+
+func TestPeerDropsMalformedInput(t *testing.T) {
+	bf := func(b ...byte) []byte { return peerwire.AppendBitfield(nil, b) }
+	have := peerwire.AppendHave(nil, 1)
+	cases := map[string]struct {
+		fast   bool
+		frames [][]byte
+	}{
+		"bitfield too long":        {false, [][]byte{bf(0xff, 0xc0, 0)}},
+		"bitfield spare bits":      {false, [][]byte{bf(0xff, 0xe0)}},
+		"bitfield after have":      {false, [][]byte{have, bf(0xff, 0xc0)}},
+		"second bitfield":          {false, [][]byte{bf(0xff, 0xc0), bf(0xff, 0xc0)}},
+		"have out of range":        {false, [][]byte{peerwire.AppendHave(nil, 10)}},
+		"have all without fast":    {false, [][]byte{peerwire.AppendSimple(nil, peerwire.MsgHaveAll)}},
+		"reject without fast":      {false, [][]byte{peerwire.AppendReject(nil, 0, 0, 16384)}},
+		"request beyond piece":     {false, [][]byte{peerwire.AppendRequest(nil, 0, testPieceLen-16384+1, 16384)}},
+		"request over 16 KiB":      {false, [][]byte{peerwire.AppendRequest(nil, 0, 0, 32768)}},
+		"request index":            {false, [][]byte{peerwire.AppendRequest(nil, 10, 0, 16384)}},
+		"piece over 16 KiB":        {false, [][]byte{peerwire.AppendPiece(nil, 0, 0, make([]byte, 16385))}},
+		"piece beyond its piece":   {false, [][]byte{peerwire.AppendPiece(nil, 9, testPieceLen-100, make([]byte, 200))}},
+		"oversized frame":          {false, [][]byte{{0x10, 0, 0, 0, 7}}},
+		"choke with payload":       {false, [][]byte{{0, 0, 0, 2, 0, 0}}},
+		"have none after bitfield": {true, [][]byte{bf(0, 0), peerwire.AppendSimple(nil, peerwire.MsgHaveNone)}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) { expectViolation(t, c.fast, c.frames...) })
+	}
+}
+
+// readFrames decodes what the peer sends us.
+func readFrames(t *testing.T, c net.Conn, n int, pieceBuf func(m peerwire.Message) []byte) []peerwire.Message {
+	t.Helper()
+	r := peerwire.NewReader(bufio.NewReader(c), peerwire.ReaderOptions{NumPieces: 10})
+	var out []peerwire.Message
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for len(out) < n {
+		m, err := r.ReadMessage()
+		if err != nil {
+			t.Fatalf("reading frame %d: %v", len(out), err)
+		}
+		if m.ID == peerwire.MsgPiece {
+			buf := make([]byte, m.Length)
+			if err := r.ReadPayload(buf); err != nil {
+				t.Fatal(err)
+			}
+			m.Payload = buf
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func TestPeerServesRequestsOnlyWhenUnchokedAndHad(t *testing.T) {
+	p, remote, _, data := pipePeer(t, true)
+	// Choked: the request is rejected (fast extension).
+	go remote.Write(peerwire.AppendRequest(nil, 1, 0, 16384))
+	got := readFrames(t, remote, 1, nil)
+	if got[0].ID != peerwire.MsgReject || got[0].Index != 1 {
+		t.Fatalf("choked request answered with %v, want reject", got[0])
+	}
+	p.setChoking(false)
+	got = readFrames(t, remote, 1, nil)
+	if got[0].ID != peerwire.MsgUnchoke {
+		t.Fatalf("got %v, want unchoke", got[0])
+	}
+	// A piece we lack is rejected; one we have is served byte for byte.
+	go func() {
+		remote.Write(peerwire.AppendRequest(nil, 7, 0, 16384))
+		remote.Write(peerwire.AppendRequest(nil, 2, 16384, 16384))
+	}()
+	got = readFrames(t, remote, 2, nil)
+	if got[0].ID != peerwire.MsgReject || got[0].Index != 7 {
+		t.Fatalf("request for a missing piece answered with %v, want reject", got[0])
+	}
+	if got[1].ID != peerwire.MsgPiece || got[1].Index != 2 || got[1].Begin != 16384 {
+		t.Fatalf("got %v, want piece 2/16384", got[1])
+	}
+	want := data[2*testPieceLen+16384 : 2*testPieceLen+32768]
+	if string(got[1].Payload) != string(want) {
+		t.Fatal("served block differs from the data")
+	}
+	if p.uploaded.Load() != 16384 {
+		t.Fatalf("uploaded = %d, want 16384", p.uploaded.Load())
+	}
+}
+
+func TestPeerUploadQueueIsBounded(t *testing.T) {
+	p, remote, _, _ := pipePeer(t, true)
+	p.mu.Lock()
+	p.choking = false
+	p.mu.Unlock()
+	// Stall the writer: nobody reads remote while we queue, so the writer
+	// blocks on its first batch and the rest piles up in the queue.
+	var frames []byte
+	for i := range maxUploadQueue + 50 {
+		frames = peerwire.AppendRequest(frames, uint32(i%5), 0, 16384)
+	}
+	go remote.Write(frames)
+	deadline := time.Now().Add(10 * time.Second)
+	for p.queuedUploads() < maxUploadQueue-uploadBatch && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if q := p.queuedUploads(); q > maxUploadQueue {
+		t.Fatalf("queue holds %d requests, cap is %d", q, maxUploadQueue)
+	}
+	// Everything is answered: served blocks plus rejects for the excess.
+	got := readFrames(t, remote, maxUploadQueue+50, nil)
+	var served, rejected int
+	for _, m := range got {
+		switch m.ID {
+		case peerwire.MsgPiece:
+			served++
+		case peerwire.MsgReject:
+			rejected++
+		}
+	}
+	if served+rejected != maxUploadQueue+50 || rejected == 0 {
+		t.Fatalf("served %d, rejected %d of %d requests", served, rejected, maxUploadQueue+50)
+	}
+}
+
+func TestPeerDeliversBlocksAndMessages(t *testing.T) {
+	p, remote, sink, _ := pipePeer(t, true)
+	go func() {
+		var b []byte
+		b = peerwire.AppendSimple(b, peerwire.MsgHaveAll)
+		b = peerwire.AppendSimple(b, peerwire.MsgUnchoke)
+		blk := make([]byte, 16384)
+		blk[0], blk[16383] = 1, 2
+		b = peerwire.AppendPiece(b, 3, 16384, blk)
+		b = peerwire.AppendKeepAlive(b)
+		remote.Write(b)
+		remote.Close()
+	}()
+	select {
+	case <-sink.gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("reader did not end")
+	}
+	if errors.Is(p.Err(), ErrProtocol) {
+		t.Fatalf("honest peer dropped: %v", p.Err())
+	}
+	if len(sink.msgs) != 2 || sink.msgs[0].ID != peerwire.MsgHaveAll || sink.msgs[1].ID != peerwire.MsgUnchoke {
+		t.Fatalf("messages %v", sink.msgs)
+	}
+	if len(sink.blocks) != 1 {
+		t.Fatalf("%d blocks, want 1", len(sink.blocks))
+	}
+	b := sink.blocks[0]
+	if b.index != 3 || b.begin != 16384 || b.n != 16384 || b.bytes()[0] != 1 || b.bytes()[16383] != 2 || b.p != p {
+		t.Fatalf("block %d/%d len %d", b.index, b.begin, b.n)
+	}
+}

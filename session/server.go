@@ -1,0 +1,605 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/effusion-bt/effusion/connection"
+	"github.com/effusion-bt/effusion/core"
+	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/statem"
+	"github.com/effusion-bt/effusion/tracker"
+	"golang.org/x/time/rate"
+)
+
+// server is the session machine's handler and data: everything about the
+// torrent that only the session goroutine touches.
+type server struct {
+	s   *Session
+	m   *statem.Machine[Phase, *server] // set right after Start
+	cfg Config
+	log *slog.Logger
+
+	f      *torrentFacts // geometry and have-set shared with peer goroutines
+	store  store         // the torrent's files
+	core   *core.Torrent // the pure picker/choker/bookkeeping
+	hasher *hasher       // verifies and writes assembled pieces
+	start  time.Time     // origin of the core's clock
+
+	listener    *Listener // where incoming peers arrive
+	ownListener bool      // we opened it (and close it on stop)
+	announcer   *tracker.Announcer
+
+	peers     map[*Peer]core.PeerID                         // connected peers and their core handles
+	bySlot    []*Peer                                       // core slot -> peer
+	byPeerID  map[[20]byte]*Peer                            // for duplicate detection
+	clients   map[*Peer]string                              // "v" from the extension handshake
+	partial   map[uint32]*hashJob                           // pieces being assembled
+	book      *addrBook                                     // peer addresses to dial
+	procs     map[netip.AddrPort]*connection.Conn[*outPeer] // outgoing connection processes
+	incoming  int                                           // connected incoming peers
+	bannedIDs map[[20]byte]struct{}                         // peer ids of banned peers
+	checkCtx  context.CancelFunc                            // cancels the start-up check
+
+	failed      error // the fatal error, once Failed
+	finalPhase  Phase // Stopped or Failed, once the machine is stopping
+	wasComplete bool  // every wanted piece verified (completion handled)
+	rates       rateMeter
+	// byte counts of peers already gone, so totals survive disconnects
+	goneDown, goneUp int64
+}
+
+func (srv *server) handler() statem.Handler[Phase, *server] { return srv }
+
+// Init opens storage, the core and the listener; the check of existing
+// data starts right after (beginCheck).
+func (srv *server) Init(ctx context.Context) (Phase, *server, []statem.Action, error) {
+	c := srv.cfg
+	info := &c.Torrent.Info
+	st, err := openStore(c.Dir, info)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	n := info.NumPieces()
+	tc, err := core.New(core.Config{
+		NumPieces:   n,
+		PieceLength: info.PieceLength,
+		TotalLength: info.TotalLength(),
+		Seed:        uint64(time.Now().UnixNano()),
+	})
+	if err != nil {
+		st.Close()
+		return 0, nil, nil, err
+	}
+	srv.store = st
+	srv.core = tc
+	srv.start = time.Now()
+	srv.f = &torrentFacts{
+		infoHash:  c.Torrent.InfoHash,
+		peerID:    c.PeerID,
+		numPieces: n,
+		pieceLen:  info.PieceLength,
+		total:     info.TotalLength(),
+		have:      newAtomicBits(n),
+		store:     st,
+		log:       srv.log,
+	}
+	if c.DownloadRate > 0 {
+		srv.f.downLimit = rate.NewLimiter(rate.Limit(c.DownloadRate), max(c.DownloadRate, peerwire.BlockSize))
+	}
+	if c.UploadRate > 0 {
+		srv.f.upLimit = rate.NewLimiter(rate.Limit(c.UploadRate), max(c.UploadRate, peerwire.BlockSize))
+	}
+	srv.peers = make(map[*Peer]core.PeerID)
+	srv.byPeerID = make(map[[20]byte]*Peer)
+	srv.clients = make(map[*Peer]string)
+	srv.partial = make(map[uint32]*hashJob)
+	srv.book = newAddrBook()
+	srv.procs = make(map[netip.AddrPort]*connection.Conn[*outPeer])
+	srv.bannedIDs = make(map[[20]byte]struct{})
+	srv.listener = c.Listener
+	if srv.listener == nil {
+		l, err := Listen(ctx, c.ListenAddr, srv.log)
+		if err != nil {
+			st.Close()
+			return 0, nil, nil, err
+		}
+		srv.listener, srv.ownListener = l, true
+	}
+	if err := srv.listener.register(srv.f.infoHash, srv); err != nil {
+		srv.closeListener()
+		st.Close()
+		return 0, nil, nil, err
+	}
+	srv.hasher = newHasher(st, func(r hashResult) { srv.m.Cast(r) })
+	srv.publish(Checking)
+	return Checking, srv, []statem.Action{statem.SetGenericTimeout(tickTimer{}, tickInterval, nil)}, nil
+}
+
+// beginCheck hashes the existing data in the background.
+func (srv *server) beginCheck() {
+	ctx, cancel := context.WithCancel(context.Background())
+	srv.checkCtx = cancel
+	st, m := srv.store, srv.m
+	go func() {
+		have, err := st.Check(ctx)
+		m.Cast(evChecked{have: have, err: err})
+	}()
+}
+
+// HandleEvent dispatches one event; the phase decides what is allowed.
+func (srv *server) HandleEvent(ctx context.Context, ev statem.Event, ph Phase, _ *server) statem.Result[Phase, *server] {
+	switch ev.Type {
+	case statem.GenericTimeout:
+		if ph == Checking {
+			return srv.keepPhase(statem.SetGenericTimeout(tickTimer{}, tickInterval, nil))
+		}
+		srv.tick(ph)
+		return srv.step(ph, statem.SetGenericTimeout(tickTimer{}, tickInterval, nil))
+	case statem.Call:
+		return srv.keepPhase(statem.ReplyError(ev.From, fmt.Errorf("session: unknown call %T", ev.Content)))
+	}
+	switch e := ev.Content.(type) {
+	case evChecked:
+		if ph != Checking {
+			return srv.keepPhase()
+		}
+		return srv.checked(e)
+	case evPeerUp, evPeerMsg, evPeerGone:
+		if ph == Checking {
+			return srv.keepPhase(statem.Postpone())
+		}
+	}
+	switch e := ev.Content.(type) {
+	case *block:
+		srv.onBlock(e)
+	case evPeerUp:
+		srv.onPeerUp(e.p, ph)
+	case evPeerMsg:
+		srv.onPeerMsg(e.p, e.m)
+	case evPeerGone:
+		srv.onPeerGone(e.p)
+	case hashResult:
+		if e.err != nil {
+			return srv.shutdown(Failed, fmt.Errorf("session: writing piece %d: %w", e.index, e.err))
+		}
+		srv.core.PieceHashed(e.index, e.ok)
+		if !e.ok {
+			srv.log.Debug("piece failed verification", "piece", e.index)
+		}
+	case evAddPeers:
+		for _, a := range e.addrs {
+			srv.book.add(a)
+		}
+		if ph != Checking {
+			srv.dialMore()
+		}
+	case evOutDone:
+		delete(srv.procs, e.addr)
+		srv.book.done(e.addr, e.err)
+		if ph != Checking {
+			srv.dialMore()
+		}
+	default:
+		srv.log.Warn("unexpected event", "event", ev.String())
+		return srv.keepPhase()
+	}
+	if ph == Checking {
+		return srv.keepPhase()
+	}
+	return srv.step(ph)
+}
+
+// checked ends the start-up check: the core learns what we have, and the
+// session starts talking to the swarm.
+func (srv *server) checked(e evChecked) statem.Result[Phase, *server] {
+	if e.err != nil {
+		srv.s.checkErr = e.err
+		close(srv.s.checked)
+		return srv.shutdown(Failed, fmt.Errorf("session: checking data: %w", e.err))
+	}
+	for _, i := range e.have {
+		srv.core.SetHave(uint32(i))
+		srv.f.have.Set(i)
+	}
+	ph := Downloading
+	if srv.core.Complete() {
+		ph = Seeding
+		srv.wasComplete = true
+		srv.s.markComplete()
+	}
+	srv.publish(ph)
+	close(srv.s.checked)
+	srv.log.Info("data checked", "have", len(e.have), "pieces", srv.f.numPieces)
+	if ph == Seeding && !srv.cfg.Seed {
+		return srv.shutdown(Stopped, nil)
+	}
+	srv.startAnnouncer()
+	for _, a := range srv.cfg.Peers {
+		srv.book.add(a)
+	}
+	srv.dialMore()
+	return statem.Next(ph, srv)
+}
+
+// step drains the core's decisions and performs them.
+func (srv *server) step(ph Phase, actions ...statem.Action) statem.Result[Phase, *server] {
+	rd := srv.core.Ready()
+	for _, msg := range rd.Messages {
+		p := srv.peerOf(msg.Peer)
+		if p == nil {
+			continue
+		}
+		switch msg.Kind {
+		case core.MsgRequest:
+			p.sendRequest(msg.Piece, msg.Begin, msg.Length)
+		case core.MsgCancel:
+			p.sendCancel(msg.Piece, msg.Begin, msg.Length)
+		case core.MsgChoke:
+			p.setChoking(true)
+		case core.MsgUnchoke:
+			p.setChoking(false)
+		case core.MsgInterested:
+			p.sendSimple(peerwire.MsgInterested)
+		case core.MsgNotInterested:
+			p.sendSimple(peerwire.MsgNotInterested)
+		}
+	}
+	for _, i := range rd.Hash {
+		j := srv.partial[i]
+		delete(srv.partial, i)
+		if j == nil || !j.full() {
+			// Cannot happen if the core and we agree; fail the piece safely.
+			srv.log.Error("core asked to hash a piece we did not assemble", "piece", i)
+			if j != nil {
+				j.release()
+			}
+			srv.core.PieceHashed(i, false)
+			continue
+		}
+		j.index = i
+		j.want = srv.cfg.Torrent.Info.PieceHash(int(i))
+		j.off = int64(i) * srv.f.pieceLen
+		srv.hasher.submit(j)
+	}
+	for _, i := range rd.Have {
+		srv.f.have.Set(int(i))
+		for p := range srv.peers {
+			p.sendHave(i)
+		}
+	}
+	for _, d := range rd.Drops {
+		p := srv.peerOf(d.Peer)
+		if p == nil {
+			continue
+		}
+		var err error
+		if d.Ban {
+			srv.book.ban(p.addr)
+			srv.bannedIDs[p.remote.PeerID] = struct{}{}
+			err = fmt.Errorf("%w: %v: %s", ErrBanned, p.addr, d.Reason)
+		} else {
+			err = &ViolationError{Peer: p.addr, Reason: d.Reason.String()}
+			if d.Reason == core.ReasonBothSeeds {
+				err = errBothSeeds
+			}
+		}
+		srv.log.Debug("dropping peer", "peer", p.addr, "reason", d.Reason, "ban", d.Ban)
+		p.close(err)
+	}
+	if rd.Completed {
+		return srv.completed(ph, actions...)
+	}
+	return srv.keepPhase(actions...)
+}
+
+// completed: every wanted piece is verified and written.
+func (srv *server) completed(ph Phase, actions ...statem.Action) statem.Result[Phase, *server] {
+	if srv.wasComplete {
+		return srv.keepPhase(actions...) // complete since the check: nothing was downloaded
+	}
+	srv.wasComplete = true
+	srv.log.Info("download complete", "elapsed", time.Since(srv.start).Round(time.Millisecond))
+	if srv.announcer != nil {
+		srv.announcer.Completed()
+	}
+	srv.publish(Seeding)
+	srv.s.markComplete()
+	if !srv.cfg.Seed {
+		return srv.shutdown(Stopped, nil)
+	}
+	if ph != Seeding {
+		srv.publish(Seeding)
+		return statem.Next(Seeding, srv, actions...)
+	}
+	return srv.keepPhase(actions...)
+}
+
+func (srv *server) peerOf(id core.PeerID) *Peer {
+	s := id.Slot()
+	if s <= 0 || s >= len(srv.bySlot) {
+		return nil
+	}
+	p := srv.bySlot[s]
+	if p == nil || srv.peers[p] != id {
+		return nil
+	}
+	return p
+}
+
+// onBlock files a received block under its piece if the core accepts it.
+func (srv *server) onBlock(b *block) {
+	id, ok := srv.peers[b.p]
+	if !ok {
+		putBlock(b)
+		return
+	}
+	switch srv.core.BlockReceived(id, b.index, b.begin, b.n) {
+	case core.BlockAccepted:
+		j := srv.partial[b.index]
+		if j == nil {
+			nb := int((srv.core.PieceLen(b.index) + peerwire.BlockSize - 1) / peerwire.BlockSize)
+			j = srv.hasher.newJob(nb)
+			srv.partial[b.index] = j
+		}
+		k := int(b.begin / peerwire.BlockSize)
+		if k >= len(j.blocks) || j.blocks[k] != nil || b.begin%peerwire.BlockSize != 0 {
+			// The core accepts only blocks it requested, at block offsets.
+			putBlock(b)
+			return
+		}
+		b.p = nil
+		j.blocks[k] = b
+	default:
+		putBlock(b)
+	}
+}
+
+// full reports whether every block of the job has arrived.
+func (j *hashJob) full() bool {
+	for _, b := range j.blocks {
+		if b == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// release returns the job's blocks to the pool.
+func (j *hashJob) release() {
+	for i, b := range j.blocks {
+		if b != nil {
+			putBlock(b)
+			j.blocks[i] = nil
+		}
+	}
+}
+
+// onPeerUp admits (or refuses) a peer whose handshake completed.
+func (srv *server) onPeerUp(p *Peer, ph Phase) {
+	var err error
+	switch {
+	case p.remote.PeerID == srv.f.peerID:
+		err = ErrSelf
+		srv.book.markDead(p.addr)
+	case srv.byPeerID[p.remote.PeerID] != nil:
+		err = ErrDuplicate
+	case srv.book.banned(p.addr), srv.isBannedID(p.remote.PeerID):
+		err = ErrBanned
+	case !p.outgoing && srv.incoming+len(srv.procs) >= srv.cfg.MaxPeers:
+		err = ErrTooManyPeers
+	}
+	if err != nil {
+		p.close(err)
+		return
+	}
+	id := srv.core.PeerConnected(core.Caps{Fast: p.fast})
+	if id == core.NoPeer {
+		p.close(ErrTooManyPeers)
+		return
+	}
+	srv.peers[p] = id
+	srv.byPeerID[p.remote.PeerID] = p
+	for len(srv.bySlot) <= id.Slot() {
+		srv.bySlot = append(srv.bySlot, nil)
+	}
+	srv.bySlot[id.Slot()] = p
+	if !p.outgoing {
+		srv.incoming++
+	}
+	// Our availability first, then the extension handshake.
+	have := srv.f.have.Count()
+	switch {
+	case p.fast && have == srv.f.numPieces:
+		p.sendSimple(peerwire.MsgHaveAll)
+	case p.fast && have == 0:
+		p.sendSimple(peerwire.MsgHaveNone)
+	case have > 0:
+		bits := srv.core.AppendBitfield(nil)
+		p.queue(func(b []byte) []byte { return peerwire.AppendBitfield(b, bits) })
+	}
+	if p.ext {
+		payload := srv.extHandshake(p)
+		p.queue(func(b []byte) []byte { return peerwire.AppendExtended(b, 0, payload) })
+	}
+	srv.log.Debug("peer connected", "peer", p.addr, "outgoing", p.outgoing, "fast", p.fast, "ext", p.ext)
+}
+
+// onPeerGone forgets a disconnected peer.
+func (srv *server) onPeerGone(p *Peer) {
+	id, ok := srv.peers[p]
+	if p.outgoing {
+		if c := srv.procs[p.addr]; c != nil {
+			c.Cast(peerLost{p.Err()})
+		}
+	}
+	if !ok {
+		return
+	}
+	if !p.outgoing {
+		srv.incoming--
+	}
+	srv.core.PeerGone(id)
+	delete(srv.peers, p)
+	delete(srv.clients, p)
+	if srv.byPeerID[p.remote.PeerID] == p {
+		delete(srv.byPeerID, p.remote.PeerID)
+	}
+	srv.bySlot[id.Slot()] = nil
+	srv.goneDown += p.downloaded.Load()
+	srv.goneUp += p.uploaded.Load()
+	srv.log.Debug("peer gone", "peer", p.addr, "err", p.Err())
+	srv.dialMore()
+}
+
+// onPeerMsg steps the core with a peer's message.
+func (srv *server) onPeerMsg(p *Peer, m peerwire.Message) {
+	id, ok := srv.peers[p]
+	if !ok {
+		return
+	}
+	c := srv.core
+	switch m.ID {
+	case peerwire.MsgChoke:
+		c.PeerChoke(id)
+	case peerwire.MsgUnchoke:
+		c.PeerUnchoke(id)
+	case peerwire.MsgInterested:
+		c.PeerInterested(id)
+	case peerwire.MsgNotInterested:
+		c.PeerNotInterested(id)
+	case peerwire.MsgHave:
+		c.PeerHave(id, m.Index)
+	case peerwire.MsgBitfield:
+		c.PeerBitfield(id, m.Bitfield)
+	case peerwire.MsgHaveAll:
+		c.PeerHaveAll(id)
+	case peerwire.MsgHaveNone:
+		c.PeerHaveNone(id)
+	case peerwire.MsgReject:
+		c.PeerReject(id, m.Index, m.Begin, m.Length)
+	case peerwire.MsgAllowedFast:
+		c.PeerAllowedFast(id, m.Index)
+	case peerwire.MsgSuggest:
+		c.PeerSuggest(id, m.Index)
+	case peerwire.MsgExtended:
+		if m.ExtID == 0 {
+			srv.onExtHandshake(p, id, m.ExtPayload)
+		}
+	}
+}
+
+// tick runs once a second: the core's clock, rates, keep-alives, idle
+// peers, redials and the published stats.
+func (srv *server) tick(ph Phase) {
+	now := time.Now()
+	srv.core.Tick(now.Sub(srv.start))
+	var down, up int64
+	for p, id := range srv.peers {
+		u := p.uploaded.Load()
+		if d := u - p.lastUpReported; d > 0 {
+			srv.core.Uploaded(id, int(d))
+			p.lastUpReported = u
+		}
+		down += p.downloaded.Load()
+		up += u
+		if now.UnixNano()-p.lastRecv.Load() > int64(idleTimeout) {
+			p.close(ErrIdle)
+			continue
+		}
+		p.sendKeepAlive(now)
+	}
+	srv.s.downloaded.Store(srv.goneDown + down)
+	srv.s.uploaded.Store(srv.goneUp + up)
+	srv.rates.update(now, srv.goneDown+down, srv.goneUp+up)
+	srv.dialMore()
+	srv.publish(ph)
+}
+
+// shutdown ends the session: the final phase is published and the machine
+// stops (Terminate closes everything).
+func (srv *server) shutdown(final Phase, err error) statem.Result[Phase, *server] {
+	srv.failed = err
+	srv.finalPhase = final
+	if err != nil {
+		srv.log.Error("session failed", "err", err)
+	}
+	return statem.Stop[Phase](err, srv)
+}
+
+// Terminate closes peers, the listener registration, the hasher (waiting
+// for pieces being written), tells the trackers "stopped" and syncs and
+// closes storage.
+func (srv *server) Terminate(reason error, ph Phase, _ *server) {
+	if srv.checkCtx != nil {
+		srv.checkCtx()
+	}
+	srv.listener.unregister(srv.f.infoHash, srv)
+	srv.closeListener()
+	srv.stopProcs()
+	srv.s.closeAll(ErrStopped)
+	srv.hasher.close()
+	for _, j := range srv.partial {
+		j.release()
+	}
+	if srv.announcer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		srv.announcer.Stop(ctx)
+		cancel()
+	}
+	if err := srv.store.Sync(); err != nil {
+		srv.log.Warn("syncing storage", "err", err)
+	}
+	srv.store.Close()
+	final := srv.finalPhase
+	if final == 0 {
+		final = Stopped
+		if reason != nil && !statem.IsQuiet(reason) {
+			final = Failed
+		}
+	}
+	srv.publish(final)
+	select {
+	case <-srv.s.checked:
+	default:
+		if srv.s.checkErr == nil {
+			srv.s.checkErr = ErrStopped
+		}
+		close(srv.s.checked)
+	}
+}
+
+func (srv *server) closeListener() {
+	if srv.ownListener {
+		srv.listener.Close()
+	}
+}
+
+func (srv *server) isBannedID(id [20]byte) bool {
+	_, ok := srv.bannedIDs[id]
+	return ok
+}
+
+// stopProcs stops every outgoing connection process, in parallel.
+func (srv *server) stopProcs() {
+	var wg sync.WaitGroup
+	for _, c := range srv.procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c.Stop(ctx, nil)
+		}()
+	}
+	wg.Wait()
+}
+
+// keep continues in the same phase.
+func (srv *server) keepPhase(a ...statem.Action) statem.Result[Phase, *server] {
+	return statem.Keep[Phase](srv, a...)
+}

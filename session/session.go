@@ -1,0 +1,262 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/statem"
+)
+
+// Phase is the session's state: its machine's state, reported in Stats.
+type Phase uint8
+
+// Phases of a session.
+const (
+	// Checking: hashing the data already on disk.
+	Checking Phase = iota + 1
+	// Downloading: fetching the pieces we lack (and uploading what we have).
+	Downloading
+	// Seeding: every piece is verified; only uploading.
+	Seeding
+	// Stopped: Stop was called, or the download completed without Seed.
+	Stopped
+	// Failed: a fatal error (storage) ended the session; see Await.
+	Failed
+)
+
+var phaseNames = [...]string{"", "checking", "downloading", "seeding", "stopped", "failed"}
+
+// String returns the phase's name.
+func (p Phase) String() string {
+	if int(p) < len(phaseNames) && p != 0 {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("phase(%d)", uint8(p))
+}
+
+// Session is one torrent being downloaded and seeded: a statem machine (the
+// session server) that owns the torrent's state, steps the pure core and
+// performs its decisions, connected to many peers. All methods are safe for
+// concurrent use.
+type Session struct {
+	m        *statem.Machine[Phase, *server]
+	infoHash [20]byte
+	addr     netip.AddrPort
+
+	complete     chan struct{} // closed once every wanted piece is verified
+	completeOnce sync.Once
+	checked      chan struct{} // closed when the start-up check is over
+	checkErr     error         // set before checked is closed
+
+	connMu  sync.Mutex
+	conns   map[*Peer]struct{} // every peer whose goroutines run
+	closing bool               // no new peers: the session is ending
+	ctx     context.Context    // cancelled when the session ends
+	cancel  context.CancelFunc
+
+	stats atomic.Pointer[Stats] // latest snapshot, published by the server
+	// live counters, readable without the server
+	downloaded, uploaded atomic.Int64
+}
+
+// Start checks the data already under cfg.Dir and starts the session: it
+// listens (or joins cfg.Listener), announces to the torrent's trackers and
+// dials cfg.Peers once the check is over. ctx bounds only the start; the
+// session runs until Stop, completion without Seed, or a fatal error.
+func Start(ctx context.Context, cfg Config) (*Session, error) {
+	if cfg.Torrent == nil {
+		return nil, errors.New("session: Config.Torrent is required")
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("session: Config.Dir is required")
+	}
+	c := cfg.withDefaults()
+	s := &Session{
+		infoHash: c.Torrent.InfoHash,
+		complete: make(chan struct{}),
+		checked:  make(chan struct{}),
+		conns:    make(map[*Peer]struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	srv := &server{s: s, cfg: c, log: c.Logger.With("torrent", fmt.Sprintf("%x", c.Torrent.InfoHash[:6]))}
+	m, err := statem.Start[Phase, *server](ctx, srv.handler(), statem.WithLogger(c.Logger))
+	if err != nil {
+		s.cancel()
+		return nil, err
+	}
+	s.m = m
+	s.addr = srv.listener.Addr()
+	srv.m = m
+	srv.beginCheck() // after m is known: the check casts its result to it
+	return s, nil
+}
+
+// Addr returns the listening address for incoming peers.
+func (s *Session) Addr() netip.AddrPort { return s.addr }
+
+// InfoHash returns the torrent's info-hash.
+func (s *Session) InfoHash() [20]byte { return s.infoHash }
+
+// AddPeers hands the session peer addresses to dial (as a tracker would);
+// known, banned and our own addresses are skipped. It never blocks.
+func (s *Session) AddPeers(addrs ...netip.AddrPort) {
+	if len(addrs) == 0 {
+		return
+	}
+	s.m.Cast(evAddPeers{append([]netip.AddrPort(nil), addrs...)})
+}
+
+// Checked waits until the start-up check of existing data is over and
+// returns how many pieces it verified and the torrent's piece count.
+func (s *Session) Checked(ctx context.Context) (have, total int, err error) {
+	select {
+	case <-s.checked:
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	}
+	if s.checkErr != nil {
+		return 0, 0, s.checkErr
+	}
+	st := s.Stats()
+	return st.PiecesHave, st.PiecesTotal, nil
+}
+
+// Await returns nil once every wanted piece is verified and written, or
+// the session's error if it failed or was stopped first (ErrStopped), or
+// ctx.Err().
+func (s *Session) Await(ctx context.Context) error {
+	select {
+	case <-s.complete:
+		return nil
+	case <-s.m.Done():
+		select {
+		case <-s.complete:
+			return nil
+		default:
+		}
+		if err := s.m.Err(); err != nil && !statem.IsQuiet(err) {
+			return err
+		}
+		return ErrStopped
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done is closed when the session has ended (stopped or failed).
+func (s *Session) Done() <-chan struct{} { return s.m.Done() }
+
+// Stop announces "stopped" to the trackers, closes every peer, waits for
+// pending verified pieces to be written and syncs storage. It returns the
+// session's failure, if it failed, or ctx.Err() if ctx ended first. Calling
+// Stop on a stopped session returns nil.
+func (s *Session) Stop(ctx context.Context) error {
+	err := s.m.Stop(ctx, nil)
+	if errors.Is(err, statem.ErrStopped) {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	if e := s.m.Err(); e != nil && !statem.IsQuiet(e) {
+		return e
+	}
+	return nil
+}
+
+// HandleMessage is the session's process interface for peer connections: a
+// decoded message (not a piece, request or cancel, which the connection
+// handles itself) cast to the session's mailbox. It never blocks.
+func (s *Session) HandleMessage(p *Peer, m peerwire.Message) {
+	s.m.Cast(evPeerMsg{p, m})
+}
+
+// UnregisterConnection tells the session that p's connection has ended
+// (p.Err says why). It never blocks.
+func (s *Session) UnregisterConnection(p *Peer) {
+	s.m.Cast(evPeerGone{p})
+}
+
+// handleBlock casts a received block to the session.
+func (s *Session) handleBlock(b *block) {
+	if s.m.Cast(b) != nil {
+		putBlock(b)
+	}
+}
+
+func (s *Session) markComplete() {
+	s.completeOnce.Do(func() { close(s.complete) })
+}
+
+// Events on the session's mailbox (besides *block).
+type (
+	evPeerUp  struct{ p *Peer }
+	evPeerMsg struct {
+		p *Peer
+		m peerwire.Message
+	}
+	evPeerGone struct{ p *Peer }
+	evAddPeers struct{ addrs []netip.AddrPort }
+	evChecked  struct {
+		have []int
+		err  error
+	}
+	evOutDone struct { // an outgoing connection process gave up
+		addr netip.AddrPort
+		err  error
+	}
+)
+
+// timer names
+type tickTimer struct{}
+
+const tickInterval = time.Second
+
+// track registers a peer whose goroutines are about to start; false when
+// the session is ending (the caller then closes the connection).
+func (s *Session) track(p *Peer) bool {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[p] = struct{}{}
+	go func() {
+		<-p.Done()
+		s.connMu.Lock()
+		delete(s.conns, p)
+		s.connMu.Unlock()
+	}()
+	return true
+}
+
+// closeAll closes every peer, refuses new ones, and waits (bounded) for
+// their goroutines to exit.
+func (s *Session) closeAll(reason error) {
+	s.cancel()
+	s.connMu.Lock()
+	s.closing = true
+	ps := make([]*Peer, 0, len(s.conns))
+	for p := range s.conns {
+		ps = append(ps, p)
+	}
+	s.connMu.Unlock()
+	for _, p := range ps {
+		p.close(reason)
+	}
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
+	for _, p := range ps {
+		select {
+		case <-p.Done():
+		case <-t.C:
+			return
+		}
+	}
+}

@@ -1,0 +1,128 @@
+package session
+
+import (
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// Stats is a snapshot of a session, refreshed about once a second and on
+// every phase change.
+type Stats struct {
+	Phase       Phase
+	PiecesHave  int   // verified pieces
+	PiecesTotal int   // pieces in the torrent
+	Length      int64 // the torrent's total length in bytes
+	Left        int64 // bytes of wanted pieces not yet verified
+	// Downloaded and Uploaded are payload bytes received and sent since
+	// Start (including data later discarded).
+	Downloaded, Uploaded int64
+	// DownloadRate and UploadRate are payload bytes per second over the
+	// last few seconds.
+	DownloadRate, UploadRate float64
+	Peers                    int // connected peers
+	Elapsed                  time.Duration
+	PeerStats                []PeerStats
+}
+
+// PeerStats describes one connected peer.
+type PeerStats struct {
+	Addr       netip.AddrPort
+	Client     string // "v" of its extension handshake, if any
+	Outgoing   bool   // we dialled it
+	Fast       bool   // BEP 6 negotiated
+	Choking    bool   // we choke it
+	Downloaded int64  // payload bytes received from it
+	Uploaded   int64  // payload bytes sent to it
+	Queued     int    // its requests waiting to be served
+}
+
+// Stats returns the latest snapshot. It never blocks.
+func (s *Session) Stats() Stats {
+	p := s.stats.Load()
+	if p == nil {
+		return Stats{Phase: Checking}
+	}
+	st := *p
+	return st
+}
+
+// publish stores a fresh snapshot (session goroutine only).
+func (srv *server) publish(ph Phase) {
+	have := srv.f.have.Count()
+	down, up := srv.goneDown, srv.goneUp
+	for p := range srv.peers {
+		down += p.downloaded.Load()
+		up += p.uploaded.Load()
+	}
+	srv.s.downloaded.Store(down)
+	srv.s.uploaded.Store(up)
+	st := &Stats{
+		Phase:        ph,
+		PiecesHave:   have,
+		PiecesTotal:  srv.f.numPieces,
+		Length:       srv.f.total,
+		Downloaded:   srv.s.downloaded.Load(),
+		Uploaded:     srv.s.uploaded.Load(),
+		DownloadRate: srv.rates.down,
+		UploadRate:   srv.rates.up,
+		Peers:        len(srv.peers),
+		Elapsed:      time.Since(srv.start),
+	}
+	st.Left = srv.left()
+	st.PeerStats = make([]PeerStats, 0, len(srv.peers))
+	for p := range srv.peers {
+		st.PeerStats = append(st.PeerStats, PeerStats{
+			Addr:       p.addr,
+			Client:     srv.clients[p],
+			Outgoing:   p.outgoing,
+			Fast:       p.fast,
+			Choking:    p.isChoking(),
+			Downloaded: p.downloaded.Load(),
+			Uploaded:   p.uploaded.Load(),
+			Queued:     p.queuedUploads(),
+		})
+	}
+	slices.SortFunc(st.PeerStats, func(a, b PeerStats) int { return a.Addr.Compare(b.Addr) })
+	srv.s.stats.Store(st)
+}
+
+// left returns the bytes of pieces not yet verified.
+func (srv *server) left() int64 {
+	f := srv.f
+	haveBytes := int64(f.have.Count()) * f.pieceLen
+	if last := f.numPieces - 1; f.have.Has(last) {
+		haveBytes -= f.pieceLen - f.pieceSize(last)
+	}
+	return f.total - haveBytes
+}
+
+// rateMeter turns byte totals sampled once a second into rates over a
+// sliding window.
+type rateMeter struct {
+	at         [rateWindow]time.Time
+	down, up   float64
+	dTot, uTot [rateWindow]int64
+	n          int
+}
+
+const rateWindow = 5
+
+func (r *rateMeter) update(now time.Time, down, up int64) {
+	i := r.n % rateWindow
+	r.at[i], r.dTot[i], r.uTot[i] = now, down, up
+	r.n++
+	if r.n < 2 {
+		return
+	}
+	oldest := r.n % rateWindow
+	if r.n < rateWindow {
+		oldest = 0
+	}
+	dt := now.Sub(r.at[oldest]).Seconds()
+	if dt <= 0 {
+		return
+	}
+	r.down = float64(down-r.dTot[oldest]) / dt
+	r.up = float64(up-r.uTot[oldest]) / dt
+}
