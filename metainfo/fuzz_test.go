@@ -1,0 +1,106 @@
+package metainfo
+
+import (
+	"crypto/sha1"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// FuzzParseMetainfo: Parse never panics, and whatever it accepts is
+// consistent: the info-hash is the SHA-1 of the raw info bytes, pieces cover
+// the data exactly, every path is safe to join, and re-encoding gives the
+// same torrent back.
+func FuzzParseMetainfo(f *testing.F) {
+	for _, name := range []string{"hello_world.torrent", "mk-multi.torrent", "mk-single.torrent", "lt-v1pad-canon.torrent", "lt-hybrid.torrent", "lt-v2.torrent"} {
+		data, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add(mkTorrent(f, multi(file(10, "..", "x"))))
+	f.Add(mkTorrent(f, multi(file(1, "a"), file(1, "a"), file(1, "a", "b"))))
+	f.Add(mkTorrent(f, single(1, 16384, 1)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Parse(data)
+		if err != nil {
+			if _, ok := err.(*FieldError); !ok {
+				t.Fatalf("error %T %v is not a *FieldError", err, err)
+			}
+			return
+		}
+		if sha1.Sum(m.InfoBytes) != m.InfoHash || !strings.Contains(string(data), string(m.InfoBytes)) {
+			t.Fatal("info-hash not over the raw info bytes")
+		}
+		i := &m.Info
+		if i.NumPieces() == 0 || int64(i.NumPieces()-1)*i.PieceLength >= i.Length || int64(i.NumPieces())*i.PieceLength < i.Length {
+			t.Fatalf("%d pieces of %d for %d bytes", i.NumPieces(), i.PieceLength, i.Length)
+		}
+		var off int64
+		for _, fl := range i.Files {
+			if fl.Offset != off || fl.Length < 0 || len(fl.Path) == 0 || len(fl.Path) > MaxPathDepth+1 {
+				t.Fatalf("bad file %+v", fl)
+			}
+			off += fl.Length
+			for _, c := range fl.Path {
+				if c == "" || c == "." || c == ".." || strings.ContainsAny(c, "/\\\x00") {
+					t.Fatalf("unsafe component %q in %q", c, fl.Path)
+				}
+				if out, ok, err := SanitizeComponent(c); !ok || err != nil || out != c {
+					t.Fatalf("component %q is not stable under sanitising (%q)", c, out)
+				}
+			}
+		}
+		if off != i.Length {
+			t.Fatalf("files sum to %d, length %d", off, i.Length)
+		}
+		enc, err := m.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m2, err := Parse(enc)
+		if err != nil {
+			t.Fatalf("re-parse: %v", err)
+		}
+		if !reflect.DeepEqual(m2.Info, m.Info) || m2.InfoHash != m.InfoHash || !reflect.DeepEqual(m2.Trackers(), m.Trackers()) {
+			t.Fatal("re-encoding changed the torrent")
+		}
+	})
+}
+
+// FuzzParseMagnet: ParseMagnet never panics, and String() of what it
+// accepts parses back to the same Magnet (so String is canonical).
+func FuzzParseMagnet(f *testing.F) {
+	for _, s := range []string{
+		"magnet:?xt=urn:btih:2af633c618e64c9ea3972789f5764fbea6f42d40&dn=hello&tr=http%3A%2F%2Ft%2Fa",
+		"magnet:?xt=urn:btih:FL3DHRQY4ZGJ5I4XE6E7K5SPX2TPILKA&so=0,2-4&x.pe=127.0.0.1:1",
+		"magnet:?xt=urn:btmh:1220bd1a1ba64d2f4f07f7d9560b4492d0c378cb1fc5d9030cccbac6694458e9a05e",
+		"magnet:?xt.1=urn:btih:2af633c618e64c9ea3972789f5764fbea6f42d40&tr.1=udp://x:1&ws=http://w",
+		"magnet:?dn=x", "magnet:?xt=urn:btih:zz", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMagnet(s)
+		if err != nil {
+			if _, ok := err.(*FieldError); !ok {
+				t.Fatalf("error %T is not a *FieldError", err)
+			}
+			return
+		}
+		out := m.String()
+		m2, err := ParseMagnet(out)
+		if err != nil {
+			t.Fatalf("String() %q does not parse: %v", out, err)
+		}
+		if !reflect.DeepEqual(m, m2) {
+			t.Fatalf("round trip changed the magnet:\n%+v\n%+v", m, m2)
+		}
+		if m2.String() != out {
+			t.Fatal("String is not canonical")
+		}
+	})
+}
