@@ -170,7 +170,7 @@ func TestSanitisedNames(t *testing.T) {
 func TestUTF8Alternatives(t *testing.T) {
 	m, err := Parse(mkTorrent(t, map[string]any{
 		"name": "\xe9t\xe9", "name.utf-8": "été",
-		"files": []any{map[string]any{"length": int64(1), "path": []any{"caf\xe9"}, "path.utf-8": []any{"café"}}},
+		"files":        []any{map[string]any{"length": int64(1), "path": []any{"caf\xe9"}, "path.utf-8": []any{"café"}}},
 		"piece length": int64(16384), "pieces": hashes(1),
 	}))
 	if err != nil {
