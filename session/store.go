@@ -29,11 +29,7 @@ type fileStore struct {
 }
 
 func openStore(dir string, info *metainfo.Info) (store, error) {
-	l := storage.Layout{PieceLength: info.PieceLength, Hashes: info.Pieces}
-	for _, f := range info.Files {
-		l.Files = append(l.Files, storage.File{Path: f.Path, Length: f.Length, Padding: f.Padding})
-	}
-	st, err := storage.OpenLayout(dir, l, storage.Options{})
+	st, err := storage.Open(dir, info, storage.Options{})
 	if err != nil {
 		return nil, err
 	}
