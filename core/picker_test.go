@@ -247,7 +247,9 @@ func TestSetWanted(t *testing.T) {
 	if len(pieces(reqs)) != 1 || reqs[0].Piece != 2 {
 		t.Fatalf("requested %v, want piece 2 only", pieces(reqs))
 	}
-	b = x.deliver(reqs)
+	if b = x.deliver(reqs); len(b.hash) != 1 {
+		t.Fatalf("hash %v", b.hash)
+	}
 	x.PieceHashed(2, true)
 	if b = x.ready(); !b.completed || !x.Complete() || x.Seeding() {
 		t.Fatalf("completed %v complete %v seeding %v", b.completed, x.Complete(), x.Seeding())

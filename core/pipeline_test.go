@@ -19,7 +19,7 @@ func TestPipelineSlowStartAndReqQ(t *testing.T) {
 	if got := len(b.kind(id, MsgRequest)); got != 8 {
 		t.Fatalf("%d requests after 4 blocks, want 8", got)
 	}
-	b = x.deliver(b.kind(id, MsgRequest))
+	x.deliver(b.kind(id, MsgRequest))
 	ps, _ := x.PeerStats(id)
 	if ps.Outstanding != 10 || ps.Target != 10 {
 		t.Fatalf("outstanding %d target %d, want both capped at reqq 10", ps.Outstanding, ps.Target)

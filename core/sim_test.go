@@ -102,7 +102,6 @@ type simNode struct {
 	dropped     map[*simNode]Drop
 	endgameSeen bool
 	uploaded    int64
-	badVerified int // pieces verified ok although holding corrupt data (must stay 0)
 }
 
 type simConn struct {

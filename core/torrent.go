@@ -220,7 +220,7 @@ func (t *Torrent) SetWanted(i uint32, wanted bool) {
 func (t *Torrent) addNeed(i uint32) {
 	t.need.set(i)
 	for _, p := range t.live {
-		if p.bits.has(i) {
+		if p.npieces == t.n || p.bits.has(i) {
 			p.interesting++
 			t.updateInterest(p)
 		}
@@ -231,7 +231,7 @@ func (t *Torrent) addNeed(i uint32) {
 func (t *Torrent) dropNeed(i uint32) {
 	t.need.clear(i)
 	for _, p := range t.live {
-		if p.bits.has(i) {
+		if p.npieces == t.n || p.bits.has(i) { // seeds first: no bitset read
 			p.interesting--
 			t.updateInterest(p)
 		}

@@ -1,0 +1,131 @@
+package core
+
+import (
+	"testing"
+	"time"
+)
+
+// FuzzEvents drives a Torrent with an arbitrary event sequence (including
+// invalid ones) and checks after every step that it neither panics nor
+// breaks an invariant: availability equals the live peers' bitfields,
+// outstanding requests are only for pieces the peer has and are recorded
+// on their blocks, duplicate requests stay within bounds, lists and
+// records agree with piece states.
+func FuzzEvents(f *testing.F) {
+	f.Add([]byte{5, 1, 0, 1, 1, 3, 0, 7, 0, 7, 1, 7, 2, 12, 0, 1})
+	f.Add([]byte{9, 2, 0, 1, 1, 2, 1, 4, 0, 4, 1, 7, 0, 7, 0, 7, 0, 13, 0, 1, 11, 200, 8, 1})
+	f.Add([]byte{30, 0, 1, 0, 1, 1, 1, 2, 5, 0, 5, 1, 7, 0, 7, 1, 7, 0, 7, 1, 10, 0, 10, 1, 12, 0, 0, 11, 250, 11, 250})
+	f.Add([]byte{3, 3, 0, 1, 0, 1, 6, 0, 6, 1, 7, 0, 7, 1, 14, 0, 15, 0, 1, 16, 1, 12, 1, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) < 2 {
+			return
+		}
+		n := int(data[0]%40) + 1
+		plen := int64(data[1]%3+1) * BlockSize
+		total := int64(n-1)*plen + 1 + int64(data[1])*97%plen
+		tor, err := New(Config{NumPieces: n, PieceLength: plen, TotalLength: total, Seed: uint64(data[0]),
+			EndgameDuplicates: int(data[1]%4) + 1, MinRequests: 2, MaxRequests: 6})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = data[2:]
+		next := func() byte {
+			if len(data) == 0 {
+				return 0
+			}
+			b := data[0]
+			data = data[1:]
+			return b
+		}
+		var ids []PeerID
+		var reqs []Message
+		var hash []uint32
+		peer := func() PeerID {
+			if len(ids) == 0 {
+				return NoPeer
+			}
+			return ids[int(next())%len(ids)]
+		}
+		now := time.Duration(0)
+		tor.Tick(now)
+		for steps := 0; len(data) > 0 && steps < 400; steps++ {
+			switch op := next() % 20; op {
+			case 0:
+				ids = append(ids, tor.PeerConnected(Caps{Fast: next()%2 == 0, ReqQ: int(next() % 8)}))
+			case 1:
+				tor.PeerGone(peer())
+			case 2:
+				id := peer()
+				bf := make([]byte, (n+7)/8+int(next()%2))
+				for i := range bf {
+					bf[i] = next()
+				}
+				tor.PeerBitfield(id, bf)
+			case 3:
+				tor.PeerHave(peer(), uint32(next()))
+			case 4:
+				tor.PeerHaveAll(peer())
+			case 5:
+				tor.PeerHaveNone(peer())
+			case 6:
+				tor.PeerUnchoke(peer())
+			case 7:
+				// Answer an outstanding request (the common case) or send
+				// something else.
+				if len(reqs) > 0 && next()%4 != 0 {
+					k := int(next()) % len(reqs)
+					m := reqs[k]
+					reqs = append(reqs[:k], reqs[k+1:]...)
+					tor.BlockReceived(m.Peer, m.Piece, m.Begin, m.Length)
+				} else {
+					tor.BlockReceived(peer(), uint32(next()%uint8(n+1)), uint32(next()%4)*BlockSize, BlockSize)
+				}
+			case 8:
+				tor.PeerChoke(peer())
+			case 9:
+				tor.PeerInterested(peer())
+			case 10:
+				tor.PeerNotInterested(peer())
+			case 11:
+				now += time.Duration(next()) * 100 * time.Millisecond
+				tor.Tick(now)
+			case 12:
+				if len(hash) > 0 {
+					tor.PieceHashed(hash[0], next()%4 != 0)
+					hash = hash[1:]
+				} else {
+					tor.PieceHashed(uint32(next()), true)
+				}
+			case 13:
+				if len(reqs) > 0 {
+					k := int(next()) % len(reqs)
+					m := reqs[k]
+					reqs = append(reqs[:k], reqs[k+1:]...)
+					tor.PeerReject(m.Peer, m.Piece, m.Begin, m.Length)
+				}
+			case 14:
+				tor.PeerAllowedFast(peer(), uint32(next()%uint8(n+1)))
+			case 15:
+				tor.PeerSuggest(peer(), uint32(next()%uint8(n+1)))
+			case 16:
+				tor.SetWanted(uint32(next()%uint8(n)), next()%2 == 0)
+			case 17:
+				tor.PeerRequest(peer(), uint32(next()%uint8(n+1)), uint32(next())*1024, uint32(next())*256)
+			case 18:
+				tor.Uploaded(peer(), int(next())*100)
+			case 19:
+				tor.SetHave(uint32(next() % uint8(n)))
+			}
+			rd := tor.Ready()
+			for _, m := range rd.Messages {
+				if m.Kind == MsgRequest {
+					reqs = append(reqs, m)
+				}
+			}
+			hash = append(hash, rd.Hash...)
+			if err := tor.checkInvariants(); err != nil {
+				t.Fatalf("step %d: %v", steps, err)
+			}
+		}
+	})
+}
