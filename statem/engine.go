@@ -50,23 +50,17 @@ func (m *Machine[S, D]) receive() (Event, bool) {
 				m.held, m.hi = m.held[:0], 0
 			}
 		} else {
-			for m.ri >= len(m.inbox) {
-				clear(m.inbox)
-				m.inbox, m.ri = m.mb.swap(m.inbox), 0
-				if len(m.inbox) == 0 {
-					<-m.mb.signal
-				}
-			}
-			e = m.inbox[m.ri]
-			m.ri++
+			e = m.in.next(&m.mb)
 		}
 		switch e.kind {
 		case msgSys:
-			e.sys.done <- e.sys.fn()
+			req := e.sys()
+			req.done <- req.fn()
 			continue
 		case msgStop:
-			m.exit(e.sys.reason, true, m.state, m.data)
-			m.stopReq = e.sys
+			req := e.sys()
+			m.exit(req.reason, true, m.state, m.data)
+			m.stopReq = req
 			return Event{}, false
 		}
 		if m.suspended {
@@ -82,9 +76,9 @@ func (m *Machine[S, D]) receive() (Event, bool) {
 			return Event{Type: Info, Content: e.msg}, true
 		case msgCall:
 			m.cnt.received.Add(1)
-			return Event{Type: Call, From: From{slot: e.slot}, Content: e.msg}, true
+			return Event{Type: Call, From: e.slot().from(), Content: e.msg}, true
 		case msgTimer:
-			if ev, ok := m.timerFired(e.tkind, e.msg, e.gen); ok {
+			if ev, ok := m.timerFired(e.timer()); ok {
 				m.cnt.timeouts.Add(1)
 				return ev, true
 			}

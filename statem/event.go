@@ -2,6 +2,7 @@ package statem
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 )
 
@@ -84,31 +85,47 @@ type reply struct {
 }
 
 // callSlot is the rendezvous between one Call and its answer. The channel
-// has capacity one, so a reply never blocks; the flag makes the first of
-// "reply" and "caller gave up" win, so a late reply is dropped and nothing
-// is left behind once both sides let go of the slot.
+// has capacity one, so a reply never blocks. state holds the generation
+// of the current call and an "answered" bit: the first of "reply" and
+// "caller gave up" sets the bit, so a late reply is dropped. Slots are
+// reused (Machine.slots) once a reply was received; a From of an earlier
+// call carries an older generation and can never answer a later one.
 type callSlot struct {
-	done atomic.Bool
-	ch   chan reply
+	state atomic.Uint64 // gen<<1 | answered
+	gen   uint64        // generation of the current call, set by the caller
+	ch    chan reply
 }
 
-func newCallSlot() *callSlot {
-	return &callSlot{ch: make(chan reply, 1)}
+// getCallSlot returns a slot from pool armed for a new call. Each machine
+// has its own pool: a channel made inside a testing/synctest bubble must
+// not be used outside it.
+func getCallSlot(pool *sync.Pool) *callSlot {
+	c, _ := pool.Get().(*callSlot)
+	if c == nil {
+		c = &callSlot{ch: make(chan reply, 1)}
+	}
+	c.gen = c.state.Load()>>1 + 1
+	c.state.Store(c.gen << 1)
+	return c
 }
 
-// deliver sends r unless the slot was already answered or abandoned.
-func (c *callSlot) deliver(r reply) bool {
-	if !c.done.CompareAndSwap(false, true) {
+// from returns the From of the slot's current call. It runs on the
+// machine's goroutine when the call is dequeued.
+func (c *callSlot) from() From { return From{slot: c, gen: c.gen} }
+
+// deliver sends r unless call gen was already answered or abandoned.
+func (c *callSlot) deliver(gen uint64, r reply) bool {
+	if !c.state.CompareAndSwap(gen<<1, gen<<1|1) {
 		return false
 	}
 	c.ch <- r // capacity 1 and only one winner: never blocks
 	return true
 }
 
-// abandon marks the slot as given up by the caller. It reports false if a
-// reply won the race; the reply is then (or will shortly be) in ch.
-func (c *callSlot) abandon() bool {
-	return c.done.CompareAndSwap(false, true)
+// abandon marks call gen as given up by the caller. It reports false if
+// a reply won the race; the reply is then (or will shortly be) in ch.
+func (c *callSlot) abandon(gen uint64) bool {
+	return c.state.CompareAndSwap(gen<<1, gen<<1|1)
 }
 
 // From identifies the caller of a Call event. Its zero value is not a
@@ -116,6 +133,7 @@ func (c *callSlot) abandon() bool {
 // copied and used from any goroutine; only the first reply is delivered.
 type From struct {
 	slot *callSlot
+	gen  uint64
 }
 
 // Reply answers the call with v: Call returns (v, nil). It never blocks.
@@ -126,7 +144,7 @@ func (f From) Reply(v any) bool {
 	if f.slot == nil {
 		return false
 	}
-	return f.slot.deliver(reply{v: v})
+	return f.slot.deliver(f.gen, reply{v: v})
 }
 
 // ReplyError answers the call with an error: Call returns (nil, err). It
@@ -135,7 +153,7 @@ func (f From) ReplyError(err error) bool {
 	if f.slot == nil {
 		return false
 	}
-	return f.slot.deliver(reply{err: err})
+	return f.slot.deliver(f.gen, reply{err: err})
 }
 
 // IsZero reports whether f is the zero From (no caller).

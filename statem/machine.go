@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Machine is a running state machine: one goroutine that owns the state
@@ -28,6 +30,7 @@ type Machine[S comparable, D any] struct {
 	startState atomic.Int32
 	ending     atomic.Pointer[error] // exit reason, set before the mailbox closes
 	cnt        counters
+	slots      sync.Pool // of *callSlot, reused by Call
 
 	// Owned by the machine's goroutine.
 	state     S
@@ -36,9 +39,7 @@ type Machine[S comparable, D any] struct {
 	postponed []Event // in arrival order
 	t0q       []*timerEntry
 	timers    []*timerEntry
-	gen       uint64
-	inbox     []envelope // batch swapped out of the mailbox
-	ri        int        // next unread index in inbox
+	in        inbox      // messages taken from the mailbox
 	held      []envelope // external messages held back while suspended
 	hi        int        // next unread index in held
 	suspended bool
@@ -195,11 +196,11 @@ func (m *Machine[S, D]) finishQuiet(quiet bool) {
 	m.ending.Store(&r)
 	m.mb.close()
 	m.stopTimers()
-	clear(m.inbox)
+	m.in.drop()
 	clear(m.held)
 	clear(m.queue)
 	clear(m.postponed)
-	m.inbox, m.held, m.queue, m.postponed = nil, nil, nil, nil
+	m.held, m.queue, m.postponed = nil, nil, nil
 	reason := m.exitReason
 	if m.exitTerminate {
 		if m.opts.tracer != nil {
@@ -279,23 +280,29 @@ func (m *Machine[S, D]) Call(ctx context.Context, req any) (any, error) {
 	if m.isSelf(ctx) {
 		return nil, ErrCalledSelf
 	}
-	slot := newCallSlot()
-	if !m.mb.put(envelope{kind: msgCall, msg: req, slot: slot}) {
+	slot := getCallSlot(&m.slots)
+	gen := slot.gen
+	if !m.mb.put(envelope{kind: msgCall, msg: req, ref: unsafe.Pointer(slot)}) {
 		return nil, m.exitErr()
 	}
 	select {
 	case r := <-slot.ch:
+		// The call's envelope was consumed (only a dequeued call has a
+		// From that can answer it): the slot can serve another call.
+		m.slots.Put(slot)
 		return r.v, r.err
 	case <-ctx.Done():
-		if slot.abandon() {
+		if slot.abandon(gen) {
+			// Not reused: the envelope may still be in the mailbox.
 			return nil, ctx.Err()
 		}
 	case <-m.done:
-		if slot.abandon() {
+		if slot.abandon(gen) {
 			return nil, &ExitError{Reason: m.err}
 		}
 	}
 	r := <-slot.ch // a reply won the race and is in the channel
+	m.slots.Put(slot)
 	return r.v, r.err
 }
 
@@ -351,7 +358,7 @@ func (m *Machine[S, D]) Stop(ctx context.Context, reason error) error {
 		return ErrCalledSelf
 	}
 	req := &sysReq{reason: reason}
-	if !m.mb.put(envelope{kind: msgStop, sys: req}) {
+	if !m.mb.put(envelope{kind: msgStop, ref: unsafe.Pointer(req)}) {
 		return m.exitErr()
 	}
 	m.cancel()

@@ -1,38 +1,63 @@
 package statem
 
-import "sync"
+import (
+	"sync"
+	"unsafe"
+)
 
 type msgKind uint8
 
 const (
-	msgCall  msgKind = iota + 1 // msg = request, slot = caller
+	msgCall  msgKind = iota + 1 // msg = request, ref = *callSlot
 	msgCast                     // msg = message
 	msgInfo                     // msg = message
-	msgTimer                    // tkind, msg = name, gen = timer generation
-	msgSys                      // sys = request run on the machine's goroutine
-	msgStop                     // sys = request, sys.reason = stop reason
+	msgTimer                    // ref = *timerEntry that fired
+	msgSys                      // ref = *sysReq run on the machine's goroutine
+	msgStop                     // ref = *sysReq carrying the stop reason
 )
 
-// envelope is one message in the mailbox. It is stored by value, so
-// sending allocates nothing beyond what the caller boxes into msg.
+// envelope is one message in the mailbox, stored by value (32 bytes), so
+// sending allocates nothing beyond what the caller boxes into msg. ref
+// points to the kind's own record (see msgKind).
 type envelope struct {
-	kind  msgKind
-	tkind EventType
-	gen   uint64
-	msg   any
-	slot  *callSlot
-	sys   *sysReq
+	kind msgKind
+	msg  any
+	ref  unsafe.Pointer
 }
 
-// mailbox is an unbounded multi-producer, single-consumer queue: producers
-// append under a mutex, the consumer swaps the whole buffer out, so in
-// steady state no operation allocates. signal (capacity 1) wakes the
-// consumer when a message lands in an empty buffer.
+func (e *envelope) slot() *callSlot    { return (*callSlot)(e.ref) }
+func (e *envelope) sys() *sysReq       { return (*sysReq)(e.ref) }
+func (e *envelope) timer() *timerEntry { return (*timerEntry)(e.ref) }
+
+// chunkLen is the number of envelopes per chunk: 1 KiB, small enough for
+// idle machines, large enough to amortise the locking.
+const chunkLen = 32
+
+// maxFree chunks (1024 messages, 32 KiB) are kept for reuse, so a machine
+// with up to that many messages in flight allocates nothing in steady
+// state; a larger backlog costs one allocation per chunk.
+const maxFree = 32
+
+type chunk struct {
+	next *chunk
+	n    int
+	buf  [chunkLen]envelope
+}
+
+// mailbox is an unbounded multi-producer, single-consumer queue: a list
+// of fixed-size chunks filled under a mutex. The consumer takes the whole
+// list at once and hands back the chunks it has emptied, so no message is
+// ever copied twice and a growing backlog costs one allocation per chunk,
+// never a reallocation. signal (capacity 1) wakes the consumer when a
+// message lands in an empty mailbox.
 type mailbox struct {
-	mu     sync.Mutex
-	buf    []envelope
-	closed bool
-	signal chan struct{}
+	mu         sync.Mutex
+	head, tail *chunk
+	count      int
+	free       *chunk
+	nfree      int
+	closed     bool
+	signal     chan struct{}
 }
 
 // put appends e; it reports false once the mailbox is closed.
@@ -42,8 +67,26 @@ func (mb *mailbox) put(e envelope) bool {
 		mb.mu.Unlock()
 		return false
 	}
-	wake := len(mb.buf) == 0
-	mb.buf = append(mb.buf, e)
+	t := mb.tail
+	wake := t == nil
+	if t == nil || t.n == chunkLen {
+		c := mb.free
+		if c != nil {
+			mb.free, c.next = c.next, nil
+			mb.nfree--
+		} else {
+			c = new(chunk)
+		}
+		if t == nil {
+			mb.head = c
+		} else {
+			t.next = c
+		}
+		mb.tail, t = c, c
+	}
+	t.buf[t.n] = e
+	t.n++
+	mb.count++
 	mb.mu.Unlock()
 	if wake {
 		select {
@@ -54,21 +97,31 @@ func (mb *mailbox) put(e envelope) bool {
 	return true
 }
 
-// swap hands the consumer everything queued and takes spare (emptied) as
-// the new buffer.
-func (mb *mailbox) swap(spare []envelope) []envelope {
+// take hands the consumer everything queued (nil if empty) with its count,
+// and takes back spent, a list of chunks the consumer has emptied and
+// cleared.
+func (mb *mailbox) take(spent *chunk) (*chunk, int) {
 	mb.mu.Lock()
-	b := mb.buf
-	mb.buf = spare[:0]
+	for spent != nil {
+		c := spent
+		spent = c.next
+		if mb.nfree < maxFree {
+			c.next = mb.free
+			mb.free = c
+			mb.nfree++
+		}
+	}
+	h, n := mb.head, mb.count
+	mb.head, mb.tail, mb.count = nil, nil, 0
 	mb.mu.Unlock()
-	return b
+	return h, n
 }
 
-// len returns the number of messages not yet swapped out.
+// len returns the number of messages not yet taken.
 func (mb *mailbox) len() int {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
-	return len(mb.buf)
+	return mb.count
 }
 
 // close rejects further puts and drops what is queued; callers waiting for
@@ -76,7 +129,47 @@ func (mb *mailbox) len() int {
 func (mb *mailbox) close() {
 	mb.mu.Lock()
 	mb.closed = true
-	clear(mb.buf)
-	mb.buf = nil
+	mb.head, mb.tail, mb.free, mb.count, mb.nfree = nil, nil, nil, 0, 0
 	mb.mu.Unlock()
+}
+
+// inbox is the consumer's side: the chunks taken from the mailbox, read
+// in order.
+type inbox struct {
+	cur   *chunk
+	ri    int // next unread index in cur
+	left  int // unread messages in all taken chunks
+	spent *chunk
+}
+
+// next returns the next message, waiting for one if necessary.
+func (in *inbox) next(mb *mailbox) envelope {
+	for {
+		if c := in.cur; c != nil {
+			if in.ri < c.n {
+				e := c.buf[in.ri]
+				in.ri++
+				in.left--
+				return e
+			}
+			in.cur, in.ri = c.next, 0
+			clear(c.buf[:c.n])
+			c.n, c.next = 0, in.spent
+			in.spent = c
+			continue
+		}
+		in.cur, in.left = mb.take(in.spent)
+		in.spent, in.ri = nil, 0
+		if in.cur == nil {
+			<-mb.signal
+		}
+	}
+}
+
+// drop forgets everything taken (the machine has ended).
+func (in *inbox) drop() {
+	for c := in.cur; c != nil; c = c.next {
+		clear(c.buf[:c.n])
+	}
+	in.cur, in.spent, in.ri, in.left = nil, nil, 0, 0
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unsafe"
 )
 
 // sysReq is a system message (OTP sys): a function run on the machine's
@@ -21,7 +22,7 @@ func (m *Machine[S, D]) sys(ctx context.Context, fn func() error) error {
 		return ErrCalledSelf
 	}
 	req := &sysReq{fn: fn, done: make(chan error, 1)}
-	if !m.mb.put(envelope{kind: msgSys, sys: req}) {
+	if !m.mb.put(envelope{kind: msgSys, ref: unsafe.Pointer(req)}) {
 		return m.exitErr()
 	}
 	select {
@@ -112,7 +113,7 @@ func (m *Machine[S, D]) status() Status[S, D] {
 	st := Status[S, D]{
 		State:     m.state,
 		Data:      m.data,
-		Queue:     len(m.queue) + len(m.t0q) + len(m.held) - m.hi + len(m.inbox) - m.ri + m.mb.len(),
+		Queue:     len(m.queue) + len(m.t0q) + len(m.held) - m.hi + m.in.left + m.mb.len(),
 		Postponed: len(m.postponed),
 		Suspended: m.suspended,
 	}

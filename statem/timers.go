@@ -1,16 +1,23 @@
 package statem
 
-import "time"
+import (
+	"time"
+	"unsafe"
+)
 
 // timerEntry is one time-out that is running, queued as a zero time-out
 // (t0q) or expired but not yet delivered. The content is read from here at
 // delivery, so UpdateTimeout also applies to an expired timer whose
 // message is still in the mailbox.
+//
+// Every start of a time-out makes a new entry, and the expiry message
+// carries the entry's pointer: the entry is the timer's generation. A
+// message whose entry is no longer in the table (cancelled, restarted,
+// or cancelled by a state change or an event) is stale and dropped.
 type timerEntry struct {
 	kind     EventType
 	name     any // GenericTimeout only
 	content  any
-	gen      uint64      // matches the mailbox message of the current timer
 	t        *time.Timer // nil for a zero time-out in t0q
 	deadline time.Time
 	inT0q    bool
@@ -67,19 +74,16 @@ func (m *Machine[S, D]) cancelTimer(kind EventType, name any) {
 // be <= 0 for an absolute deadline in the past: it then expires at once,
 // through the mailbox).
 func (m *Machine[S, D]) startTimer(kind EventType, name any, d time.Duration, content any) {
-	m.gen++
-	gen := m.gen
-	e := &timerEntry{kind: kind, name: name, content: content, gen: gen, deadline: time.Now().Add(d)}
+	e := &timerEntry{kind: kind, name: name, content: content, deadline: time.Now().Add(d)}
 	e.t = time.AfterFunc(d, func() {
-		m.mb.put(envelope{kind: msgTimer, tkind: kind, msg: name, gen: gen})
+		m.mb.put(envelope{kind: msgTimer, ref: unsafe.Pointer(e)})
 	})
 	m.timers = append(m.timers, e)
 }
 
 // queueZero registers a zero time-out and appends it to t0q.
 func (m *Machine[S, D]) queueZero(kind EventType, name any, content any) {
-	m.gen++
-	e := &timerEntry{kind: kind, name: name, content: content, gen: m.gen, deadline: time.Now(), inT0q: true}
+	e := &timerEntry{kind: kind, name: name, content: content, deadline: time.Now(), inT0q: true}
 	m.timers = append(m.timers, e)
 	m.t0q = append(m.t0q, e)
 }
@@ -98,11 +102,11 @@ func (m *Machine[S, D]) popT0() Event {
 
 // timerFired turns a timer message into an event, or reports false if the
 // timer was cancelled or restarted since (a stale message).
-func (m *Machine[S, D]) timerFired(kind EventType, name any, gen uint64) (Event, bool) {
+func (m *Machine[S, D]) timerFired(fired *timerEntry) (Event, bool) {
 	for i, e := range m.timers {
-		if e.gen == gen && e.kind == kind {
+		if e == fired {
 			m.removeTimer(i)
-			return Event{Type: kind, Name: name, Content: e.content}, true
+			return Event{Type: e.kind, Name: e.name, Content: e.content}, true
 		}
 	}
 	return Event{}, false
