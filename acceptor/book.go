@@ -320,11 +320,11 @@ func (b *book) notifyWaiters() {
 
 // stage1 closes the listeners and signals Draining.
 func (b *book) stage1() {
+	b.sh.drain() // first, so that acceptors woken by the close see why
 	for _, l := range b.listeners {
 		l.close()
 	}
 	b.listeners = nil
-	b.sh.drain()
 	if b.sh.gate() != nil {
 		b.resume() // acceptors waiting for Resume must see closing instead
 	}

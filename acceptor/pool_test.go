@@ -672,3 +672,108 @@ func TestStart_BadSpec(t *testing.T) {
 		}
 	}
 }
+
+// "shutdown_children" for idle acceptors: they end at stage 1 with
+// Terminate(ErrClosed); AddListener then fails with ErrClosed.
+func TestPool_ShutdownIdleAcceptors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var closed atomic.Int32
+		p := mustStart(t, acceptor.Spec{New: func() acceptor.Acceptor {
+			return &acc{term: func(r error) {
+				if errors.Is(r, acceptor.ErrClosed) {
+					closed.Add(1)
+				}
+			}}
+		}})
+		mustAdd(t, p, newMemListener("a"), 2)
+		mustAdd(t, p, newMemListener("b"), 3)
+		synctest.Wait()
+		if err := p.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if closed.Load() != 5 {
+			t.Fatalf("%d acceptors terminated with ErrClosed, want 5", closed.Load())
+		}
+		if _, err := p.AddListener(context.Background(), newMemListener("c"), 1); !errors.Is(err, acceptor.ErrClosed) {
+			t.Fatalf("AddListener after Shutdown = %v", err)
+		}
+		if err := p.Suspend(context.Background()); !errors.Is(err, acceptor.ErrClosed) {
+			t.Fatalf("Suspend after Shutdown = %v", err)
+		}
+	})
+}
+
+// Close during a graceful Shutdown hurries it: the waiting Shutdown
+// returns as soon as the sockets are closed.
+func TestPool_CloseDuringShutdown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustStart(t, acceptor.Spec{Grace: time.Hour, Shutdown: time.Hour, New: acceptor.Func(echo)})
+		l := newMemListener("l")
+		mustAdd(t, p, l, 1)
+		mustDial(t, l)
+		synctest.Wait()
+		done := make(chan error)
+		start := time.Now()
+		go func() { done <- p.Shutdown(context.Background()) }()
+		time.Sleep(time.Minute)
+		p.Close()
+		if err := <-done; err != nil || time.Since(start) != time.Minute {
+			t.Fatalf("Shutdown = %v after %v", err, time.Since(start))
+		}
+	})
+}
+
+// A Shutdown whose ctx ends first returns ctx.Err(); the stages go on and
+// the pool still stops.
+func TestPool_ShutdownContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := mustStart(t, acceptor.Spec{Grace: time.Second, New: acceptor.Func(echo)})
+		l := newMemListener("l")
+		mustAdd(t, p, l, 1)
+		mustDial(t, l)
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		if err := p.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Shutdown = %v", err)
+		}
+		start := time.Now()
+		<-p.Done()
+		// echo ignores its ctx: the rest of the grace, then Spec.Shutdown
+		// (5s) until its socket is closed.
+		if time.Since(start) != 5900*time.Millisecond || !errors.Is(p.Err(), acceptor.ErrClosed) {
+			t.Fatalf("stopped after %v more with %v", time.Since(start), p.Err())
+		}
+	})
+}
+
+// MaxConns with accept timeouts: an acceptor waiting for a slot times out
+// like one waiting in Accept.
+func TestPool_MaxConnsAcceptTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var timeouts atomic.Int32
+		p := mustStart(t, acceptor.Spec{MaxConns: 1, New: func() acceptor.Acceptor {
+			return &acc{
+				init: func(context.Context, acceptor.ListenerInfo) (acceptor.Options, error) {
+					return acceptor.Options{AcceptTimeout: time.Second}, nil
+				},
+				term: func(r error) {
+					if errors.Is(r, acceptor.ErrAcceptTimeout) {
+						timeouts.Add(1)
+					}
+				},
+			}
+		}})
+		l := newMemListener("l")
+		mustAdd(t, p, l, 1)
+		c := mustDial(t, l)
+		ping(t, c, "x")
+		time.Sleep(3500 * time.Millisecond)
+		synctest.Wait()
+		if timeouts.Load() != 3 {
+			t.Fatalf("%d timeouts while full, want 3", timeouts.Load())
+		}
+		c.Close()
+		ping(t, mustDial(t, l), "y")
+	})
+}

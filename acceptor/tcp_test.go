@@ -233,3 +233,56 @@ func TestTCP_LoadAndGracefulShutdown(t *testing.T) {
 	}
 	t.Logf("%d clients, %d messages acknowledged", clients, total.Load())
 }
+
+// Suspend and AcceptTimeout on a real *net.TCPListener, whose Accept is
+// interrupted through SetDeadline.
+func TestTCP_SuspendAndAcceptTimeout(t *testing.T) {
+	var timeouts atomic.Int32
+	p, err := acceptor.Start(context.Background(), acceptor.Spec{New: func() acceptor.Acceptor {
+		return &acc{
+			init: func(context.Context, acceptor.ListenerInfo) (acceptor.Options, error) {
+				return acceptor.Options{AcceptTimeout: 20 * time.Millisecond}, nil
+			},
+			cont: echoLines,
+			term: func(r error) {
+				if errors.Is(r, acceptor.ErrAcceptTimeout) {
+					timeouts.Add(1)
+				}
+			},
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ln := listenLoopback(t)
+	if _, err := p.AddListener(ctx, ln, 2); err != nil {
+		t.Fatal(err)
+	}
+	for timeouts.Load() < 4 {
+		time.Sleep(5 * time.Millisecond) // waiting for the timeouts to happen, bounded by the test timeout
+	}
+	if err := p.Suspend(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String()) // completes in the kernel backlog
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	time.Sleep(100 * time.Millisecond) // several accept timeouts pass while suspended
+	if n, _ := p.Count(ctx); n.Active != 0 {
+		t.Fatalf("accepted while suspended: %+v", n)
+	}
+	if err := p.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "resumed\n")
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || line != "resumed\n" {
+		t.Fatalf("echo %q %v", line, err)
+	}
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

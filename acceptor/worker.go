@@ -218,13 +218,29 @@ func (sh *shared) acceptOne(l *lnState, deadline time.Time) (net.Conn, error) {
 		<-l.token
 		switch {
 		case err == nil:
-			return c, nil
+			return sh.holdWhileSuspended(c)
 		case err == errSuspended || err == errRetry:
 			continue
 		default:
 			return sh.giveUp(err)
 		}
 	}
+}
+
+// holdWhileSuspended keeps a connection that Accept returned after a
+// Suspend until Resume, as if it were still in the kernel's backlog. The
+// deadline kick cannot prevent that: the poller may report the new
+// connection before the woken acceptor sees its expired deadline.
+func (sh *shared) holdWhileSuspended(c net.Conn) (net.Conn, error) {
+	for g := sh.gate(); g != nil; g = sh.gate() {
+		select {
+		case <-g:
+		case <-sh.closing:
+			c.Close()
+			return sh.giveUp(ErrClosed)
+		}
+	}
+	return c, nil
 }
 
 func (sh *shared) giveUp(reason error) (net.Conn, error) {
