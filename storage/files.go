@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"container/list"
 	"errors"
 	"io/fs"
 	"os"
@@ -15,9 +14,42 @@ type handle struct {
 	f        *os.File
 	refs     int
 	writable bool
-	sized    bool          // extended to its full length
-	dirty    bool          // written since the last fsync
-	elem     *list.Element // position in the idle list when refs == 0
+	sized    bool // extended to its full length
+	dirty    bool // written since the last fsync
+	// prev and next link the handle into the idle list when refs == 0
+	// (intrusive, so releasing a handle does not allocate).
+	prev, next *handle
+	idle       bool
+}
+
+// idleList is a doubly linked list of idle handles, least recently used
+// first.
+type idleList struct {
+	head, tail *handle
+}
+
+func (l *idleList) pushBack(h *handle) {
+	h.prev, h.next, h.idle = l.tail, nil, true
+	if l.tail != nil {
+		l.tail.next = h
+	} else {
+		l.head = h
+	}
+	l.tail = h
+}
+
+func (l *idleList) remove(h *handle) {
+	if h.prev != nil {
+		h.prev.next = h.next
+	} else {
+		l.head = h.next
+	}
+	if h.next != nil {
+		h.next.prev = h.prev
+	} else {
+		l.tail = h.prev
+	}
+	h.prev, h.next, h.idle = nil, nil, false
 }
 
 // fileCache keeps at most max files open. Handles in use are never closed;
@@ -31,7 +63,7 @@ type fileCache struct {
 	mu     sync.Mutex
 	cond   sync.Cond
 	open   map[int]*handle
-	idle   list.List // of *handle, least recently used first
+	idle   idleList
 	closed bool
 	opens  int // files opened over the cache's life (for tests)
 	peak   int // most files open at once (for tests)
@@ -62,9 +94,8 @@ func (c *fileCache) acquire(idx int, write bool) (*handle, error) {
 					return nil, err
 				}
 			}
-			if h.elem != nil {
-				c.idle.Remove(h.elem)
-				h.elem = nil
+			if h.idle {
+				c.idle.remove(h)
 			}
 			h.refs++
 			return h, nil
@@ -72,8 +103,8 @@ func (c *fileCache) acquire(idx int, write bool) (*handle, error) {
 		if len(c.open) < c.max {
 			break
 		}
-		if e := c.idle.Front(); e != nil {
-			c.evict(e.Value.(*handle))
+		if h := c.idle.head; h != nil {
+			c.evict(h)
 			continue
 		}
 		c.cond.Wait()
@@ -150,7 +181,7 @@ func (c *fileCache) release(h *handle, wrote bool) {
 		if c.closed {
 			c.closeHandle(h)
 		} else {
-			h.elem = c.idle.PushBack(h)
+			c.idle.pushBack(h)
 		}
 		c.cond.Signal()
 	}
@@ -160,8 +191,7 @@ func (c *fileCache) release(h *handle, wrote bool) {
 // evict closes an idle handle, syncing it first if it holds unsynced data
 // so that a later Sync still covers everything written.
 func (c *fileCache) evict(h *handle) {
-	c.idle.Remove(h.elem)
-	h.elem = nil
+	c.idle.remove(h)
 	c.closeHandle(h)
 }
 
@@ -185,9 +215,8 @@ func (c *fileCache) sync() error {
 		if h.dirty {
 			h.dirty = false
 			h.refs++ // keep it open while syncing outside the lock
-			if h.elem != nil {
-				c.idle.Remove(h.elem)
-				h.elem = nil
+			if h.idle {
+				c.idle.remove(h)
 			}
 			dirty = append(dirty, h)
 		}
@@ -214,15 +243,11 @@ func (c *fileCache) close() error {
 	}
 	c.closed = true
 	var first error
-	for e := c.idle.Front(); e != nil; {
-		next := e.Next()
-		h := e.Value.(*handle)
-		c.idle.Remove(e)
-		h.elem = nil
+	for h := c.idle.head; h != nil; h = c.idle.head {
+		c.idle.remove(h)
 		if err := c.closeHandle(h); err != nil && first == nil {
 			first = err
 		}
-		e = next
 	}
 	c.cond.Broadcast()
 	return first
