@@ -1,6 +1,7 @@
 package statem
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -90,11 +91,21 @@ type reply struct {
 // "caller gave up" sets the bit, so a late reply is dropped. Slots are
 // reused (Machine.slots) once a reply was received; a From of an earlier
 // call carries an older generation and can never answer a later one.
+//
+// While a call is outstanding its slot is linked in the machine's mailbox
+// (pending), so that a machine that ends answers every caller it leaves
+// behind with errEnded: the caller then waits on one channel only.
 type callSlot struct {
 	state atomic.Uint64 // gen<<1 | answered
 	gen   uint64        // generation of the current call, set by the caller
 	ch    chan reply
+	// Guarded by mb.mu.
+	mb         *mailbox
+	prev, next *callSlot
 }
+
+// errEnded answers the calls left behind by a machine that ended.
+var errEnded = errors.New("statem: machine ended before answering")
 
 // getCallSlot returns a slot from pool armed for a new call. Each machine
 // has its own pool: a channel made inside a testing/synctest bubble must
@@ -118,6 +129,7 @@ func (c *callSlot) deliver(gen uint64, r reply) bool {
 	if !c.state.CompareAndSwap(gen<<1, gen<<1|1) {
 		return false
 	}
+	c.mb.unlink(c)
 	c.ch <- r // capacity 1 and only one winner: never blocks
 	return true
 }
@@ -125,7 +137,11 @@ func (c *callSlot) deliver(gen uint64, r reply) bool {
 // abandon marks call gen as given up by the caller. It reports false if
 // a reply won the race; the reply is then (or will shortly be) in ch.
 func (c *callSlot) abandon(gen uint64) bool {
-	return c.state.CompareAndSwap(gen<<1, gen<<1|1)
+	if !c.state.CompareAndSwap(gen<<1, gen<<1|1) {
+		return false
+	}
+	c.mb.unlink(c)
+	return true
 }
 
 // From identifies the caller of a Call event. Its zero value is not a

@@ -282,26 +282,31 @@ func (m *Machine[S, D]) Call(ctx context.Context, req any) (any, error) {
 	}
 	slot := getCallSlot(&m.slots)
 	gen := slot.gen
-	if !m.mb.put(envelope{kind: msgCall, msg: req, ref: unsafe.Pointer(slot)}) {
+	if !m.mb.putCall(envelope{kind: msgCall, msg: req, ref: unsafe.Pointer(slot)}, slot) {
 		return nil, m.exitErr()
 	}
-	select {
-	case r := <-slot.ch:
-		// The call's envelope was consumed (only a dequeued call has a
-		// From that can answer it): the slot can serve another call.
-		m.slots.Put(slot)
-		return r.v, r.err
-	case <-ctx.Done():
-		if slot.abandon(gen) {
-			// Not reused: the envelope may still be in the mailbox.
-			return nil, ctx.Err()
-		}
-	case <-m.done:
-		if slot.abandon(gen) {
-			return nil, &ExitError{Reason: m.err}
+	var r reply
+	if done := ctx.Done(); done == nil {
+		r = <-slot.ch
+	} else {
+		select {
+		case r = <-slot.ch:
+		case <-done:
+			if slot.abandon(gen) {
+				// Not reused: the envelope may still be in the mailbox.
+				return nil, ctx.Err()
+			}
+			r = <-slot.ch // a reply won the race and is in the channel
 		}
 	}
-	r := <-slot.ch // a reply won the race and is in the channel
+	if r.err == errEnded {
+		// As in OTP, the caller learns of the end once the machine is
+		// gone, after Terminate.
+		<-m.done
+		return nil, &ExitError{Reason: m.err}
+	}
+	// The call's envelope was consumed (only a dequeued call has a From
+	// that can answer it): the slot can serve another call.
 	m.slots.Put(slot)
 	return r.v, r.err
 }

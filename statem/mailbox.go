@@ -58,14 +58,28 @@ type mailbox struct {
 	nfree      int
 	closed     bool
 	signal     chan struct{}
+	pending    *callSlot // outstanding calls
 }
 
 // put appends e; it reports false once the mailbox is closed.
 func (mb *mailbox) put(e envelope) bool {
+	return mb.putCall(e, nil)
+}
+
+// putCall appends e and, if slot is not nil, records the outstanding call
+// in pending; it reports false once the mailbox is closed.
+func (mb *mailbox) putCall(e envelope, slot *callSlot) bool {
 	mb.mu.Lock()
 	if mb.closed {
 		mb.mu.Unlock()
 		return false
+	}
+	if slot != nil {
+		slot.mb, slot.prev, slot.next = mb, nil, mb.pending
+		if mb.pending != nil {
+			mb.pending.prev = slot
+		}
+		mb.pending = slot
 	}
 	t := mb.tail
 	wake := t == nil
@@ -126,10 +140,35 @@ func (mb *mailbox) len() int {
 
 // close rejects further puts and drops what is queued; callers waiting for
 // those messages watch the machine's done channel instead.
+// It answers every outstanding call with errEnded.
 func (mb *mailbox) close() {
 	mb.mu.Lock()
 	mb.closed = true
 	mb.head, mb.tail, mb.free, mb.count, mb.nfree = nil, nil, nil, 0, 0
+	for c := mb.pending; c != nil; {
+		next := c.next
+		c.prev, c.next = nil, nil
+		if c.state.CompareAndSwap(c.gen<<1, c.gen<<1|1) {
+			c.ch <- reply{err: errEnded} // we won: the channel is empty
+		}
+		c = next
+	}
+	mb.pending = nil
+	mb.mu.Unlock()
+}
+
+// unlink removes an answered or abandoned call from pending.
+func (mb *mailbox) unlink(c *callSlot) {
+	mb.mu.Lock()
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else if mb.pending == c {
+		mb.pending = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
 	mb.mu.Unlock()
 }
 
