@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -88,6 +90,9 @@ copy verifies.`,
 				defer pprof.StopCPUProfile()
 			}
 			res, err := swarm.Run(ctx, cfg)
+			if errors.Is(err, swarm.ErrBadConfig) {
+				return badInput(err)
+			}
 			if memProf != "" {
 				if perr := writeHeapProfile(memProf); perr != nil && err == nil {
 					err = perr
@@ -119,6 +124,7 @@ copy verifies.`,
 // writeHeapProfile writes the allocation profile (every allocation since the
 // start, as go tool pprof -sample_index=alloc_space shows it).
 func writeHeapProfile(path string) error {
+	runtime.GC() // the profile shows allocations as of the last completed GC
 	f, err := os.Create(path)
 	if err != nil {
 		return err

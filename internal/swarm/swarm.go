@@ -103,11 +103,15 @@ func (r *Result) Throughput() float64 {
 // ErrIncomplete is returned when a leecher failed to complete.
 var ErrIncomplete = errors.New("swarm: a leecher did not complete")
 
+// ErrBadConfig is wrapped by Run's errors for a Config out of bounds.
+var ErrBadConfig = errors.New("bad swarm configuration")
+
 // Run creates the payload and the torrent, starts the tracker, the seeders
 // and the leechers, waits until every leecher has completed, stops them all,
 // verifies every copy and returns the result. It returns an error wrapping
 // ErrMismatch (with the Result) if a copy differs, ErrIncomplete if a leecher
-// failed, ctx.Err() if ctx ends first, or the set-up error. Every goroutine it
+// failed, ErrBadConfig for a Config out of bounds, ctx.Err() if ctx ends
+// first, or the set-up error. Every goroutine it
 // starts has ended when it returns.
 func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	cfg = cfg.withDefaults()
@@ -241,6 +245,13 @@ const (
 )
 
 func (c Config) check() error {
+	if err := c.checkBounds(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadConfig, err)
+	}
+	return nil
+}
+
+func (c Config) checkBounds() error {
 	switch {
 	case c.Size < 0:
 		return fmt.Errorf("swarm: size %d: negative", c.Size)

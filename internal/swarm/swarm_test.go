@@ -93,8 +93,8 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		{PieceLength: 3 << 20},
 		{PieceLength: 8 << 10},
 	} {
-		if _, err := Run(context.Background(), c); err == nil {
-			t.Errorf("Run(%+v) succeeded", c)
+		if _, err := Run(context.Background(), c); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("Run(%+v): %v, want ErrBadConfig", c, err)
 		}
 	}
 }
