@@ -27,9 +27,13 @@ const (
 	defaultCreatedBy    = "effusion"
 )
 
-// ErrNoData is returned by Build when there is nothing to share: no regular
-// files, or only empty ones.
-var ErrNoData = errors.New("metainfo: nothing to share (no data)")
+// Errors from Build about its input (as opposed to I/O errors).
+var (
+	// ErrNoData: nothing to share (no regular files, or only empty ones).
+	ErrNoData = errors.New("metainfo: nothing to share (no data)")
+	// ErrBadOption: an unusable option (piece length, name) or input shape.
+	ErrBadOption = errors.New("metainfo: cannot build")
+)
 
 // BuildOptions control Build. The zero value makes a public, trackerless
 // torrent with a chosen piece length.
@@ -98,7 +102,7 @@ func Build(ctx context.Context, path string, opts BuildOptions) (*MetaInfo, []by
 		name = opts.Name
 	}
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\") {
-		return nil, nil, fmt.Errorf("metainfo: unusable torrent name %q", name)
+		return nil, nil, fmt.Errorf("%w: unusable torrent name %q", ErrBadOption, name)
 	}
 	var total int64
 	for i := range files {
@@ -113,11 +117,11 @@ func Build(ctx context.Context, path string, opts BuildOptions) (*MetaInfo, []by
 		pl = ChoosePieceLength(total)
 	}
 	if pl < MinBuildPieceLength || pl > MaxPieceLength || pl&(pl-1) != 0 {
-		return nil, nil, fmt.Errorf("metainfo: piece length %d is not a power of two from %d to %d", pl, MinBuildPieceLength, MaxPieceLength)
+		return nil, nil, fmt.Errorf("%w: piece length %d is not a power of two from %d to %d", ErrBadOption, pl, MinBuildPieceLength, MaxPieceLength)
 	}
 	npieces := (total + pl - 1) / pl
 	if npieces > MaxPieces {
-		return nil, nil, fmt.Errorf("metainfo: %d pieces exceed the limit of %d; use a larger piece length", npieces, MaxPieces)
+		return nil, nil, fmt.Errorf("%w: %d pieces exceed the limit of %d; use a larger piece length", ErrBadOption, npieces, MaxPieces)
 	}
 
 	pieces, err := hashPieces(ctx, files, total, pl, opts)
@@ -226,7 +230,7 @@ func collect(path string) (files []srcFile, name string, single bool, err error)
 		return []srcFile{{abs: abs, comps: []string{name}, rel: name, length: fi.Size()}}, name, true, nil
 	}
 	if !fi.IsDir() {
-		return nil, "", false, fmt.Errorf("metainfo: %s is neither a regular file nor a directory", path)
+		return nil, "", false, fmt.Errorf("%w: %s is neither a regular file nor a directory", ErrBadOption, path)
 	}
 	err = filepath.WalkDir(abs, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
