@@ -2,6 +2,7 @@ package peerwire
 
 import (
 	"bufio"
+	"encoding/binary"
 	"io"
 	"testing"
 )
@@ -161,5 +162,25 @@ func TestHotPathAllocs(t *testing.T) {
 		_ = w.WritePiece(1, 0, block)
 	}); n != 0 {
 		t.Errorf("encoding: %v allocs/op", n)
+	}
+}
+
+// BenchmarkParseRequestBaseline parses the same request frames straight
+// from a byte slice, with no reader, no validation and no I/O: the floor
+// for BenchmarkDecodeRequest.
+func BenchmarkParseRequestBaseline(b *testing.B) {
+	data := repeat(AppendRequest(nil, 7, 16384, BlockSize), 1000)
+	off := 0
+	var sum uint32
+	for b.Loop() {
+		p := data[off : off+17]
+		if binary.BigEndian.Uint32(p) != 13 || p[4] != byte(MsgRequest) {
+			b.Fatal("frame")
+		}
+		sum += binary.BigEndian.Uint32(p[5:]) + binary.BigEndian.Uint32(p[9:]) + binary.BigEndian.Uint32(p[13:])
+		off = (off + 17) % len(data)
+	}
+	if sum == 1 {
+		b.Log(sum)
 	}
 }

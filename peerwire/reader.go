@@ -108,8 +108,13 @@ func (r *Reader) ReadMessage() (Message, error) {
 			return Message{}, err
 		}
 	}
-	p, err := r.br.Peek(4)
-	if err != nil {
+	// Fast path: with a whole header (17 bytes, a request) buffered, one
+	// peek serves the length, the id and every fixed field.
+	var p []byte
+	var err error
+	if r.br.Buffered() >= 17 {
+		p, _ = r.br.Peek(17)
+	} else if p, err = r.br.Peek(4); err != nil {
 		return Message{}, eof(err, len(p) > 0)
 	}
 	n := binary.BigEndian.Uint32(p)
@@ -120,9 +125,8 @@ func (r *Reader) ReadMessage() (Message, error) {
 	if n > r.maxFrame {
 		return Message{}, &ProtocolError{Msg: "frame", Field: "length", Value: int64(n), Limit: int64(r.maxFrame), Err: ErrFrameTooLarge}
 	}
-	p, err = r.br.Peek(5)
-	if err != nil {
-		return Message{}, eof(err, true)
+	if p, err = r.need(p, 5); err != nil {
+		return Message{}, err
 	}
 	id := MessageID(p[4])
 	switch id {
@@ -136,20 +140,20 @@ func (r *Reader) ReadMessage() (Message, error) {
 		if n != 5 {
 			return Message{}, protoErr(id, "length", int64(n), 5, ErrBadLength)
 		}
-		p, err := r.fixed(9)
-		if err != nil {
+		if p, err = r.need(p, 9); err != nil {
 			return Message{}, err
 		}
+		r.br.Discard(9) // p stays valid: Discard does not refill the buffer
 		m := Message{ID: id, Index: binary.BigEndian.Uint32(p[5:])}
 		return m, r.checkIndex(m)
 	case MsgRequest, MsgCancel, MsgReject:
 		if n != 13 {
 			return Message{}, protoErr(id, "length", int64(n), 13, ErrBadLength)
 		}
-		p, err := r.fixed(17)
-		if err != nil {
+		if p, err = r.need(p, 17); err != nil {
 			return Message{}, err
 		}
+		r.br.Discard(17) // p stays valid: Discard does not refill the buffer
 		m := Message{ID: id,
 			Index:  binary.BigEndian.Uint32(p[5:]),
 			Begin:  binary.BigEndian.Uint32(p[9:]),
@@ -166,10 +170,10 @@ func (r *Reader) ReadMessage() (Message, error) {
 		if n < 10 || n > 9+MaxBlockLen {
 			return Message{}, protoErr(id, "length", int64(n), 9+MaxBlockLen, ErrBadBlock)
 		}
-		p, err := r.fixed(13)
-		if err != nil {
+		if p, err = r.need(p, 13); err != nil {
 			return Message{}, err
 		}
+		r.br.Discard(13) // p stays valid: Discard does not refill the buffer
 		m := Message{ID: id,
 			Index:  binary.BigEndian.Uint32(p[5:]),
 			Begin:  binary.BigEndian.Uint32(p[9:]),
@@ -184,10 +188,10 @@ func (r *Reader) ReadMessage() (Message, error) {
 		if n != 3 {
 			return Message{}, protoErr(id, "length", int64(n), 3, ErrBadLength)
 		}
-		p, err := r.fixed(7)
-		if err != nil {
+		if p, err = r.need(p, 7); err != nil {
 			return Message{}, err
 		}
+		r.br.Discard(7) // p stays valid: Discard does not refill the buffer
 		return Message{ID: id, Port: binary.BigEndian.Uint16(p[5:])}, nil
 	case MsgBitfield:
 		size := int(n - 1)
@@ -212,10 +216,10 @@ func (r *Reader) ReadMessage() (Message, error) {
 		if n < 2 || int(n-2) > r.maxExt {
 			return Message{}, protoErr(id, "length", int64(n), int64(2+r.maxExt), ErrBadLength)
 		}
-		p, err := r.fixed(6)
-		if err != nil {
+		if p, err = r.need(p, 6); err != nil {
 			return Message{}, err
 		}
+		r.br.Discard(6) // p stays valid: Discard does not refill the buffer
 		m := Message{ID: id, ExtID: p[5], ExtPayload: make([]byte, n-2)}
 		if _, err := io.ReadFull(r.br, m.ExtPayload); err != nil {
 			return Message{}, eof(err, true)
@@ -230,15 +234,17 @@ func (r *Reader) ReadMessage() (Message, error) {
 	}
 }
 
-// fixed returns the first size bytes of the current frame (which must be
-// entirely fixed-size) and consumes them. The slice is valid until the next
-// read.
-func (r *Reader) fixed(size int) ([]byte, error) {
+// need returns the first size bytes of the current frame, peeking again
+// only if p is shorter. It never waits for bytes beyond the frame, since
+// callers ask only for sizes the frame length guarantees.
+func (r *Reader) need(p []byte, size int) ([]byte, error) {
+	if len(p) >= size {
+		return p, nil
+	}
 	p, err := r.br.Peek(size)
 	if err != nil {
 		return nil, eof(err, true)
 	}
-	r.br.Discard(size)
 	return p, nil
 }
 
