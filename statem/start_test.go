@@ -237,6 +237,7 @@ func TestStart_Context(t *testing.T) {
 		h := idle(nil)
 		h.InitF = func(ctx context.Context) (S, int, []Action, error) {
 			<-ctx.Done()
+			time.Sleep(time.Second) // returning at once could win the race
 			return "idle", 0, nil, nil
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -266,6 +267,7 @@ func TestStart_Context(t *testing.T) {
 			t.Fatalf("ctx value %v", v)
 		}
 		stop(t, m)
+		time.Sleep(2 * time.Second) // let the abandoned Inits return and their machines end
 		synctest.Wait()
 	})
 }
