@@ -34,6 +34,7 @@ func (p phase) shuttingDown() bool { return p >= draining }
 type (
 	evAccepted struct {
 		seq         uint64
+		replacement uint64 // already started by the accepting goroutine; 0 if none
 		conn        net.Conn
 		peer, local net.Addr
 		at          time.Time
@@ -88,7 +89,6 @@ type waiter struct {
 // goroutine touches it.
 type book struct {
 	sh        *shared
-	nextSeq   uint64
 	nextRef   Ref
 	listeners []*lnState              // open listeners, in AddListener order
 	acceptors map[uint64]*acceptorRec // waiting, not handed off
@@ -206,8 +206,7 @@ func (b *book) counts() Counts {
 
 // spawn starts one acceptor goroutine on l.
 func (b *book) spawn(l *lnState) {
-	b.nextSeq++
-	seq := b.nextSeq
+	seq := b.sh.seq.Add(1)
 	b.acceptors[seq] = &acceptorRec{l: l}
 	go b.sh.runAcceptor(seq, l)
 }
@@ -241,7 +240,9 @@ func (b *book) event(msg any, s phase) statem.Result[phase, *book] {
 		if s == killing {
 			e.conn.Close()
 		}
-		b.replace(s, rec)
+		if e.replacement != 0 && rec != nil {
+			b.acceptors[e.replacement] = &acceptorRec{l: rec.l}
+		}
 		b.notifyWaiters()
 	case evCancelled:
 		rec := b.acceptors[e.seq]

@@ -34,6 +34,7 @@ type shared struct {
 	drain   context.CancelFunc // closes closing
 	slots   chan struct{}      // MaxConns semaphore; nil = unlimited
 	post    func(any)          // casts an event to the machine
+	seq     atomic.Uint64      // numbers acceptor goroutines
 
 	mu      sync.Mutex
 	resumed chan struct{} // nil while accepting; closed by Resume
@@ -47,6 +48,15 @@ func (sh *shared) gate() chan struct{} {
 }
 
 func (sh *shared) suspended() bool { return sh.gate() != nil }
+
+func (sh *shared) isClosing() bool {
+	select {
+	case <-sh.closing:
+		return true
+	default:
+		return false
+	}
+}
 
 // lnState is one listener: its acceptors take turns holding token while
 // in Accept. The kernel and Go's poller serialise accepts on one socket
@@ -123,8 +133,18 @@ func (sh *shared) runAcceptor(seq uint64, l *lnState) {
 		}
 		return
 	}
-	// The hand-off: this goroutine becomes the connection's.
-	sh.post(evAccepted{seq: seq, conn: c, peer: c.RemoteAddr(), local: c.LocalAddr(), at: time.Now()})
+	// The hand-off: this goroutine becomes the connection's, and starts
+	// its replacement itself, so that no round trip through the machine
+	// delays the next Accept. The event registers both with the machine
+	// before the replacement can report anything.
+	var repl uint64
+	if !l.isClosed() && !sh.isClosing() {
+		repl = sh.seq.Add(1)
+	}
+	sh.post(evAccepted{seq: seq, replacement: repl, conn: c, peer: c.RemoteAddr(), local: c.LocalAddr(), at: time.Now()})
+	if repl != 0 {
+		go sh.runAcceptor(repl, l)
+	}
 	reason = sh.safeContinue(a, c)
 	c.Close()
 	sh.post(evConnExit{seq, reason})
