@@ -313,3 +313,13 @@ func (m *machine[D]) afterMessage(cb string, r Result[D], from From, d D) statem
 	}
 	return bad(cb, r, d)
 }
+
+// FormatStatus forwards to the handler's FormatStatus, if it has one
+// (Connection's format_status/2), so secrets in D stay out of Status and
+// crash logs.
+func (m *machine[D]) FormatStatus(st statem.Status[Phase, D]) statem.Status[Phase, D] {
+	if f, ok := m.h.(statem.StatusFormatter[Phase, D]); ok {
+		return f.FormatStatus(st)
+	}
+	return st
+}

@@ -26,8 +26,10 @@ const (
 	DefaultJitter     = 0.5
 )
 
-// DefaultPolicy returns exponential backoff with jitter, capped at
-// DefaultMax, that never gives up (it never returns backoff.Stop). It
+// DefaultPolicy returns exponential backoff with jitter that never gives
+// up (it never returns backoff.Stop): the base delay grows from
+// DefaultInitial by DefaultMultiplier and is capped at DefaultMax; each
+// delay is the base ±DefaultJitter (so at most 1.5 × DefaultMax). It
 // uses only cenkalti/backoff/v5's ExponentialBackOff policy: never its
 // Retry, whose 15-minute default cut-off and own timer would fight the
 // connection's cancellable backoff timer.
