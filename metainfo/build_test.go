@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,5 +267,42 @@ func TestBuildFollowsFileSymlinksSkipsDirLinks(t *testing.T) {
 	}
 	if len(m.Info.Files) != 2 || m.Info.Files[0].Path[1] != "link" || m.Info.Files[0].Length != 50 || m.Info.Files[1].Path[1] != "real" {
 		t.Fatalf("files %+v", m.Info.Files)
+	}
+}
+
+// A file that is shorter than listed (it shrank after the walk) fails the
+// build with a clear error, and every worker stops.
+func TestHashPiecesShrunkFile(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a")
+	writeRandom(t, a, 100000, 1)
+	files := []srcFile{{abs: a, comps: []string{"a"}, rel: "a", length: 200000}}
+	_, err := hashPieces(context.Background(), files, 200000, 16<<10, BuildOptions{Workers: 3})
+	if err == nil || !strings.Contains(err.Error(), "shrank while being hashed") {
+		t.Fatalf("got %v", err)
+	}
+	files[0].abs = filepath.Join(dir, "gone")
+	if _, err := hashPieces(context.Background(), files, 200000, 16<<10, BuildOptions{Workers: 3}); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// Many workers over many small pieces and files crossing piece boundaries
+// give the same hashes as one worker.
+func TestBuildWorkersAgree(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	for i := range 40 {
+		writeRandom(t, filepath.Join(dir, strconv.Itoa(i)), 1000+i*1777, uint64(i))
+	}
+	one, _, err := Build(context.Background(), dir, BuildOptions{PieceLength: 16 << 10, Workers: 1, NoDate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, _, err := Build(context.Background(), dir, BuildOptions{PieceLength: 16 << 10, Workers: 8, NoDate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.InfoHash != many.InfoHash || len(one.Info.Pieces) < 50 {
+		t.Fatalf("1 worker %x, 8 workers %x (%d pieces)", one.InfoHash, many.InfoHash, len(one.Info.Pieces))
 	}
 }
