@@ -165,8 +165,10 @@ func SetGenericTimeout(name any, d time.Duration, content any) Action {
 	return Action{kind: actSetTimeout, ev: GenericTimeout, name: name, d: d, content: content}
 }
 
-// EventTimeoutAt is SetEventTimeout with an absolute deadline; a deadline
-// in the past fires as a zero time-out.
+// EventTimeoutAt is SetEventTimeout with an absolute deadline. A deadline
+// in the past expires at once, through the mailbox like any expiry (not
+// as a zero time-out, which is queued ahead of the mailbox), as with
+// OTP's {abs, true}.
 func EventTimeoutAt(t time.Time, content any) Action {
 	return Action{kind: actSetTimeout, ev: EventTimeout, abs: true, at: t, content: content}
 }

@@ -424,3 +424,35 @@ func TestStart_NilHandler(t *testing.T) {
 		t.Fatal("Start(nil) succeeded")
 	}
 }
+
+// No timer outlives its machine: every running timer is stopped when the
+// machine ends (a stopped timer's Stop reports false).
+func TestStop_TimersStopped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := idle(nil)
+		h.InitF = initIn[S]("idle", 0,
+			SetEventTimeout(time.Hour, 1), SetStateTimeout(time.Hour, 2),
+			SetGenericTimeout("a", time.Hour, 3), SetGenericTimeout("b", 0, 4))
+		m := mustStart(t, h)
+		var timers []*time.Timer
+		if err := m.sys(context.Background(), func() error {
+			for _, e := range m.timers {
+				if e.t != nil {
+					timers = append(timers, e.t)
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if len(timers) != 2 { // the event time-out was cancelled by "b"'s zero time-out
+			t.Fatalf("%d timers running", len(timers))
+		}
+		stop(t, m)
+		for i, tm := range timers {
+			if tm.Stop() {
+				t.Fatalf("timer %d still running after the machine ended", i)
+			}
+		}
+	})
+}
