@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha1"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -304,5 +305,37 @@ func TestBuildWorkersAgree(t *testing.T) {
 	}
 	if one.InfoHash != many.InfoHash || len(one.Info.Pieces) < 50 {
 		t.Fatalf("1 worker %x, 8 workers %x (%d pieces)", one.InfoHash, many.InfoHash, len(one.Info.Pieces))
+	}
+}
+
+// libtorrent (an independent implementation) reads a torrent made by Build
+// and computes the same info-hash, name, size and piece count.
+func TestBuildReadByLibtorrent(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil || exec.Command(py, "-c", "import libtorrent").Run() != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3-libtorrent is required in CI")
+		}
+		t.Skip("python3-libtorrent not installed")
+	}
+	dir := makeTree(t)
+	m, data, err := Build(context.Background(), dir, BuildOptions{PieceLength: 16 << 10, Trackers: [][]string{{"http://127.0.0.1:1/announce"}}, Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "x.torrent")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := `import sys, libtorrent as lt
+ti = lt.torrent_info(sys.argv[1])
+print(str(ti.info_hashes().v1), ti.name(), ti.total_size(), ti.num_pieces(), ti.num_files(), int(ti.priv()))`
+	out, err := exec.Command(py, "-c", script, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("libtorrent: %v\n%s", err, out)
+	}
+	want := fmt.Sprintf("%s content %d %d %d 1\n", m.InfoHashHex(), m.Info.TotalLength(), m.Info.NumPieces(), len(m.Info.Files))
+	if string(out) != want {
+		t.Fatalf("libtorrent says %q, we say %q", out, want)
 	}
 }
