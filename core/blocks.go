@@ -43,7 +43,9 @@ type record struct {
 	blocks []block
 	nfree  int
 	nrecv  int
-	hint   int // no free block before it
+	hint   int    // no free block before it
+	owner  PeerID // the peer whose current piece this is...
+	owned  bool   // ...while the piece is in the owned list
 }
 
 func (t *Torrent) newRecord(i uint32) {
@@ -60,6 +62,7 @@ func (t *Torrent) newRecord(i uint32) {
 	r.blocks = r.blocks[:nb]
 	clear(r.blocks)
 	r.nfree, r.nrecv, r.hint = nb, 0, 0
+	r.owner, r.owned = NoPeer, false
 	t.rec[i] = k
 }
 
@@ -73,7 +76,7 @@ func (t *Torrent) freeRecord(i uint32) {
 func (t *Torrent) toFresh(i uint32) {
 	switch t.state[i] {
 	case stPartial:
-		t.listRemove(&t.partial, i)
+		t.listRemove(t.partialList(i), i)
 	case stFull:
 		t.listRemove(&t.full, i)
 	}
@@ -226,7 +229,12 @@ func (t *Torrent) unrequest(p *peer, ref reqRef) {
 	if t.state[i] == stFull {
 		t.listRemove(&t.full, i)
 		t.state[i] = stPartial
-		t.listAdd(&t.partial, i)
+		if o := t.lookup(r.owner); o != nil && o.cur == int64(i) {
+			r.owned = true
+			t.listAdd(&t.owned, i)
+		} else {
+			t.listAdd(&t.partial, i)
+		}
 	}
 }
 
@@ -269,7 +277,7 @@ func (t *Torrent) abandon(i uint32) {
 	}
 	switch t.state[i] {
 	case stPartial:
-		t.listRemove(&t.partial, i)
+		t.listRemove(t.partialList(i), i)
 	case stFull:
 		t.listRemove(&t.full, i)
 	}

@@ -81,7 +81,7 @@ func (t *Torrent) checkInvariants() error {
 	if fresh != t.freshPickable {
 		return fmt.Errorf("freshPickable %d, want %d", t.freshPickable, fresh)
 	}
-	for name, l := range map[string][]uint32{"partial": t.partial, "full": t.full} {
+	for name, l := range map[string][]uint32{"partial": t.partial, "owned": t.owned, "full": t.full} {
 		want := stPartial
 		if name == "full" {
 			want = stFull
@@ -90,6 +90,15 @@ func (t *Torrent) checkInvariants() error {
 			inList[i]++
 			if t.state[i] != want || t.pos[i] != uint32(k) {
 				return fmt.Errorf("piece %d in %s at %d: state %d pos %d", i, name, k, t.state[i], t.pos[i])
+			}
+			r := &t.recs[t.rec[i]]
+			if r.owned != (name == "owned") {
+				return fmt.Errorf("piece %d in %s list with owned=%v", i, name, r.owned)
+			}
+			if r.owned {
+				if o := t.lookup(r.owner); o == nil || o.cur != int64(i) {
+					return fmt.Errorf("piece %d owned by %v, which is gone or on another piece", i, r.owner)
+				}
 			}
 		}
 	}
@@ -172,7 +181,7 @@ func (t *Torrent) checkInvariants() error {
 	if total != reqs {
 		return fmt.Errorf("%d outstanding requests, %d recorded on blocks", total, reqs)
 	}
-	if len(t.recs)-len(t.freeRecs) != len(t.partial)+len(t.full)+t.countState(stHashing) {
+	if len(t.recs)-len(t.freeRecs) != len(t.partial)+len(t.owned)+len(t.full)+t.countState(stHashing) {
 		return fmt.Errorf("record leak: %d in use", len(t.recs)-len(t.freeRecs))
 	}
 	return nil

@@ -219,6 +219,7 @@ func (t *Torrent) drop(p *peer, r Reason, ban bool) {
 
 // teardown returns p's requests to the pool and removes its availability.
 func (t *Torrent) teardown(p *peer) {
+	t.setCur(p, -1)
 	t.releaseAll(p, false)
 	for w, word := range p.bits {
 		for word != 0 {
@@ -359,6 +360,7 @@ func (t *Torrent) PeerChoke(id PeerID) {
 		return
 	}
 	p.peerChoking = true
+	t.setCur(p, -1) // others may finish its piece
 	if !p.fast {
 		t.releaseAll(p, false)
 	}

@@ -103,45 +103,49 @@ func (t *Torrent) fill(p *peer) {
 }
 
 // pickOne requests one block from p. Order: allowed-fast pieces while
-// choked; the peer's current piece; suggested pieces; partial pieces;
-// a fresh piece (random while fewer than RandomFirst pieces are verified,
-// then rarest first); end game duplicates.
+// choked; the peer's current piece; suggested pieces; orphaned partial
+// pieces (nobody is finishing them); a fresh piece (random while fewer than
+// RandomFirst pieces are verified, then rarest first); other peers' current
+// pieces; end game duplicates. Leaving other peers' current pieces to them
+// keeps rarest first effective (a leecher does not fetch from the seeder a
+// piece another leecher is already bringing) and makes most pieces come
+// from one peer, which makes blame for bad data exact.
 func (t *Torrent) pickOne(p *peer) bool {
 	if p.peerChoking {
 		if !p.fast {
 			return false
 		}
 		for _, f := range p.fastSet {
-			if t.takeFrom(p, f) {
+			if t.takeFrom(p, f, false) {
 				return true
 			}
 		}
 		return false
 	}
-	if p.cur >= 0 && t.takeFrom(p, uint32(p.cur)) {
+	if p.cur >= 0 && t.takeFrom(p, uint32(p.cur), true) {
 		return true
 	}
 	for len(p.suggest) > 0 {
 		s := p.suggest[0]
-		if t.takeFrom(p, s) {
-			p.cur = int64(s)
+		if t.takeFrom(p, s, true) {
 			return true
 		}
 		p.suggest = append(p.suggest[:0], p.suggest[1:]...)
 	}
 	for _, i := range t.partial {
 		if p.bits.has(i) {
-			t.takeFrom(p, i)
-			p.cur = int64(i)
-			return true
+			return t.takeFrom(p, i, true)
 		}
 	}
 	if i, ok := t.pickFresh(p); ok {
-		t.takeFrom(p, i)
-		p.cur = int64(i)
-		return true
+		return t.takeFrom(p, i, true)
 	}
-	if len(t.partial) == 0 && t.freshPickable == 0 && len(t.full) > 0 {
+	for _, i := range t.owned {
+		if p.bits.has(i) {
+			return t.takeFrom(p, i, false)
+		}
+	}
+	if len(t.partial) == 0 && len(t.owned) == 0 && t.freshPickable == 0 && len(t.full) > 0 {
 		if !t.endgame {
 			// Entering end game: peers that failed a pick may now
 			// duplicate requests.
@@ -155,6 +159,38 @@ func (t *Torrent) pickOne(p *peer) bool {
 		return t.pickEndgame(p)
 	}
 	return false
+}
+
+// setCur makes piece i (or none, -1) p's current piece. The piece p leaves
+// becomes an orphan that any peer may finish; a partial piece p takes up is
+// owned by p: other peers leave its free blocks to p until they run out of
+// other work.
+func (t *Torrent) setCur(p *peer, i int64) {
+	if old := p.cur; old != i && old >= 0 && t.state[old] == stPartial {
+		if r := &t.recs[t.rec[old]]; r.owned && r.owner == p.id {
+			t.listRemove(&t.owned, uint32(old))
+			r.owned = false
+			t.listAdd(&t.partial, uint32(old))
+		}
+	}
+	p.cur = i
+	if i >= 0 && t.state[i] == stPartial && !p.snubbed { // a snubbed peer holds no claim
+		r := &t.recs[t.rec[i]]
+		if !r.owned {
+			t.listRemove(&t.partial, uint32(i))
+			r.owned = true
+			t.listAdd(&t.owned, uint32(i))
+		}
+		r.owner = p.id
+	}
+}
+
+// partialList returns the list a partial piece is in.
+func (t *Torrent) partialList(i uint32) *[]uint32 {
+	if t.recs[t.rec[i]].owned {
+		return &t.owned
+	}
+	return &t.partial
 }
 
 // pickFresh chooses a fresh piece the peer has.
@@ -188,8 +224,8 @@ func (t *Torrent) pickFresh(p *peer) (uint32, bool) {
 }
 
 // takeFrom requests the next free block of piece i from p, if p has the
-// piece and it has a free block.
-func (t *Torrent) takeFrom(p *peer, i uint32) bool {
+// piece and it has a free block. With own, i becomes p's current piece.
+func (t *Torrent) takeFrom(p *peer, i uint32, own bool) bool {
 	if int(i) >= t.n || !p.bits.has(i) {
 		return false
 	}
@@ -203,6 +239,9 @@ func (t *Torrent) takeFrom(p *peer, i uint32) bool {
 	default:
 		return false
 	}
+	if own {
+		t.setCur(p, int64(i))
+	}
 	r := &t.recs[t.rec[i]]
 	b := r.hint
 	for r.blocks[b].state != blkFree {
@@ -215,7 +254,8 @@ func (t *Torrent) takeFrom(p *peer, i uint32) bool {
 	blk.nreq = 1
 	r.nfree--
 	if r.nfree == 0 {
-		t.listRemove(&t.partial, i)
+		t.listRemove(t.partialList(i), i)
+		r.owned = false
 		t.state[i] = stFull
 		t.listAdd(&t.full, i)
 	}

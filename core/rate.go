@@ -101,5 +101,6 @@ func (t *Torrent) snub(p *peer) {
 	p.slowStart = false
 	p.target = 1
 	p.lastProgress = t.now
+	t.setCur(p, -1)
 	t.releaseAll(p, true)
 }

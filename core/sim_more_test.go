@@ -111,3 +111,47 @@ func TestSwarmSeedChokingRotates(t *testing.T) {
 	}
 	t.Logf("all unchoked by %v; first done %v; all done %v", last, firstDone, s.now)
 }
+
+// Three leechers hold the first 96 of 128 pieces; a fourth joins with
+// nothing. Rarest first sends every leecher to the seeder for the 32 rare
+// pieces only: the common ones travel between leechers. (Random picking
+// makes the seeder serve common pieces too.)
+func TestSwarmRarestFirstSpreadsRarePieces(t *testing.T) {
+	for _, rf := range []int{-1, 1 << 30} {
+		s := &sim{tb: t}
+		cfg := simConfig(128, 64<<10)
+		cfg.RandomFirst = rf
+		seed := s.node("seed", cfg, true, 256<<10)
+		var leechers []*simNode
+		for i := range 4 {
+			l := s.node(fmt.Sprintf("leech%d", i), cfg, false, 1<<20)
+			if i < 3 {
+				for p := range uint32(96) {
+					l.t.SetHave(p)
+				}
+			}
+			leechers = append(leechers, l)
+		}
+		for i, a := range s.nodes {
+			for j := i + 1; j < len(s.nodes); j++ {
+				s.connect(a, s.nodes[j], lat(i, j))
+			}
+		}
+		if !s.run(10*time.Minute, allDone(leechers...)) {
+			t.Fatalf("random first %d: not complete by %v", rf, s.now)
+		}
+		common := 0
+		for p := range seed.served {
+			if p < 96 {
+				common++
+			}
+		}
+		t.Logf("random first %d: seeder served %d pieces (%d common), %.2f MiB", rf, len(seed.served), common, float64(seed.uploaded)/(1<<20))
+		if rf < 0 && common != 0 {
+			t.Errorf("rarest first: the seeder served %d pieces the leechers had", common)
+		}
+		if rf > 0 && common == 0 {
+			t.Errorf("random picking served no common piece: the test does not discriminate")
+		}
+	}
+}

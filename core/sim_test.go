@@ -102,6 +102,9 @@ type simNode struct {
 	dropped     map[*simNode]Drop
 	endgameSeen bool
 	uploaded    int64
+	served      map[uint32]int64 // bytes uploaded per piece
+	leaveAfter  int64            // disconnect from everyone after uploading this much (0: never)
+	firstCopy   int              // distinct pieces served when one copy's worth was uploaded
 }
 
 type simConn struct {
@@ -282,6 +285,19 @@ func (n *simNode) serve(c *simConn, m Message) {
 		}
 		n.t.Uploaded(c.id, int(m.Length))
 		n.uploaded += int64(m.Length)
+		if n.served == nil {
+			n.served = map[uint32]int64{}
+		}
+		n.served[m.Piece] += int64(m.Length)
+		if n.firstCopy == 0 && n.uploaded >= n.t.cfg.TotalLength {
+			n.firstCopy = len(n.served)
+		}
+		if n.leaveAfter > 0 && n.uploaded >= n.leaveAfter {
+			for _, c := range n.list {
+				c.close()
+			}
+			n.flush()
+		}
 		corrupt := n.corrupt
 		c.send(func(r *simConn) {
 			v := r.local.t.BlockReceived(r.id, m.Piece, m.Begin, m.Length)
@@ -336,6 +352,7 @@ func TestSwarmCompletes(t *testing.T) {
 		t.Fatalf("swarm did not complete by %v", s.now)
 	}
 	t.Logf("completed at %v after %d events; seeder uploaded %.2f copies", s.now, s.steps, float64(seed.uploaded)/float64(size))
+	t.Logf("distinct pieces in the seeder's first copy: %d of %d", seed.firstCopy, cfg.NumPieces)
 	if seed.uploaded > 2*size {
 		t.Errorf("seeder uploaded %d bytes (%.2f copies) for 5 leechers: pieces did not spread", seed.uploaded, float64(seed.uploaded)/float64(size))
 	}

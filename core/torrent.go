@@ -45,7 +45,8 @@ type Torrent struct {
 	buckets       [][]uint32 // fresh wanted pieces by availability, ties in random order
 	lowest        int        // no non-empty bucket in [1, lowest)
 	freshPickable int        // fresh pieces in buckets[1:]
-	partial       []uint32   // pieces in stPartial
+	partial       []uint32   // pieces in stPartial nobody owns (orphans)
+	owned         []uint32   // pieces in stPartial that are some peer's current piece
 	full          []uint32   // pieces in stFull
 	recs          []record   // piece progress records
 	freeRecs      []int32    // unused indices in recs
