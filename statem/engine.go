@@ -129,10 +129,10 @@ func (m *Machine[S, D]) transition(ev *Event, res Result[S, D]) bool {
 	}
 	// Step 1: replies now; other actions set options or are stored.
 	postpone := false
-	for i := range res.actions {
-		a := &res.actions[i]
+	for i := range res.nacts {
+		a := res.action(i)
 		switch a.kind {
-		case actReply:
+		case actReply, actReplyError:
 			m.reply(a, cur, evv)
 		case actPostpone:
 			postpone = ev != nil // ignored for Init
@@ -214,26 +214,30 @@ func (m *Machine[S, D]) timeoutAction(a *Action) bool {
 // reply sends a Reply action's answer.
 func (m *Machine[S, D]) reply(a *Action, s S, ev Event) {
 	m.cnt.replies.Add(1)
+	if a.kind == actReplyError {
+		err, _ := a.content.(error)
+		if m.opts.tracer != nil {
+			m.opts.tracer(TraceEvent{Kind: TraceReply, State: s, Event: ev, ReplyErr: err})
+		}
+		a.from.ReplyError(err)
+		return
+	}
 	if m.opts.tracer != nil {
-		m.opts.tracer(TraceEvent{Kind: TraceReply, State: s, Event: ev, Reply: a.content, ReplyErr: a.err})
+		m.opts.tracer(TraceEvent{Kind: TraceReply, State: s, Event: ev, Reply: a.content})
 	}
-	if a.err != nil {
-		a.from.ReplyError(a.err)
-	} else {
-		a.from.Reply(a.content)
-	}
+	a.from.Reply(a.content)
 }
 
 // stop handles Stop and StopAndReply results: replies first, then exit
 // (Terminate runs in finish).
 func (m *Machine[S, D]) stop(res Result[S, D], s S, ev Event, enter bool) bool {
-	for i := range res.actions {
-		if res.actions[i].kind != actReply {
+	for i := range res.nacts {
+		if k := res.action(i).kind; k != actReply && k != actReplyError {
 			return m.bad(s, res.data, ev, "StopAndReply with a non-reply action at index %d", i)
 		}
 	}
-	for i := range res.actions {
-		m.reply(&res.actions[i], s, ev)
+	for i := range res.nacts {
+		m.reply(res.action(i), s, ev)
 	}
 	m.exit(res.reason, true, s, res.data)
 	return false
@@ -276,10 +280,10 @@ func (m *Machine[S, D]) enter(old, s S, data D) (D, bool) {
 			}
 			return data, m.bad(s, data, ev, "invalid (zero) Result")
 		}
-		for i := range res.actions {
-			a := &res.actions[i]
+		for i := range res.nacts {
+			a := res.action(i)
 			switch a.kind {
-			case actReply:
+			case actReply, actReplyError:
 				m.reply(a, s, ev)
 			case actPostpone:
 				return data, m.bad(s, data, ev, "Postpone from a state enter call")

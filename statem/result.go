@@ -20,11 +20,34 @@ const (
 // Stop or StopAndReply; the zero Result is invalid and stops the machine
 // with a *BadResultError.
 type Result[S comparable, D any] struct {
-	kind    resultKind
-	state   S
-	data    D
-	actions []Action
-	reason  error
+	kind  resultKind
+	state S
+	data  D
+	// The actions: the first is stored inline and the others copied, so
+	// that the common single action (a Reply) costs no allocation.
+	nacts  int
+	first  Action
+	rest   []Action
+	reason error
+}
+
+// withActions stores a copy of a in r.
+func (r Result[S, D]) withActions(a []Action) Result[S, D] {
+	if len(a) > 0 {
+		r.nacts, r.first = len(a), a[0]
+		if len(a) > 1 {
+			r.rest = append([]Action(nil), a[1:]...)
+		}
+	}
+	return r
+}
+
+// action returns the i-th action.
+func (r *Result[S, D]) action(i int) *Action {
+	if i == 0 {
+		return &r.first
+	}
+	return &r.rest[i-1]
 }
 
 // Next moves to state s with data d and runs the actions. If s differs from
@@ -32,29 +55,29 @@ type Result[S comparable, D any] struct {
 // the state time-out is cancelled and, with WithStateEnter, the enter call
 // runs.
 func Next[S comparable, D any](s S, d D, a ...Action) Result[S, D] {
-	return Result[S, D]{kind: resNext, state: s, data: d, actions: a}
+	return Result[S, D]{kind: resNext, state: s, data: d}.withActions(a)
 }
 
 // Keep stays in the current state with data d (OTP keep_state).
 func Keep[S comparable, D any](d D, a ...Action) Result[S, D] {
-	return Result[S, D]{kind: resKeep, data: d, actions: a}
+	return Result[S, D]{kind: resKeep, data: d}.withActions(a)
 }
 
 // KeepAll keeps both state and data (OTP keep_state_and_data).
 func KeepAll[S comparable, D any](a ...Action) Result[S, D] {
-	return Result[S, D]{kind: resKeepAll, actions: a}
+	return Result[S, D]{kind: resKeepAll}.withActions(a)
 }
 
 // Repeat stays in the current state with data d and runs the state enter
 // call again (OTP repeat_state). It is not a state change: postponed
 // events are not retried.
 func Repeat[S comparable, D any](d D, a ...Action) Result[S, D] {
-	return Result[S, D]{kind: resRepeat, data: d, actions: a}
+	return Result[S, D]{kind: resRepeat, data: d}.withActions(a)
 }
 
 // RepeatAll is Repeat keeping the data (OTP repeat_state_and_data).
 func RepeatAll[S comparable, D any](a ...Action) Result[S, D] {
-	return Result[S, D]{kind: resRepeatAll, actions: a}
+	return Result[S, D]{kind: resRepeatAll}.withActions(a)
 }
 
 // Stop ends the machine: Terminate(reason, state, d) runs, then Done is
@@ -68,7 +91,7 @@ func Stop[S comparable, D any](reason error, d D) Result[S, D] {
 // and then stops like Stop: callers are answered before Terminate runs.
 // Any other kind of action in replies is a bad result.
 func StopAndReply[S comparable, D any](reason error, d D, replies ...Action) Result[S, D] {
-	return Result[S, D]{kind: resStopReply, data: d, reason: reason, actions: replies}
+	return Result[S, D]{kind: resStopReply, data: d, reason: reason}.withActions(replies)
 }
 
 type actionKind uint8
@@ -77,7 +100,8 @@ const (
 	actInvalid actionKind = iota
 	actPostpone
 	actNextEvent
-	actReply
+	actReply      // content = the reply
+	actReplyError // content = the error
 	actSetTimeout    // relative or absolute; ev = kind
 	actCancelTimeout // ev = kind
 	actUpdateTimeout // ev = kind
@@ -98,7 +122,6 @@ type Action struct {
 	content any
 	d       time.Duration
 	at      time.Time
-	err     error
 }
 
 // Infinity as a time-out duration means "no timer": setting it cancels the
@@ -140,7 +163,7 @@ func Reply(from From, v any) Action {
 
 // ReplyError answers the caller from with err (Call returns nil, err).
 func ReplyError(from From, err error) Action {
-	return Action{kind: actReply, from: from, err: err}
+	return Action{kind: actReplyError, from: from, content: err}
 }
 
 // SetEventTimeout starts the event time-out: if no event arrives within d,
