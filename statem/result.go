@@ -100,8 +100,8 @@ const (
 	actInvalid actionKind = iota
 	actPostpone
 	actNextEvent
-	actReply      // content = the reply
-	actReplyError // content = the error
+	actReply         // content = the reply
+	actReplyError    // content = the error
 	actSetTimeout    // relative or absolute; ev = kind
 	actCancelTimeout // ev = kind
 	actUpdateTimeout // ev = kind
