@@ -244,7 +244,8 @@ func (t *Torrent) releaseAll(p *peer, cancel bool) {
 	if p.outstanding() == 0 {
 		return
 	}
-	for _, ref := range p.out[p.outHead:] {
+	for _, o := range p.out[p.outHead:] {
+		ref := o.ref
 		t.unrequest(p, ref)
 		if !p.closing {
 			p.addLate(ref)

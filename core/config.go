@@ -39,7 +39,9 @@ type Config struct {
 	// SnubTimeout: a peer that has requests outstanding and sends no block
 	// for this long is snubbed: its requests are cancelled and handed to
 	// other peers, its pipeline shrinks to one request, and it loses its
-	// regular unchoke slot until it sends a block. Default 20 s.
+	// regular unchoke slot until it sends a block. A single request left
+	// unanswered this long by a peer that answers others is cancelled and
+	// its block returns to the pool. Default 20 s.
 	SnubTimeout time.Duration
 	// UnchokeSlots is the number of regular unchoke slots. Default 4.
 	UnchokeSlots int

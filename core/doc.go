@@ -92,7 +92,7 @@
 // RequestQueueTime, in blocks, with slow start, between MinRequests and
 // min(MaxRequests, the peer's reqq). A peer that leaves requests unanswered
 // for SnubTimeout is snubbed: its requests are cancelled and go to other
-// peers. A choke without the fast extension returns the peer's requests to
+// peers; a single request dropped silently is cancelled after SnubTimeout. A choke without the fast extension returns the peer's requests to
 // the pool; a REJECT returns one.
 //
 // Verification: a failed piece returns to the pool; each peer that sent

@@ -36,7 +36,8 @@ func (t *Torrent) checkInvariants() error {
 			return fmt.Errorf("%v has %d outstanding while choked without fast", p.id, p.outstanding())
 		}
 		seen := map[reqRef]bool{}
-		for _, r := range p.out[p.outHead:] {
+		for _, o := range p.out[p.outHead:] {
+			r := o.ref
 			if seen[r] {
 				return fmt.Errorf("%v requested %v twice", p.id, r)
 			}
@@ -150,8 +151,8 @@ func (t *Torrent) checkInvariants() error {
 						return fmt.Errorf("piece %d block %d requested from gone %v", i, b, q)
 					}
 					found := false
-					for _, r := range qp.out[qp.outHead:] {
-						if r == (reqRef{uint32(i), uint32(b)}) {
+					for _, o := range qp.out[qp.outHead:] {
+						if o.ref == (reqRef{uint32(i), uint32(b)}) {
 							found = true
 						}
 					}

@@ -20,6 +20,12 @@ type reqRef struct {
 	block uint32
 }
 
+// outReq is a request in flight and when it was sent.
+type outReq struct {
+	ref reqRef
+	at  time.Duration
+}
+
 // peer is the core's state for one connection.
 type peer struct {
 	id      PeerID
@@ -43,7 +49,7 @@ type peer struct {
 	optimistic     bool
 	snubbed        bool
 
-	out     []reqRef // outstanding requests, oldest first, from outHead
+	out     []outReq // outstanding requests, oldest first, from outHead
 	outHead int
 	late    [lateCap]reqRef // ring of cancelled requests
 	lateLen int
@@ -76,7 +82,7 @@ func (p *peer) outstanding() int { return len(p.out) - p.outHead }
 // r is nearly always at the head and removal is O(1).
 func (p *peer) removeOut(r reqRef) bool {
 	for i := p.outHead; i < len(p.out); i++ {
-		if p.out[i] == r {
+		if p.out[i].ref == r {
 			copy(p.out[p.outHead+1:i+1], p.out[p.outHead:i])
 			p.outHead++
 			if p.outHead == len(p.out) {
@@ -89,7 +95,7 @@ func (p *peer) removeOut(r reqRef) bool {
 	return false
 }
 
-func (p *peer) pushOut(r reqRef) {
+func (p *peer) pushOut(r outReq) {
 	if p.outHead > 0 && len(p.out) == cap(p.out) {
 		n := copy(p.out, p.out[p.outHead:])
 		p.out = p.out[:n]

@@ -267,7 +267,7 @@ func (t *Torrent) request(p *peer, i uint32, b int) {
 	if p.outstanding() == 0 {
 		p.lastProgress = t.now
 	}
-	p.pushOut(reqRef{piece: i, block: uint32(b)})
+	p.pushOut(outReq{ref: reqRef{piece: i, block: uint32(b)}, at: t.now})
 	t.emit(p, MsgRequest, i, uint32(b)*BlockSize, t.blockLen(i, b))
 }
 

@@ -98,7 +98,7 @@ func TestSnubbedPeerRequestsGoElsewhere(t *testing.T) {
 	var late Message
 	for _, m := range lost {
 		ref := reqRef{m.Piece, m.Begin / BlockSize}
-		if len(kept) == 1 && kept[0] == ref {
+		if len(kept) == 1 && kept[0].ref == ref {
 			continue
 		}
 		late = m
@@ -337,5 +337,45 @@ func TestHashFailStrikes(t *testing.T) {
 	}
 	if ps, ok := x.PeerStats(a); ok {
 		t.Fatalf("banned peer still listed: %+v", ps)
+	}
+}
+
+// A peer that answers most requests but silently drops one is not snubbed,
+// but the dropped request is cancelled after SnubTimeout and its block
+// returns to the pool.
+func TestDroppedRequestExpires(t *testing.T) {
+	x := newH(t, Config{NumPieces: 64, SnubTimeout: 20 * time.Second, MinRequests: 4, MaxRequests: 4})
+	id := x.seedPeer(true)
+	pending := x.ready().kind(id, MsgRequest)
+	dropped := pending[1]
+	pending = append(pending[:1], pending[2:]...)
+	var cancels []Message
+	for s := 0; s < 25; s++ {
+		n := min(2, len(pending))
+		b := x.deliver(pending[:n])
+		pending = append(pending[n:], b.kind(id, MsgRequest)...)
+		for _, h := range b.hash {
+			x.PieceHashed(h, true)
+		}
+		b = x.tick(time.Second)
+		cancels = append(cancels, b.kind(id, MsgCancel)...)
+		pending = append(pending, b.kind(id, MsgRequest)...)
+		if ps, _ := x.PeerStats(id); ps.Snubbed {
+			t.Fatalf("peer snubbed at %ds although it answers", s)
+		}
+		if s < 19 && len(cancels) > 0 {
+			t.Fatalf("cancel at %ds, before the timeout: %v", s, cancels)
+		}
+	}
+	if len(cancels) != 1 || cancels[0].Piece != dropped.Piece || cancels[0].Begin != dropped.Begin {
+		t.Fatalf("cancels %v, want one for the dropped %v", cancels, dropped)
+	}
+	// The block was requested again.
+	again := false
+	for _, m := range pending {
+		again = again || (m.Piece == dropped.Piece && m.Begin == dropped.Begin)
+	}
+	if !again && x.state[dropped.Piece] != stHave && x.state[dropped.Piece] != stHashing {
+		t.Fatalf("dropped block %v not requested again", dropped)
 	}
 }

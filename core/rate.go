@@ -63,6 +63,7 @@ func (t *Torrent) Tick(now time.Duration) {
 		if p.outstanding() > 0 && now-p.lastProgress >= t.cfg.SnubTimeout {
 			t.snub(p)
 		}
+		t.expire(p)
 	}
 	if now >= t.nextRechoke {
 		t.nextRechoke = now + t.cfg.RechokeInterval
@@ -103,4 +104,26 @@ func (t *Torrent) snub(p *peer) {
 	p.lastProgress = t.now
 	t.setCur(p, -1)
 	t.releaseAll(p, true)
+}
+
+// expire cancels requests that a peer which otherwise answers left
+// unanswered for SnubTimeout (it dropped them silently), so their blocks go
+// back to the pool. Requests are kept oldest first, so only the head is
+// examined.
+func (t *Torrent) expire(p *peer) {
+	expired := false
+	for p.outstanding() > 0 {
+		o := p.out[p.outHead]
+		if t.now-o.at < t.cfg.SnubTimeout {
+			break
+		}
+		p.removeOut(o.ref)
+		t.unrequest(p, o.ref)
+		p.addLate(o.ref)
+		t.emit(p, MsgCancel, o.ref.piece, o.ref.block*BlockSize, t.blockLen(o.ref.piece, int(o.ref.block)))
+		expired = true
+	}
+	if expired {
+		t.bump()
+	}
 }
