@@ -212,8 +212,8 @@ func TestTCP_LoadAndGracefulShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Traffic goes on; shut down in the middle of it.
-	for mark := total.Load(); total.Load() < mark+int64(clients); {
-		time.Sleep(time.Millisecond)
+	for mark := total.Load(); total.Load() < mark+int64(clients) && ctx.Err() == nil; {
+		time.Sleep(time.Millisecond) // waiting for more traffic, bounded by ctx
 	}
 	if err := p.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown = %v", err)
@@ -261,7 +261,10 @@ func TestTCP_SuspendAndAcceptTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	for timeouts.Load() < 4 {
-		time.Sleep(5 * time.Millisecond) // waiting for the timeouts to happen, bounded by the test timeout
+		if ctx.Err() != nil {
+			t.Fatalf("only %d accept timeouts", timeouts.Load())
+		}
+		time.Sleep(5 * time.Millisecond) // waiting for the timeouts to happen, bounded by ctx
 	}
 	if err := p.Suspend(ctx); err != nil {
 		t.Fatal(err)

@@ -113,12 +113,11 @@ type Conn[D any] struct {
 // *BadResultError, and statem's start errors.
 func Start[D any](ctx context.Context, h Handler[D], opts ...Option) (*Conn[D], error) {
 	life, stop := context.WithCancel(context.Background())
-	m, err := statem.Start(ctx, statem.Handler[Phase, D](&machine[D]{h: h, life: life}), opts...)
+	m, err := statem.Start(ctx, statem.Handler[Phase, D](&machine[D]{h: h, life: life, stop: stop}), opts...)
 	if err != nil {
 		stop()
 		return nil, err
 	}
-	go func() { <-m.Done(); stop() }()
 	return &Conn[D]{m: m, stop: stop}, nil
 }
 
@@ -164,7 +163,8 @@ type disconnectReq struct{ info any }
 // machine runs a Handler on statem.
 type machine[D any] struct {
 	h    Handler[D]
-	life context.Context // cancelled by Conn.Stop
+	life context.Context    // cancelled by Conn.Stop
+	stop context.CancelFunc // cancels life; also run by Terminate, which follows every stop after Init
 
 	once sync.Once
 	ctx  context.Context // the machine's ctx, also cancelled by Conn.Stop
@@ -201,7 +201,10 @@ func (m *machine[D]) Init(ctx context.Context) (Phase, D, []statem.Action, error
 	return 0, zero, nil, &BadResultError{"Init", r.kind.String()}
 }
 
-func (m *machine[D]) Terminate(reason error, _ Phase, d D) { m.h.Terminate(reason, d) }
+func (m *machine[D]) Terminate(reason error, _ Phase, d D) {
+	defer m.stop()
+	m.h.Terminate(reason, d)
+}
 
 func (m *machine[D]) HandleEvent(sctx context.Context, ev statem.Event, s Phase, d D) statem.Result[Phase, D] {
 	ctx := m.callbackCtx(sctx)
