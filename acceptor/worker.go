@@ -109,8 +109,7 @@ func (l *lnState) kick() {
 // runAcceptor is one acceptor goroutine, from Init to the end of its
 // connection (if it got one).
 func (sh *shared) runAcceptor(seq uint64, l *lnState) {
-	a := sh.spec.New()
-	opts, err := sh.safeInit(a, l.info)
+	a, opts, err := sh.safeInit(l.info)
 	switch {
 	case errors.Is(err, ErrIgnore):
 		sh.post(evIgnored{seq})
@@ -155,13 +154,17 @@ func (sh *shared) runAcceptor(seq uint64, l *lnState) {
 	}
 }
 
-func (sh *shared) safeInit(a Acceptor, info ListenerInfo) (opts Options, err error) {
+// safeInit makes the acceptor's callbacks (Spec.New) and runs Init; a
+// panic in either is an init failure.
+func (sh *shared) safeInit(info ListenerInfo) (a Acceptor, opts Options, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = sh.panicked("Init", v)
 		}
 	}()
-	return a.Init(sh.ctx, info)
+	a = sh.spec.New()
+	opts, err = a.Init(sh.ctx, info)
+	return a, opts, err
 }
 
 func (sh *shared) safeContinue(a Acceptor, c net.Conn) (err error) {
