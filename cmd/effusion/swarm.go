@@ -84,10 +84,13 @@ copy verifies.`,
 					return badInput(fmt.Errorf("--cpuprofile: %w", err))
 				}
 				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
+				// Profile the transfer only, not the payload, torrent and check.
+				cfg.OnTransferStart = func() {
+					if err := pprof.StartCPUProfile(f); err != nil {
+						fmt.Fprintln(stderr, "effusion: cpu profile:", err)
+					}
 				}
-				defer pprof.StopCPUProfile()
+				cfg.OnTransferEnd = pprof.StopCPUProfile
 			}
 			res, err := swarm.Run(ctx, cfg)
 			if errors.Is(err, swarm.ErrBadConfig) {
@@ -116,7 +119,7 @@ copy verifies.`,
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the payload, the torrent and the copies")
 	f.DurationVar(&timeout, "timeout", 10*time.Minute, "give up after this long")
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the sessions and the tracker to stderr (no bars)")
-	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the transfer (leechers started to all complete) to this file")
 	f.StringVar(&memProf, "memprofile", "", "write an allocation profile to this file at the end (go tool pprof)")
 	return cmd
 }

@@ -60,6 +60,10 @@ type Config struct {
 	Interval time.Duration
 	// Logger receives the sessions' and tracker's logs; nil discards them.
 	Logger *slog.Logger
+	// OnTransferStart and OnTransferEnd, if set, are called on Run's
+	// goroutine just before the leechers start and once the last one has
+	// completed (or the run failed), e.g. to profile only the transfer.
+	OnTransferStart, OnTransferEnd func()
 }
 
 // LeecherResult is what one leecher achieved.
@@ -187,6 +191,17 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			FormatSize(cfg.Size), res.Tracker, cfg.Seeders, res.Setup.Seconds(), cfg.Leechers)
 	}
 
+	if cfg.OnTransferStart != nil {
+		cfg.OnTransferStart()
+	}
+	if cfg.OnTransferEnd != nil {
+		defer func() {
+			if end := cfg.OnTransferEnd; end != nil {
+				cfg.OnTransferEnd = nil
+				end()
+			}
+		}()
+	}
 	u1 := readUsage()
 	t0 := time.Now()
 	leechers := make([]*session.Session, cfg.Leechers)
@@ -203,6 +218,10 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 		return res, err
 	}
 	res.CPU = readUsage().cpu - u1.cpu
+	if end := cfg.OnTransferEnd; end != nil {
+		cfg.OnTransferEnd = nil
+		end()
+	}
 	for _, l := range res.Leechers {
 		res.Elapsed = max(res.Elapsed, l.Elapsed)
 	}
