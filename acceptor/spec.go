@@ -75,6 +75,7 @@ const (
 	Transient
 )
 
+// String returns "temporary" or "transient".
 func (r Restart) String() string {
 	if r == Transient {
 		return "transient"
@@ -240,6 +241,7 @@ type IntensityError struct {
 	Last      error // the event that exceeded it
 }
 
+// Error says the intensity was reached and what happened last.
 func (e *IntensityError) Error() string {
 	return fmt.Sprintf("acceptor: reached max restart intensity (%d in %v); last: %v", e.Intensity, e.Period, e.Last)
 }
@@ -260,6 +262,7 @@ type Straggler struct {
 	Peer      net.Addr // nil for an acceptor
 }
 
+// Error lists the stragglers.
 func (e *ShutdownError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "acceptor: %d goroutines did not return:", len(e.Stragglers))
@@ -282,6 +285,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error renders the panic value.
 func (e *PanicError) Error() string { return fmt.Sprintf("acceptor: panic: %v", e.Value) }
 
 type drainingKey struct{}

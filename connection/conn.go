@@ -93,6 +93,7 @@ const (
 	Connected
 )
 
+// String returns "connected" or "disconnected".
 func (p Phase) String() string {
 	if p == Connected {
 		return "connected"

@@ -118,6 +118,7 @@ type BadResultError struct {
 	Result   string // what it returned
 }
 
+// Error names the callback and the result.
 func (e *BadResultError) Error() string {
 	return fmt.Sprintf("connection: %s may not return %s", e.Callback, e.Result)
 }
@@ -129,6 +130,7 @@ type BadMessageError struct {
 	Message  any
 }
 
+// Error names the callback and the message.
 func (e *BadMessageError) Error() string {
 	return fmt.Sprintf("connection: unexpected %s(%v)", e.Callback, e.Message)
 }
