@@ -307,6 +307,7 @@ func (t *Torrent) PieceHashed(piece uint32, ok bool) {
 		return
 	}
 	t.hashFails++
+	t.suspect.set(piece)
 	t.wasted += t.PieceLen(piece)
 	t.contrib = t.contrib[:0]
 	for _, blk := range r.blocks {

@@ -97,7 +97,8 @@
 //
 // Verification: a failed piece returns to the pool; each peer that sent
 // one of its blocks gets a strike, and a sole contributor or a peer with
-// BanStrikes strikes is dropped with Ban.
+// BanStrikes strikes is dropped with Ban. A failed piece is then fetched
+// from a single peer, so a second failure names the culprit.
 //
 // Choking: UnchokeSlots regular slots re-ranked every RechokeInterval: by
 // download rate while leeching (snubbed peers excluded), by upload rate

@@ -140,12 +140,17 @@ func (t *Torrent) pickOne(p *peer) bool {
 	if i, ok := t.pickFresh(p); ok {
 		return t.takeFrom(p, i, true)
 	}
+	helpable := 0
 	for _, i := range t.owned {
+		if t.suspect.has(i) {
+			continue // left to its owner alone
+		}
+		helpable++
 		if p.bits.has(i) {
 			return t.takeFrom(p, i, false)
 		}
 	}
-	if len(t.partial) == 0 && len(t.owned) == 0 && t.freshPickable == 0 && len(t.full) > 0 {
+	if len(t.partial) == 0 && helpable == 0 && t.freshPickable == 0 && len(t.full) > 0 {
 		if !t.endgame {
 			// Entering end game: peers that failed a pick may now
 			// duplicate requests.
@@ -236,6 +241,11 @@ func (t *Torrent) takeFrom(p *peer, i uint32, own bool) bool {
 		t.state[i] = stPartial
 		t.listAdd(&t.partial, i)
 	case stPartial:
+		// A piece that failed verification is fetched from one peer, so
+		// a second failure names the culprit.
+		if r := &t.recs[t.rec[i]]; t.suspect.has(i) && (!own || r.owned && r.owner != p.id) {
+			return false
+		}
 	default:
 		return false
 	}
@@ -279,7 +289,7 @@ func (t *Torrent) pickEndgame(p *peer) bool {
 	for k := 0; k < nf; k++ {
 		idx := (p.egCursor + k) % nf
 		i := t.full[idx]
-		if !p.bits.has(i) {
+		if !p.bits.has(i) || t.suspect.has(i) {
 			continue
 		}
 		r := &t.recs[t.rec[i]]

@@ -379,3 +379,43 @@ func TestDroppedRequestExpires(t *testing.T) {
 		t.Fatalf("dropped block %v not requested again", dropped)
 	}
 }
+
+// After a piece with two contributors fails, it is fetched again from one
+// peer only (no help from others, no end game duplicates), so a second
+// failure names the culprit.
+func TestFailedPieceRefetchedFromOnePeer(t *testing.T) {
+	x := newH(t, Config{NumPieces: 1, MinRequests: 2, MaxRequests: 2})
+	a := x.PeerConnected(Caps{})
+	x.PeerBitfield(a, full(1))
+	c := x.PeerConnected(Caps{})
+	x.PeerBitfield(c, full(1))
+	x.PeerUnchoke(a)
+	x.deliver(x.ready().kind(a, MsgRequest))
+	x.PeerChoke(a)
+	x.PeerUnchoke(c)
+	b := x.deliver(x.ready().kind(c, MsgRequest))
+	x.PieceHashed(b.hash[0], false)
+	if b = x.ready(); len(b.drops) != 0 {
+		t.Fatalf("drops %v after a first shared failure", b.drops)
+	}
+	rc := b.kind(c, MsgRequest)
+	x.PeerUnchoke(a)
+	ra := x.ready().kind(a, MsgRequest)
+	if len(ra)+len(rc) != 2 || len(ra) != 0 && len(rc) != 0 {
+		t.Fatalf("suspect piece requested from both peers: a %v, c %v", ra, rc)
+	}
+	owner, reqs := a, ra
+	if len(rc) > 0 {
+		owner, reqs = c, rc
+	}
+	b = x.deliver(reqs)
+	if got := append(b.kind(a, MsgRequest), b.kind(c, MsgRequest)...); len(got) != 2 || got[0].Peer != owner || got[1].Peer != owner {
+		t.Fatalf("second half requested as %v, want both from %v", got, owner)
+	}
+	b = x.deliver(b.kind(owner, MsgRequest))
+	x.PieceHashed(b.hash[0], false)
+	b = x.ready()
+	if len(b.drops) != 1 || b.drops[0].Peer != owner || !b.drops[0].Ban {
+		t.Fatalf("drops %+v, want the sole contributor %v banned", b.drops, owner)
+	}
+}

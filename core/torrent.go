@@ -41,6 +41,9 @@ type Torrent struct {
 	have  bitset   // verified pieces
 	want  bitset   // wanted pieces
 	need  bitset   // want &^ have
+	// suspect marks pieces that failed verification: until verified they
+	// are downloaded from a single peer (no help, no end game duplicates).
+	suspect bitset
 
 	buckets       [][]uint32 // fresh wanted pieces by availability, ties in random order
 	lowest        int        // no non-empty bucket in [1, lowest)
@@ -99,6 +102,7 @@ func New(cfg Config) (*Torrent, error) {
 		have:      newBitset(n),
 		want:      newBitset(n),
 		need:      newBitset(n),
+		suspect:   newBitset(n),
 		buckets:   make([][]uint32, 1, 8),
 		lowest:    1,
 		peers:     make([]*peer, 1, 16),
@@ -245,6 +249,7 @@ func (t *Torrent) markHave(i uint32) {
 	}
 	t.state[i] = stHave
 	t.have.set(i)
+	t.suspect.clear(i)
 	t.haveCount++
 	if t.want.has(i) {
 		t.needCount--
