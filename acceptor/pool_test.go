@@ -777,3 +777,31 @@ func TestPool_MaxConnsAcceptTimeout(t *testing.T) {
 		ping(t, mustDial(t, l), "y")
 	})
 }
+
+// A connection accepted while Shutdown begins is never missed (net/http's
+// #20239 and #33313): it is tracked, sees Draining, and Shutdown waits
+// for it. Repeated to explore interleavings.
+func TestPool_AcceptRacingShutdown(t *testing.T) {
+	for range 50 {
+		synctest.Test(t, func(t *testing.T) {
+			var running atomic.Int32
+			p := mustStart(t, acceptor.Spec{New: acceptor.Func(func(ctx context.Context, c net.Conn) error {
+				running.Add(1)
+				defer running.Add(-1)
+				<-acceptor.Draining(ctx)
+				return nil
+			})})
+			l := newMemListener("l")
+			mustAdd(t, p, l, 2)
+			for range 3 {
+				go l.Dial()
+			}
+			if err := p.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if n := running.Load(); n != 0 {
+				t.Fatalf("%d handlers still running after Shutdown", n)
+			}
+		})
+	}
+}
