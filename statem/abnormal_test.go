@@ -12,7 +12,7 @@ import (
 
 // crashWith starts a machine whose handler answers a call "crash" with
 // result, and checks the caller, Err, Terminate and the log.
-func crashWith(t *testing.T, result func(ev Event) Result[S, int], opts ...Option) (error, []string, string) {
+func crashWith(t *testing.T, result func(ev Event) Result[S, int], opts ...Option) (lines []string, logged string, reason error) {
 	t.Helper()
 	r := newRecorder()
 	h := idle(r)
@@ -32,7 +32,7 @@ func crashWith(t *testing.T, result func(ev Event) Result[S, int], opts ...Optio
 	if !errors.Is(err, m.Err()) {
 		t.Fatalf("caller error %v does not carry the exit reason %v", err, m.Err())
 	}
-	return m.Err(), r.take(), buf.String()
+	return r.take(), buf.String(), m.Err()
 }
 
 // OTP abnormal2..4: a bad result, a bad action, a bad time-out action or a
@@ -53,7 +53,7 @@ func TestAbnormal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				reason, lines, logged := crashWith(t, tc.result)
+				lines, logged, reason := crashWith(t, tc.result)
 				if !strings.Contains(reason.Error(), tc.want) {
 					t.Fatalf("reason %v, want %q", reason, tc.want)
 				}
@@ -86,7 +86,7 @@ func TestAbnormal(t *testing.T) {
 func TestAbnormal_PanicError(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		boom := errors.New("boom")
-		reason, _, _ := crashWith(t, func(Event) Result[S, int] { panic(boom) })
+		_, _, reason := crashWith(t, func(Event) Result[S, int] { panic(boom) })
 		if !errors.Is(reason, boom) {
 			t.Fatalf("reason %v does not wrap the panic value", reason)
 		}
@@ -98,7 +98,7 @@ func TestAbnormal_PanicError(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		reason := fmt.Errorf("%w: maintenance", ErrShutdown)
-		got, lines, logged := crashWith(t, func(Event) Result[S, int] { return Stop[S](reason, 7) })
+		lines, logged, got := crashWith(t, func(Event) Result[S, int] { return Stop[S](reason, 7) })
 		if got != reason || !IsQuiet(got) {
 			t.Fatalf("reason %v", got)
 		}

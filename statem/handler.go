@@ -18,12 +18,16 @@ type Handler[S comparable, D any] interface {
 	// Start, which waits for it. Return ErrIgnore (or an error wrapping it)
 	// to make Start return ErrIgnore without a machine, or any other error
 	// to make Start fail with it. Terminate is not called in either case.
-	// Postpone actions from Init are ignored. ctx is cancelled when the
-	// start times out.
+	// Postpone actions from Init are ignored. ctx carries the values of
+	// Start's ctx and is cancelled when Start returns (at the latest when
+	// the start times out): goroutines that should live as long as the
+	// machine must use the ctx of HandleEvent.
 	Init(ctx context.Context) (S, D, []Action, error)
 	// HandleEvent handles one event in state s with data d. ctx carries the
-	// machine's identity (a Call on the machine itself with this ctx fails
-	// with ErrCalledSelf) and is cancelled when the machine has ended.
+	// machine's identity (a Call, Stop or system request on the machine
+	// itself with this ctx fails with ErrCalledSelf instead of
+	// deadlocking; with another ctx it deadlocks) and is cancelled by Stop
+	// and when the machine has ended.
 	HandleEvent(ctx context.Context, ev Event, s S, d D) Result[S, D]
 }
 

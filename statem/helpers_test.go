@@ -119,16 +119,6 @@ func stopped[S comparable, D any](t *testing.T, m *Machine[S, D]) {
 	}
 }
 
-// running asserts that m has not ended.
-func running[S comparable, D any](t *testing.T, m *Machine[S, D]) {
-	t.Helper()
-	select {
-	case <-m.Done():
-		t.Fatalf("machine ended: %v", m.Err())
-	default:
-	}
-}
-
 // call makes a call that must succeed and returns the reply.
 func call[S comparable, D any](t *testing.T, m *Machine[S, D], req any) any {
 	t.Helper()

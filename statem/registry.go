@@ -2,6 +2,7 @@ package statem
 
 import (
 	"context"
+	"fmt"
 	"sync"
 )
 
@@ -42,10 +43,16 @@ func NewLocalRegistry() *LocalRegistry {
 	return &LocalRegistry{names: make(map[any]Process)}
 }
 
-// Register implements Registry. name must be comparable.
-func (r *LocalRegistry) Register(name any, p Process) error {
+// Register implements Registry. A name that is not comparable (a slice, a
+// map, a func, or a struct holding one) is refused with an error.
+func (r *LocalRegistry) Register(name any, p Process) (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	defer func() {
+		if recover() != nil { // the map lookup panicked: not comparable
+			err = fmt.Errorf("statem: name %v is not comparable", name)
+		}
+	}()
 	if old, ok := r.names[name]; ok {
 		return &AlreadyStartedError{Name: name, Existing: old}
 	}

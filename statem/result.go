@@ -183,7 +183,8 @@ func SetStateTimeout(d time.Duration, content any) Action {
 
 // SetGenericTimeout starts (or restarts) the time-out named name: after d a
 // GenericTimeout event with name and content is delivered. It is never
-// cancelled automatically. A negative d (Infinity) cancels it.
+// cancelled automatically. A negative d (Infinity) cancels it. name must
+// be comparable (a non-comparable name crashes the machine).
 func SetGenericTimeout(name any, d time.Duration, content any) Action {
 	return Action{kind: actSetTimeout, ev: GenericTimeout, name: name, d: d, content: content}
 }

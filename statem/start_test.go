@@ -456,3 +456,12 @@ func TestStop_TimersStopped(t *testing.T) {
 		}
 	})
 }
+
+// A name that cannot be a map key is refused, not a panic.
+func TestStart_BadName(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		if _, err := Start(context.Background(), idle(nil), WithName(nil, []int{1})); err == nil {
+			t.Fatal("non-comparable name accepted")
+		}
+	})
+}
