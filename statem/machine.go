@@ -102,8 +102,12 @@ func Start[S comparable, D any](ctx context.Context, h Handler[S, D], opts ...Op
 	m.term, _ = h.(Terminator[S, D])
 	m.fmtr, _ = h.(StatusFormatter[S, D])
 	m.mb.signal = make(chan struct{}, 1)
+	// Set up everything a client may touch before the name makes the
+	// machine reachable.
+	m.ctx, m.cancel = context.WithCancel(context.WithValue(context.WithoutCancel(ctx), selfKey{}, Process(m)))
 	if m.opts.named {
 		if err := m.opts.reg.Register(m.opts.name, m); err != nil {
+			m.cancel()
 			return nil, err
 		}
 	}
@@ -115,7 +119,6 @@ func Start[S comparable, D any](ctx context.Context, h Handler[S, D], opts ...Op
 		startCtx, cancelStart = context.WithCancel(ctx)
 	}
 	defer cancelStart()
-	m.ctx, m.cancel = context.WithCancel(context.WithValue(context.WithoutCancel(ctx), selfKey{}, Process(m)))
 	initCtx := context.WithValue(startCtx, selfKey{}, Process(m))
 	res := make(chan initResult, 1)
 	go m.run(initCtx, res)

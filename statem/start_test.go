@@ -465,3 +465,38 @@ func TestStart_BadName(t *testing.T) {
 		}
 	})
 }
+
+// A machine found by name while Init runs can already be stopped: the
+// stop is handled once the start is complete.
+func TestStart_StopDuringInit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRecorder()
+		release := make(chan struct{})
+		h := idle(r)
+		h.InitF = func(context.Context) (S, int, []Action, error) {
+			<-release
+			return "idle", 1, nil, nil
+		}
+		started := make(chan error)
+		go func() {
+			_, err := Start(context.Background(), h, WithName(nil, "stop_during_init"))
+			started <- err
+		}()
+		synctest.Wait()
+		p, ok := Whereis("stop_during_init")
+		if !ok {
+			t.Fatal("not registered during Init")
+		}
+		stopped := make(chan error)
+		go func() { stopped <- p.Stop(context.Background(), nil) }()
+		synctest.Wait()
+		close(release)
+		if err := <-started; err != nil {
+			t.Fatal(err)
+		}
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		r.expect(t, "terminate <nil> idle 1")
+	})
+}
