@@ -423,3 +423,20 @@ func TestRecursiveType(t *testing.T) {
 		t.Fatalf("%q %v", b, err)
 	}
 }
+
+type cyc struct {
+	Next *cyc `bencode:"n"`
+}
+
+func TestMarshalCycle(t *testing.T) {
+	c := &cyc{}
+	c.Next = c
+	if _, err := Marshal(c); !errors.As(err, new(*UnsupportedValueError)) {
+		t.Fatalf("got %v", err)
+	}
+	l := []any{nil}
+	l[0] = l
+	if _, err := Marshal(l); !errors.As(err, new(*UnsupportedValueError)) {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -21,7 +21,8 @@ type Marshaler interface {
 // `bencode:"name,omitempty"` tag ("-" skips a field). Nil pointers and nil
 // interfaces in struct fields are omitted (bencode has no null); elsewhere
 // they are an *UnsupportedValueError. Floats, complex numbers, channels and
-// functions are an *UnsupportedTypeError.
+// functions are an *UnsupportedTypeError; nesting deeper than 1000 (a
+// cyclic value) is an *UnsupportedValueError.
 func Marshal(v any) ([]byte, error) {
 	return Append(nil, v)
 }
@@ -32,7 +33,7 @@ func Append(b []byte, v any) ([]byte, error) {
 	if !rv.IsValid() {
 		return b, &UnsupportedValueError{Str: "nil"}
 	}
-	return encoderFor(rv.Type())(b, rv)
+	return encoderFor(rv.Type())(&encState{}, b, rv)
 }
 
 // Encoder writes bencoded values to a stream.
@@ -56,7 +57,22 @@ func (e *Encoder) Encode(v any) error {
 	return err
 }
 
-type encFunc func(b []byte, v reflect.Value) ([]byte, error)
+// encState carries the nesting depth, so that a cyclic value fails instead
+// of recursing until the stack is exhausted.
+type encState struct{ depth int }
+
+// maxEncodeDepth bounds list and dictionary nesting in Marshal.
+const maxEncodeDepth = 1000
+
+func (e *encState) enter(v reflect.Value) error {
+	e.depth++
+	if e.depth > maxEncodeDepth {
+		return &UnsupportedValueError{Value: v, Str: "nesting deeper than 1000 (a cycle?)"}
+	}
+	return nil
+}
+
+type encFunc func(e *encState, b []byte, v reflect.Value) ([]byte, error)
 
 var (
 	encCache      sync.Map // reflect.Type -> encFunc
@@ -72,9 +88,9 @@ func encoderFor(t reflect.Type) encFunc {
 		f  encFunc
 	)
 	wg.Add(1)
-	fi, loaded := encCache.LoadOrStore(t, encFunc(func(b []byte, v reflect.Value) ([]byte, error) {
+	fi, loaded := encCache.LoadOrStore(t, encFunc(func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
 		wg.Wait()
-		return f(b, v)
+		return f(e, b, v)
 	}))
 	if loaded {
 		return fi.(encFunc)
@@ -90,32 +106,32 @@ func newEncoder(t reflect.Type) encFunc {
 		return encodeMarshaler
 	}
 	if t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(marshalerType) {
-		return func(b []byte, v reflect.Value) ([]byte, error) {
+		return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
 			if v.CanAddr() {
-				return encodeMarshaler(b, v.Addr())
+				return encodeMarshaler(e, b, v.Addr())
 			}
 			// Not addressable: copy so the pointer method can be called.
 			p := reflect.New(t)
 			p.Elem().Set(v)
-			return encodeMarshaler(b, p)
+			return encodeMarshaler(e, b, p)
 		}
 	}
 	switch t.Kind() {
 	case reflect.Bool:
-		return func(b []byte, v reflect.Value) ([]byte, error) {
+		return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
 			if v.Bool() {
 				return append(b, "i1e"...), nil
 			}
 			return append(b, "i0e"...), nil
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return func(b []byte, v reflect.Value) ([]byte, error) {
+		return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
 			b = append(b, 'i')
 			b = strconv.AppendInt(b, v.Int(), 10)
 			return append(b, 'e'), nil
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		return func(b []byte, v reflect.Value) ([]byte, error) {
+		return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
 			u := v.Uint()
 			if u > 1<<63-1 {
 				return b, &UnsupportedValueError{Value: v, Str: "integer " + strconv.FormatUint(u, 10) + " does not fit in int64"}
@@ -125,27 +141,27 @@ func newEncoder(t reflect.Type) encFunc {
 			return append(b, 'e'), nil
 		}
 	case reflect.String:
-		return func(b []byte, v reflect.Value) ([]byte, error) {
+		return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
 			return appendString(b, v.String()), nil
 		}
 	case reflect.Pointer, reflect.Interface:
-		return func(b []byte, v reflect.Value) ([]byte, error) {
+		return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
 			if v.IsNil() {
 				return b, &UnsupportedValueError{Value: v, Str: "nil " + v.Type().String()}
 			}
-			e := v.Elem()
-			return encoderFor(e.Type())(b, e)
+			ev := v.Elem()
+			return encoderFor(ev.Type())(e, b, ev)
 		}
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 && !t.Elem().Implements(marshalerType) && !reflect.PointerTo(t.Elem()).Implements(marshalerType) {
-			return func(b []byte, v reflect.Value) ([]byte, error) {
+			return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
 				return appendBytes(b, v.Bytes()), nil
 			}
 		}
 		return newListEncoder(t)
 	case reflect.Array:
 		if t.Elem().Kind() == reflect.Uint8 && !t.Elem().Implements(marshalerType) && !reflect.PointerTo(t.Elem()).Implements(marshalerType) {
-			return func(b []byte, v reflect.Value) ([]byte, error) {
+			return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
 				b = strconv.AppendInt(b, int64(v.Len()), 10)
 				b = append(b, ':')
 				for i := 0; i < v.Len(); i++ {
@@ -162,7 +178,7 @@ func newEncoder(t reflect.Type) encFunc {
 	case reflect.Struct:
 		return newStructEncoder(t)
 	}
-	return func(b []byte, v reflect.Value) ([]byte, error) {
+	return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
 		return b, &UnsupportedTypeError{Type: t}
 	}
 }
@@ -179,7 +195,7 @@ func appendBytes(b []byte, s []byte) []byte {
 	return append(b, s...)
 }
 
-func encodeMarshaler(b []byte, v reflect.Value) ([]byte, error) {
+func encodeMarshaler(_ *encState, b []byte, v reflect.Value) ([]byte, error) {
 	if v.Kind() == reflect.Pointer && v.IsNil() {
 		return b, &UnsupportedValueError{Value: v, Str: "nil " + v.Type().String()}
 	}
@@ -196,12 +212,16 @@ func encodeMarshaler(b []byte, v reflect.Value) ([]byte, error) {
 
 func newListEncoder(t reflect.Type) encFunc {
 	elem := t.Elem()
-	return func(b []byte, v reflect.Value) ([]byte, error) {
+	return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
+		if err := e.enter(v); err != nil {
+			return b, err
+		}
+		defer func() { e.depth-- }()
 		enc := encoderFor(elem)
 		b = append(b, 'l')
 		var err error
 		for i := 0; i < v.Len(); i++ {
-			if b, err = enc(b, v.Index(i)); err != nil {
+			if b, err = enc(e, b, v.Index(i)); err != nil {
 				return b, err
 			}
 		}
@@ -211,7 +231,11 @@ func newListEncoder(t reflect.Type) encFunc {
 
 func newMapEncoder(t reflect.Type) encFunc {
 	elem := t.Elem()
-	return func(b []byte, v reflect.Value) ([]byte, error) {
+	return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
+		if err := e.enter(v); err != nil {
+			return b, err
+		}
+		defer func() { e.depth-- }()
 		enc := encoderFor(elem)
 		keys := v.MapKeys()
 		slices.SortFunc(keys, func(a, b reflect.Value) int {
@@ -228,7 +252,7 @@ func newMapEncoder(t reflect.Type) encFunc {
 		var err error
 		for _, k := range keys {
 			b = appendString(b, k.String())
-			if b, err = enc(b, v.MapIndex(k)); err != nil {
+			if b, err = enc(e, b, v.MapIndex(k)); err != nil {
 				return b, err
 			}
 		}
@@ -255,7 +279,11 @@ func isEmptyValue(v reflect.Value) bool {
 
 func newStructEncoder(t reflect.Type) encFunc {
 	si := cachedStructInfo(t)
-	return func(b []byte, v reflect.Value) ([]byte, error) {
+	return func(e *encState, b []byte, v reflect.Value) ([]byte, error) {
+		if err := e.enter(v); err != nil {
+			return b, err
+		}
+		defer func() { e.depth-- }()
 		b = append(b, 'd')
 		var err error
 		for i := range si.fields {
@@ -268,7 +296,7 @@ func newStructEncoder(t reflect.Type) encFunc {
 				continue
 			}
 			b = appendString(b, f.name)
-			if b, err = encoderFor(f.typ)(b, fv); err != nil {
+			if b, err = encoderFor(f.typ)(e, b, fv); err != nil {
 				return b, err
 			}
 		}

@@ -38,6 +38,7 @@ type fileDict struct {
 // MaxPieces.
 type pieceHashes [][20]byte
 
+// UnmarshalBencode implements bencode.Unmarshaler; errors are *FieldError.
 func (p *pieceHashes) UnmarshalBencode(raw []byte) error {
 	colon := bytes.IndexByte(raw, ':')
 	if len(raw) == 0 || raw[0] < '0' || raw[0] > '9' || colon < 0 {
