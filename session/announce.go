@@ -28,7 +28,7 @@ func (srv *server) startAnnouncer() {
 		Port:     port,
 		Stats: func() (up, down, left int64) {
 			st := s.Stats()
-			return s.uploaded.Load(), s.downloaded.Load(), st.Left
+			return st.Uploaded, st.Downloaded, st.Left
 		},
 		OnPeers: func(peers []netip.AddrPort) {
 			if len(peers) > 0 {

@@ -2,9 +2,9 @@ package session
 
 import (
 	"context"
+	"crypto/sha1"
 	"fmt"
 	"hash"
-	"crypto/sha1"
 	"io"
 	"net"
 	"net/netip"

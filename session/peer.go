@@ -211,7 +211,14 @@ func (p *Peer) violation(reason string, err error) error {
 // are handled here, off the session loop; pieces become block events;
 // everything else goes to the session as a message.
 func (p *Peer) readLoop(r *peerwire.Reader) error {
-	sawBitfield, sawOther := false, false
+	// Availability (bitfield, have all, have none) comes first, before
+	// any have or block. Real clients bend this: aria2 sends interested
+	// before it, and repeats its bitfield (or follows have none with one).
+	// A repeat may only add pieces, never take any back, so it is passed
+	// on as haves; one that drops a piece is a violation.
+	var avail []byte // the availability the session knows, nil before any
+	sawOther := false
+	var first peerwire.MessageID // what ruled a first bitfield out
 	for {
 		m, err := r.ReadMessage()
 		if err != nil {
@@ -226,7 +233,7 @@ func (p *Peer) readLoop(r *peerwire.Reader) error {
 		case peerwire.MsgKeepAlive, peerwire.MsgPort:
 			continue
 		case peerwire.MsgPiece:
-			sawOther = true
+			sawOther, first = true, m.ID
 			if m.Length > peerwire.BlockSize {
 				return p.violation("piece block larger than we ever request", nil)
 			}
@@ -249,29 +256,37 @@ func (p *Peer) readLoop(r *peerwire.Reader) error {
 			p.sink.handleBlock(b)
 			continue
 		case peerwire.MsgRequest:
-			sawOther = true
 			if err := peerwire.CheckBlock(m, p.f.pieceSize(int(m.Index))); err != nil {
 				return p.violation("request outside its piece", err)
 			}
 			p.enqueueUpload(m)
 			continue
 		case peerwire.MsgCancel:
-			sawOther = true
 			p.cancelUpload(m)
 			continue
 		case peerwire.MsgBitfield, peerwire.MsgHaveAll, peerwire.MsgHaveNone:
-			if sawBitfield || sawOther {
-				return p.violation(m.ID.String()+" not first", nil)
-			}
 			if m.ID != peerwire.MsgBitfield && !p.fast {
 				return p.violation(m.ID.String()+" without the fast extension", nil)
 			}
-			sawBitfield = true
+			bits := m.Bitfield
+			if m.ID != peerwire.MsgBitfield {
+				bits = p.wireBits(m.ID == peerwire.MsgHaveAll)
+			}
+			if avail == nil {
+				if sawOther {
+					return p.violation(m.ID.String()+" after "+first.String(), nil)
+				}
+				avail = append([]byte(nil), bits...)
+				break
+			}
+			if err := p.moreAvailability(avail, bits); err != nil {
+				return err
+			}
+			continue
 		case peerwire.MsgReject:
 			if !p.fast {
 				return p.violation("reject without the fast extension", nil)
 			}
-			sawOther = true
 			if err := peerwire.CheckBlock(m, p.f.pieceSize(int(m.Index))); err != nil {
 				return p.violation("reject outside its piece", err)
 			}
@@ -283,14 +298,49 @@ func (p *Peer) readLoop(r *peerwire.Reader) error {
 			if !p.ext {
 				continue // not negotiated: ignore rather than guess
 			}
+		case peerwire.MsgHave:
+			sawOther, first = true, m.ID
+			if avail != nil {
+				avail[m.Index>>3] |= 0x80 >> (m.Index & 7)
+			}
 		default:
 			if !m.ID.Known() {
 				continue // a later extension: skipped by the codec
 			}
-			sawOther = true
 		}
 		p.sink.HandleMessage(p, m)
 	}
+}
+
+// wireBits returns a bitfield with every piece set, or none.
+func (p *Peer) wireBits(all bool) []byte {
+	b := make([]byte, (p.f.numPieces+7)/8)
+	if all {
+		bf, _ := peerwire.ParseBitfield(b, p.f.numPieces)
+		bf.SetAll()
+	}
+	return b
+}
+
+// moreAvailability handles a repeated availability message: the pieces it
+// adds to avail are reported as haves; one it drops is a violation.
+func (p *Peer) moreAvailability(avail, bits []byte) error {
+	for i := range avail {
+		if avail[i]&^bits[i] != 0 {
+			return p.violation("repeated bitfield drops pieces", nil)
+		}
+	}
+	for i, b := range bits {
+		added := b &^ avail[i]
+		for j := 0; added != 0; j++ {
+			if added&0x80 != 0 {
+				p.sink.HandleMessage(p, peerwire.Message{ID: peerwire.MsgHave, Index: uint32(i*8 + j)})
+			}
+			added <<= 1
+		}
+		avail[i] = b
+	}
+	return nil
 }
 
 // enqueueUpload queues a peer's request if we may serve it.
@@ -418,6 +468,9 @@ func (p *Peer) writeBatch(out []byte, reqs []upReq) error {
 		p.vec = append(p.vec, p.hdrs[h:], buf)
 		payload += int(u.length)
 	}
+	// Counted before the write so that a peer who got the block never sees
+	// a stale count; after a failed write the connection is gone anyway.
+	p.uploaded.Add(int64(payload))
 	p.bufs = p.vec
 	_, err := p.bufs.WriteTo(p.conn)
 	p.bufs = nil
@@ -426,7 +479,6 @@ func (p *Peer) writeBatch(out []byte, reqs []upReq) error {
 		return err
 	}
 	p.lastSend.Store(time.Now().UnixNano())
-	p.uploaded.Add(int64(payload))
 	return nil
 }
 

@@ -3,6 +3,7 @@ package session
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -119,7 +120,7 @@ func TestPeerDropsMalformedInput(t *testing.T) {
 		"bitfield too long":        {false, [][]byte{bf(0xff, 0xc0, 0)}},
 		"bitfield spare bits":      {false, [][]byte{bf(0xff, 0xe0)}},
 		"bitfield after have":      {false, [][]byte{have, bf(0xff, 0xc0)}},
-		"second bitfield":          {false, [][]byte{bf(0xff, 0xc0), bf(0xff, 0xc0)}},
+		"bitfield dropping pieces": {false, [][]byte{bf(0xff, 0xc0), bf(0x7f, 0xc0)}},
 		"have out of range":        {false, [][]byte{peerwire.AppendHave(nil, 10)}},
 		"have all without fast":    {false, [][]byte{peerwire.AppendSimple(nil, peerwire.MsgHaveAll)}},
 		"reject without fast":      {false, [][]byte{peerwire.AppendReject(nil, 0, 0, 16384)}},
@@ -130,7 +131,7 @@ func TestPeerDropsMalformedInput(t *testing.T) {
 		"piece beyond its piece":   {false, [][]byte{peerwire.AppendPiece(nil, 9, testPieceLen-100, make([]byte, 200))}},
 		"oversized frame":          {false, [][]byte{{0x10, 0, 0, 0, 7}}},
 		"choke with payload":       {false, [][]byte{{0, 0, 0, 2, 0, 0}}},
-		"have none after bitfield": {true, [][]byte{bf(0, 0), peerwire.AppendSimple(nil, peerwire.MsgHaveNone)}},
+		"have none after bitfield": {true, [][]byte{bf(0x80, 0), peerwire.AppendSimple(nil, peerwire.MsgHaveNone)}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) { expectViolation(t, c.fast, c.frames...) })
@@ -259,5 +260,33 @@ func TestPeerDeliversBlocksAndMessages(t *testing.T) {
 	b := sink.blocks[0]
 	if b.index != 3 || b.begin != 16384 || b.n != 16384 || b.bytes()[0] != 1 || b.bytes()[16383] != 2 || b.p != p {
 		t.Fatalf("block %d/%d len %d", b.index, b.begin, b.n)
+	}
+}
+
+// TestPeerToleratesGrowingAvailability: aria2 follows have none (or its
+// bitfield) with another bitfield; pieces it adds arrive as haves.
+func TestPeerToleratesGrowingAvailability(t *testing.T) {
+	p, remote, sink, _ := pipePeer(t, true)
+	go func() {
+		var b []byte
+		b = peerwire.AppendSimple(b, peerwire.MsgHaveNone)
+		b = peerwire.AppendSimple(b, peerwire.MsgInterested)
+		b = peerwire.AppendBitfield(b, []byte{0x41, 0x40}) // pieces 1, 7, 9
+		b = peerwire.AppendBitfield(b, []byte{0x41, 0x40}) // nothing new
+		remote.Write(b)
+		remote.Close()
+	}()
+	<-sink.gone
+	if errors.Is(p.Err(), ErrProtocol) {
+		t.Fatalf("dropped: %v", p.Err())
+	}
+	var haves []uint32
+	for _, m := range sink.msgs {
+		if m.ID == peerwire.MsgHave {
+			haves = append(haves, m.Index)
+		}
+	}
+	if len(sink.msgs) != 5 || sink.msgs[0].ID != peerwire.MsgHaveNone || fmt.Sprint(haves) != "[1 7 9]" {
+		t.Fatalf("messages %v, haves %v", sink.msgs, haves)
 	}
 }

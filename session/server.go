@@ -49,8 +49,6 @@ type server struct {
 	finalPhase  Phase // Stopped or Failed, once the machine is stopping
 	wasComplete bool  // every wanted piece verified (completion handled)
 	rates       rateMeter
-	// byte counts of peers already gone, so totals survive disconnects
-	goneDown, goneUp int64
 }
 
 func (srv *server) handler() statem.Handler[Phase, *server] { return srv }
@@ -450,8 +448,6 @@ func (srv *server) onPeerGone(p *Peer) {
 		delete(srv.byPeerID, p.remote.PeerID)
 	}
 	srv.bySlot[id.Slot()] = nil
-	srv.goneDown += p.downloaded.Load()
-	srv.goneUp += p.uploaded.Load()
 	srv.log.Debug("peer gone", "peer", p.addr, "err", p.Err())
 	srv.dialMore()
 }
@@ -498,24 +494,20 @@ func (srv *server) onPeerMsg(p *Peer, m peerwire.Message) {
 func (srv *server) tick(ph Phase) {
 	now := time.Now()
 	srv.core.Tick(now.Sub(srv.start))
-	var down, up int64
 	for p, id := range srv.peers {
 		u := p.uploaded.Load()
 		if d := u - p.lastUpReported; d > 0 {
 			srv.core.Uploaded(id, int(d))
 			p.lastUpReported = u
 		}
-		down += p.downloaded.Load()
-		up += u
 		if now.UnixNano()-p.lastRecv.Load() > int64(idleTimeout) {
 			p.close(ErrIdle)
 			continue
 		}
 		p.sendKeepAlive(now)
 	}
-	srv.s.downloaded.Store(srv.goneDown + down)
-	srv.s.uploaded.Store(srv.goneUp + up)
-	srv.rates.update(now, srv.goneDown+down, srv.goneUp+up)
+	down, up := srv.s.transferred()
+	srv.rates.update(now, down, up)
 	srv.dialMore()
 	srv.publish(ph)
 }

@@ -54,15 +54,15 @@ type Session struct {
 	checked      chan struct{} // closed when the start-up check is over
 	checkErr     error         // set before checked is closed
 
-	connMu  sync.Mutex
-	conns   map[*Peer]struct{} // every peer whose goroutines run
-	closing bool               // no new peers: the session is ending
-	ctx     context.Context    // cancelled when the session ends
-	cancel  context.CancelFunc
+	connMu   sync.Mutex
+	conns    map[*Peer]struct{} // every peer whose goroutines run
+	closing  bool               // no new peers: the session is ending
+	goneDown int64              // payload bytes of peers whose goroutines ended
+	goneUp   int64
+	ctx      context.Context // cancelled when the session ends
+	cancel   context.CancelFunc
 
 	stats atomic.Pointer[Stats] // latest snapshot, published by the server
-	// live counters, readable without the server
-	downloaded, uploaded atomic.Int64
 }
 
 // Start checks the data already under cfg.Dir and starts the session: it
@@ -231,6 +231,8 @@ func (s *Session) track(p *Peer) bool {
 		<-p.Done()
 		s.connMu.Lock()
 		delete(s.conns, p)
+		s.goneDown += p.downloaded.Load()
+		s.goneUp += p.uploaded.Load()
 		s.connMu.Unlock()
 	}()
 	return true
@@ -259,4 +261,16 @@ func (s *Session) closeAll(reason error) {
 			return
 		}
 	}
+}
+
+// transferred returns the payload bytes received and sent so far, live.
+func (s *Session) transferred() (down, up int64) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	down, up = s.goneDown, s.goneUp
+	for p := range s.conns {
+		down += p.downloaded.Load()
+		up += p.uploaded.Load()
+	}
+	return down, up
 }

@@ -23,7 +23,7 @@ func TestDownloadFromEffusionSeeder(t *testing.T) {
 
 	leecher := startSession(t, Config{Torrent: mi, Dir: leechDir, Peers: []netip.AddrPort{loopback(seeder)}})
 	awaitOrFail(t, leecher, 30*time.Second)
-	sameTree(t, filepath.Join(seedDir), filepath.Join(leechDir))
+	samePayload(t, mi, filepath.Join(seedDir), filepath.Join(leechDir))
 	st := leecher.Stats()
 	if st.PiecesHave != st.PiecesTotal || st.Left != 0 {
 		t.Fatalf("leecher stats after completion: %+v", st)

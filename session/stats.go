@@ -44,26 +44,21 @@ func (s *Session) Stats() Stats {
 		return Stats{Phase: Checking}
 	}
 	st := *p
+	st.Downloaded, st.Uploaded = s.transferred()
 	return st
 }
 
 // publish stores a fresh snapshot (session goroutine only).
 func (srv *server) publish(ph Phase) {
 	have := srv.f.have.Count()
-	down, up := srv.goneDown, srv.goneUp
-	for p := range srv.peers {
-		down += p.downloaded.Load()
-		up += p.uploaded.Load()
-	}
-	srv.s.downloaded.Store(down)
-	srv.s.uploaded.Store(up)
+	down, up := srv.s.transferred()
 	st := &Stats{
 		Phase:        ph,
 		PiecesHave:   have,
 		PiecesTotal:  srv.f.numPieces,
 		Length:       srv.f.total,
-		Downloaded:   srv.s.downloaded.Load(),
-		Uploaded:     srv.s.uploaded.Load(),
+		Downloaded:   down,
+		Uploaded:     up,
 		DownloadRate: srv.rates.down,
 		UploadRate:   srv.rates.up,
 		Peers:        len(srv.peers),

@@ -1,0 +1,132 @@
+#!/usr/bin/python3
+"""A libtorrent-rasterbar 2.0 peer for Effusion's interoperability tests.
+
+  lt_peer.py create PATH OUT.torrent PIECE_LEN [--tracker URL]
+      v1-only torrent of a file or directory, with BEP 47 pad files.
+  lt_peer.py seed  TORRENT DIR PORT [--peer IP:PORT ...]
+      checks DIR, prints "READY" once seeding, runs until SIGTERM/SIGINT.
+  lt_peer.py leech TORRENT DIR PORT [--peer IP:PORT ...] [--max-seconds N]
+      exits 0 once every piece is downloaded and checked, 3 on timeout.
+
+Loopback only, TCP only, no DHT, LSD, UPnP, NAT-PMP, PEX or encryption.
+Imports only under /usr/bin/python3 (Debian's python3-libtorrent).
+"""
+import os
+import signal
+import sys
+import time
+
+import libtorrent as lt
+
+
+def opt(name, default=None):
+    if name in sys.argv:
+        return sys.argv[sys.argv.index(name) + 1]
+    return default
+
+
+def peers():
+    out = []
+    for i, a in enumerate(sys.argv):
+        if a == '--peer' and i + 1 < len(sys.argv):
+            ip, p = sys.argv[i + 1].rsplit(':', 1)
+            out.append((ip, int(p)))
+    return out
+
+
+def create(path, out, piece_len):
+    fs = lt.file_storage()
+    lt.add_files(fs, path)
+    flags = lt.create_torrent.v1_only | lt.create_torrent.canonical_files
+    ct = lt.create_torrent(fs, int(piece_len), flags=flags)
+    tr = opt('--tracker')
+    if tr:
+        ct.add_tracker(tr)
+    lt.set_piece_hashes(ct, os.path.dirname(os.path.abspath(path)))
+    with open(out, 'wb') as f:
+        f.write(lt.bencode(ct.generate()))
+
+
+def run(mode, tpath, ddir, port):
+    s = dict(lt.default_settings())
+    s.update({
+        'listen_interfaces': '127.0.0.1:%s' % port,
+        'outgoing_interfaces': '127.0.0.1',
+        'enable_dht': False, 'enable_lsd': False, 'enable_upnp': False, 'enable_natpmp': False,
+        'enable_incoming_utp': False, 'enable_outgoing_utp': False,
+        'enable_incoming_tcp': True, 'enable_outgoing_tcp': True,
+        'allow_multiple_connections_per_ip': True,
+        'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+        'user_agent': 'lt-interop',
+        'announce_to_all_trackers': True,
+        'out_enc_policy': 2, 'in_enc_policy': 1,  # plaintext out, accept both
+        'min_announce_interval': 1,
+    })
+    ses = lt.session(s, 0)
+    atp = lt.add_torrent_params()
+    atp.ti = lt.torrent_info(tpath)
+    atp.save_path = ddir
+    h = ses.add_torrent(atp)
+    for p in peers():
+        h.connect_peer(p)
+    stop = {'v': False}
+
+    def onsig(*_):
+        stop['v'] = True
+    signal.signal(signal.SIGTERM, onsig)
+    signal.signal(signal.SIGINT, onsig)
+    max_s = float(opt('--max-seconds', '120'))
+    t0 = time.time()
+    ready = False
+    rc = 0
+    last = 0.0
+    while not stop['v']:
+        ses.wait_for_alert(100)
+        for a in ses.pop_alerts():
+            if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
+                print('ERR', a.message(), file=sys.stderr, flush=True)
+        st = h.status()
+        now = time.time()
+        if now - last > 1.0:
+            last = now
+            print('%6.1fs %s prog=%.3f peers=%d dl=%d ul=%d' % (now - t0, st.state, st.progress,
+                  st.num_peers, st.total_payload_download, st.total_payload_upload),
+                  file=sys.stderr, flush=True)
+        if mode == 'seed' and not ready and st.is_seeding:
+            ready = True
+            h.force_reannounce()
+            print('READY', flush=True)
+        if mode == 'leech' and st.is_seeding:
+            print('COMPLETE %.3f' % (now - t0), flush=True)
+            break
+        if mode == 'leech' and now - t0 > max_s:
+            print('TIMEOUT', file=sys.stderr, flush=True)
+            rc = 3
+            break
+        if mode == 'seed' and (now - t0 > max_s * 5):
+            break
+        # peers given late: retry connecting while nobody is connected
+        if st.num_peers == 0 and int(now - t0) % 2 == 0:
+            for p in peers():
+                h.connect_peer(p)
+    ses.pause()
+    del ses
+    sys.exit(rc)
+
+
+def main():
+    if len(sys.argv) < 4:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    mode = sys.argv[1]
+    if mode == 'create' and len(sys.argv) >= 5:
+        create(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif mode in ('seed', 'leech') and len(sys.argv) >= 5:
+        run(mode, sys.argv[2], sys.argv[3], sys.argv[4])
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == '__main__':
+    main()
