@@ -91,9 +91,14 @@ func (m *Machine[S, D]) queueZero(kind EventType, name any, content any) {
 // popT0 takes the oldest zero time-out as an event.
 func (m *Machine[S, D]) popT0() Event {
 	e := m.t0q[0]
+	n := len(m.t0q)
+	copy(m.t0q, m.t0q[1:])
+	m.t0q[n-1] = nil
+	m.t0q = m.t0q[:n-1]
+	e.inT0q = false
 	for i := range m.timers {
 		if m.timers[i] == e {
-			m.removeTimer(i) // also removes it from t0q
+			m.removeTimer(i)
 			break
 		}
 	}
