@@ -116,6 +116,8 @@ build() {
     (cd "$ROOT" && go build -o "$BIN/effusion" ./cmd/effusion && go build -o "$BIN/ceiling" ./bench/ceiling) \
         || { log "go build failed"; exit 1; }
     EFFUSION=$BIN/effusion
+    COMMIT=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    (cd "$ROOT" && git diff --quiet HEAD -- . 2>/dev/null) || COMMIT="$COMMIT+dirty"
 }
 
 make_payload() {
@@ -218,9 +220,9 @@ leech_cmd() {
 
 # ------------------------------------------------------------ one run
 RUNSEQ=0
-CSV_HEADER="stamp,tag,scenario,seeder,leecher,client,size_mib,piece_kib,nleech,run,wall_s,t_done_s,leech_cpu_s,leech_maxrss_kb,seed_cpu_s,seed_maxrss_kb,mbps_per_leecher,mbps_aggregate,cpu_s_per_gib,rss_mib,verify,rc"
+CSV_HEADER="stamp,commit,tag,scenario,seeder,leecher,client,size_mib,piece_kib,nleech,run,wall_s,t_done_s,leech_cpu_s,leech_maxrss_kb,seed_cpu_s,seed_maxrss_kb,mbps_per_leecher,mbps_aggregate,cpu_s_per_gib,rss_mib,verify,rc"
 
-row() { echo "$STAMP,$TAG,$*" >> "$RESULTS"; }
+row() { echo "$STAMP,$COMMIT,$TAG,$*" >> "$RESULTS"; }
 
 verify_dir() {  # DLDIR -> ok | FAIL:file
     local f
