@@ -274,7 +274,8 @@ func (m *Machine[S, D]) exitErr() error {
 
 // Call sends req as a Call event and waits for the reply. It returns the
 // reply; ctx.Err() if ctx ends first (the request may still be handled
-// later, and its reply is then dropped); an error satisfying
+// later, and its reply is then dropped; if ctx has already ended, nothing
+// is sent); an error satisfying
 // errors.Is(err, ErrStopped) (an *ExitError carrying the exit reason) if
 // the machine has ended or ends before answering; ErrCalledSelf when
 // called with the ctx of the machine's own callback. While the machine is
@@ -282,6 +283,9 @@ func (m *Machine[S, D]) exitErr() error {
 func (m *Machine[S, D]) Call(ctx context.Context, req any) (any, error) {
 	if m.isSelf(ctx) {
 		return nil, ErrCalledSelf
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err // not sent
 	}
 	slot := getCallSlot(&m.slots)
 	gen := slot.gen

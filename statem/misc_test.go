@@ -108,3 +108,25 @@ func TestErrorStrings(t *testing.T) {
 		t.Error(s)
 	}
 }
+
+// A Call with a context that has already ended sends nothing; the zero
+// LocalRegistry works.
+func TestCall_DoneContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var reg LocalRegistry
+		m := mustStart(t, idle(nil), WithName(&reg, "zero"), newRecorder().tracer())
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := m.Call(ctx, "ping"); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Call = %v", err)
+		}
+		synctest.Wait()
+		if c := m.Counters(); c.Received != 0 {
+			t.Fatalf("a call was sent: %+v", c)
+		}
+		if p, ok := reg.Whereis("zero"); !ok || p != Process(m) {
+			t.Fatal("zero registry lost the name")
+		}
+		stop(t, m)
+	})
+}

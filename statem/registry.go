@@ -32,7 +32,7 @@ type Registry interface {
 }
 
 // LocalRegistry is an in-memory Registry: a map under a mutex. The zero
-// value is not usable; use NewLocalRegistry.
+// value is an empty registry ready to use.
 type LocalRegistry struct {
 	mu    sync.Mutex
 	names map[any]Process
@@ -55,6 +55,9 @@ func (r *LocalRegistry) Register(name any, p Process) (err error) {
 	}()
 	if old, ok := r.names[name]; ok {
 		return &AlreadyStartedError{Name: name, Existing: old}
+	}
+	if r.names == nil {
+		r.names = make(map[any]Process)
 	}
 	r.names[name] = p
 	return nil
