@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // lateCap bounds how many cancelled or abandoned requests per peer are
 // remembered, so that a block answering one of them is discarded quietly
@@ -60,8 +63,9 @@ type peer struct {
 	lastRate     float64
 	lastProgress time.Duration // last block, or when requests started
 
-	cur        int64 // piece being downloaded from this peer, -1 if none
-	fastSet    []uint32
+	cur        int64    // piece being downloaded from this peer, -1 if none
+	fastSet    []uint32 // pieces the peer allows us while it chokes us
+	granted    []uint32 // pieces we allow the peer while we choke it
 	suggest    []uint32
 	stuck      bool   // last pick failed...
 	stuckEpoch uint64 // ...at this epoch
@@ -160,6 +164,7 @@ func (t *Torrent) PeerConnected(caps Caps) PeerID {
 		bits:        p.bits,
 		out:         p.out[:0],
 		fastSet:     p.fastSet[:0],
+		granted:     p.granted[:0],
 		suggest:     p.suggest[:0],
 		amChoking:   true,
 		peerChoking: true,
@@ -467,8 +472,9 @@ func (t *Torrent) PeerSuggest(id PeerID, piece uint32) {
 }
 
 // PeerRequest vets a request the peer sent us. Out of range requests drop
-// the peer; requests for pieces we lack, or while we choke the peer, are
-// rejected (fast extension) or ignored.
+// the peer; requests for pieces we lack, or while we choke the peer (except
+// for pieces granted with GrantAllowedFast), are rejected (fast extension)
+// or ignored.
 func (t *Torrent) PeerRequest(id PeerID, piece, begin, length uint32) RequestVerdict {
 	p := t.lookup(id)
 	if p == nil {
@@ -479,7 +485,7 @@ func (t *Torrent) PeerRequest(id PeerID, piece, begin, length uint32) RequestVer
 		t.drop(p, ReasonBadIndex, false)
 		return RequestViolation
 	}
-	if !t.have.has(piece) || p.amChoking {
+	if !t.have.has(piece) || p.amChoking && !slices.Contains(p.granted, piece) {
 		if p.fast {
 			return RequestReject
 		}
@@ -499,4 +505,17 @@ func (t *Torrent) Uploaded(id PeerID, n int) {
 	p.uploaded += int64(n)
 	t.up.add(int64(n))
 	t.uploaded += int64(n)
+}
+
+// GrantAllowedFast records that we sent the peer ALLOWED FAST for piece (BEP
+// 6; the canonical set is peerwire.AllowedFastSet): PeerRequest serves it
+// even while we choke the peer. Pieces out of range, peers without the fast
+// extension and grants beyond 32 per peer are ignored.
+func (t *Torrent) GrantAllowedFast(id PeerID, piece uint32) {
+	p := t.lookup(id)
+	if p == nil || !p.fast || int(piece) >= t.n || len(p.granted) >= maxAllowedFast ||
+		slices.Contains(p.granted, piece) {
+		return
+	}
+	p.granted = append(p.granted, piece)
 }

@@ -243,6 +243,15 @@ func TestPeerRequestVerdicts(t *testing.T) {
 	if v := x.PeerRequest(fast, 2, 0, BlockSize); v != RequestReject {
 		t.Errorf("piece we lack: %v", v)
 	}
+	// Granted allowed-fast pieces are served while choked.
+	other := x.PeerConnected(Caps{Fast: true})
+	if v := x.PeerRequest(other, 1, 0, BlockSize); v != RequestReject {
+		t.Errorf("choked, not granted: %v", v)
+	}
+	x.GrantAllowedFast(other, 1)
+	if v := x.PeerRequest(other, 1, 0, BlockSize); v != RequestServe {
+		t.Errorf("choked, granted: %v", v)
+	}
 	x.Uploaded(fast, BlockSize)
 	if st := x.Stats(); st.Uploaded != BlockSize {
 		t.Errorf("uploaded %d", st.Uploaded)
