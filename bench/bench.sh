@@ -20,11 +20,12 @@
 #   -k          keep the downloaded copies afterwards (logs are always kept)
 #   -a          append to OUTDIR/results.csv instead of starting it afresh
 #   env: BENCH_WORK (default $TMPDIR/effusion-bench), ANACROLIX (path of the
-#        anacrolix `torrent` v1.58.1 binary, default $(go env GOPATH)/bin/torrent)
+#        anacrolix `torrent` v1.58.1 binary, default $(go env GOPATH)/bin/torrent),
+#        TRACKER_PORT (default 16969; seeders use 17000-17399, leechers 20000-23999)
 #
 # Runs alternate: round r runs every scenario and every client once (the client
 # order rotates each round) before round r+1, so drift on a shared machine hits
-# every client alike. Every run gets a fresh opentracker and fresh ports; every
+# every client alike. Every run gets a fresh opentracker and fresh peer ports; every
 # process is bounded by timeout(1) and binds to 127.0.0.1 only; every download is
 # compared byte for byte with the payload (cmp). One CSV row per run.
 set -u
@@ -48,6 +49,7 @@ done
 PY=/usr/bin/python3    # Debian's python3-libtorrent imports only here
 ANACROLIX=${ANACROLIX:-$(go env GOPATH)/bin/torrent}
 WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/effusion-bench}
+TRACKER_PORT=${TRACKER_PORT:-16969}
 SIZE_B=$((SIZE_MIB * 1048576))
 PAYDIR=$WORK/payload-${SIZE_MIB}M
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -129,8 +131,9 @@ make_payload() {
     touch "$PAYDIR/.done"
 }
 
-make_torrent() {  # OUT TRACKER_PORT: one torrent per run (a fresh tracker port each run)
+make_torrent() {  # OUT TRACKER_PORT
     local lg=0 v=$((PIECE_KIB * 1024)) out=$1 port=$2
+    [ -f "$out" ] && return
     while [ $v -gt 1 ]; do v=$((v / 2)); lg=$((lg + 1)); done
     mktorrent -l "$lg" -a "http://127.0.0.1:$port/announce" -o "$out" "$PAYDIR/data.bin" >/dev/null 2>&1
 }
@@ -138,7 +141,11 @@ make_torrent() {  # OUT TRACKER_PORT: one torrent per run (a fresh tracker port 
 infohash() { $PY -c 'import libtorrent as lt,sys; print(str(lt.torrent_info(sys.argv[1]).info_hashes().v1))' "$1"; }
 
 # ------------------------------------------------------------ tracker
-start_tracker() {  # RUNDIR PORT IH
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_tracker() {  # RUNDIR PORT IH  (a fresh tracker per run: no stale peers)
+    for _ in $(seq 1 100); do port_busy "$2" || break; sleep 0.1; done
+    port_busy "$2" && { log "tracker port $2 busy"; return 1; }
     mkdir -p "$1/ot"; chmod 755 "$1/ot"
     # Debian's opentracker is built with a whitelist; the path is inside its -d chroot.
     echo "$3" > "$1/ot/whitelist"; chmod 644 "$1/ot/whitelist"
@@ -237,7 +244,7 @@ run_case() {
     local sc=$1 sk=$2 lk=$3 n=$4 r=$5 subj=$6
     RUNSEQ=$((RUNSEQ + 1))
     local slot=$((RUNSEQ % 400)) rd=$SESSION/$sc-$subj-r$r
-    local tport=$((16000 + slot)) sport=$((17000 + slot)) lbase=$((20000 + slot * 10))
+    local tport=$TRACKER_PORT sport=$((17000 + slot)) lbase=$((20000 + slot * 10))
     if [ "$lk" = transmission ] && [ "$sk" != lt ]; then
         # Transmission 3.00 drops 127/8 peers learned from a tracker; only the
         # libtorrent seeder can dial it (see lt_client.py --ctl).
@@ -246,10 +253,7 @@ run_case() {
         return
     fi
     mkdir -p "$rd"
-    local t=$rd/t.torrent ih
-    make_torrent "$t" "$tport"
-    ih=$(infohash "$t")
-    local ihurl; ihurl=$(echo "$ih" | sed 's/../%&/g')
+    local t=$TORRENT ih=$IH ihurl=$IH_URL
     sync
     start_tracker "$rd" "$tport" "$ih" || { row "$sc,$sk,$lk,$subj,$SIZE_MIB,$PIECE_KIB,$n,$r,,,,,,,,,,,tracker-fail,"; return; }
     # seeder
@@ -355,6 +359,11 @@ run_ceiling() {  # ROUND
 check_tools
 build
 make_payload
+# One torrent for every run: each run starts a fresh tracker on the same port.
+TORRENT=$WORK/payload-${SIZE_MIB}M-${PIECE_KIB}k-t$TRACKER_PORT.torrent
+make_torrent "$TORRENT" "$TRACKER_PORT"
+IH=$(infohash "$TORRENT")
+IH_URL=$(echo "$IH" | sed 's/../%&/g')
 [ "$APPEND" = 1 ] && [ -f "$RESULTS" ] || echo "$CSV_HEADER" > "$RESULTS"
 log "session $SESSION: size=${SIZE_MIB}MiB piece=${PIECE_KIB}KiB runs=$RUNS clients='$CLIENTS' scenarios='$SCENARIOS' results=$RESULTS"
 read -r -a CL <<< "$CLIENTS"
