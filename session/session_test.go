@@ -1,6 +1,7 @@
 package session
 
 import (
+	"context"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -27,5 +28,49 @@ func TestDownloadFromEffusionSeeder(t *testing.T) {
 	st := leecher.Stats()
 	if st.PiecesHave != st.PiecesTotal || st.Left != 0 {
 		t.Fatalf("leecher stats after completion: %+v", st)
+	}
+}
+
+// TestResumeKeepsVerifiedPieces: a download stopped half-way keeps its
+// verified pieces; started again over the same directory, the check finds
+// them and only the rest is fetched.
+func TestResumeKeepsVerifiedPieces(t *testing.T) {
+	seedDir, dir := t.TempDir(), t.TempDir()
+	data := randomData(9, 3<<20)
+	mi, _ := makeTorrent(t, seedDir, "payload.bin", 64<<10, "", testFile{data: data})
+	seeder := startSession(t, Config{Torrent: mi, Dir: seedDir, Seed: true})
+	awaitOrFail(t, seeder, 10*time.Second)
+
+	// A slow first run (1 MiB/s), stopped once some pieces are verified.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first, err := Start(ctx, Config{Torrent: mi, Dir: dir, ListenAddr: "127.0.0.1:0", Logger: testLogger(t),
+		Peers: []netip.AddrPort{loopback(seeder)}, DownloadRate: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for first.Stats().PiecesHave < 8 && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kept := first.Stats().PiecesHave
+	if kept < 8 || kept == first.Stats().PiecesTotal {
+		t.Fatalf("first run verified %d of %d pieces; want a partial download", kept, first.Stats().PiecesTotal)
+	}
+
+	second := startSession(t, Config{Torrent: mi, Dir: dir, Peers: []netip.AddrPort{loopback(seeder)}})
+	have, total, err := second.Checked(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if have < kept {
+		t.Fatalf("restart found %d verified pieces, the first run had %d", have, kept)
+	}
+	awaitOrFail(t, second, 30*time.Second)
+	samePayload(t, mi, seedDir, dir)
+	if got, most := second.Stats().Downloaded, int64(total-have)*(64<<10)+(64<<10); got > most {
+		t.Fatalf("second run downloaded %d bytes; only %d were missing", got, most)
 	}
 }
