@@ -89,7 +89,6 @@ func (m *Machine[S, D]) receive() (Event, bool) {
 // exit records why and in which state the machine ends; the goroutine's
 // deferred finish does the rest.
 func (m *Machine[S, D]) exit(reason error, terminate bool, s S, d D) {
-	m.exiting = true
 	m.exitReason, m.exitTerminate, m.exitState, m.exitData = reason, terminate, s, d
 }
 

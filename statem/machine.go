@@ -48,7 +48,6 @@ type Machine[S comparable, D any] struct {
 	zeros     []int    // scratch: indexes of zero time-outs in touts
 
 	// Set when the machine is about to end.
-	exiting       bool
 	exitReason    error
 	exitTerminate bool
 	exitState     S
