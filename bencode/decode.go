@@ -55,10 +55,21 @@ func Valid(data []byte) bool {
 
 // decodeState walks data once; off is the next unread byte.
 type decodeState struct {
-	data  []byte
-	off   int
-	depth int
-	lim   Limits
+	data   []byte
+	off    int
+	depth  int
+	tokens int // values read so far (keys included), against lim.MaxTokens
+	lim    Limits
+}
+
+// token counts one value; the cap bounds the memory a small input can make
+// the decoder allocate (a list of a million "de" is 2 MB of input).
+func (d *decodeState) token() error {
+	d.tokens++
+	if d.tokens > d.lim.MaxTokens {
+		return limitErr(d.off, "more than %d values", d.lim.MaxTokens)
+	}
+	return nil
 }
 
 func (d *decodeState) peek() (byte, error) {
@@ -69,6 +80,9 @@ func (d *decodeState) peek() (byte, error) {
 }
 
 func (d *decodeState) enter() error {
+	if err := d.token(); err != nil {
+		return err
+	}
 	d.depth++
 	if d.depth > d.lim.MaxDepth {
 		return limitErr(d.off, "nesting depth exceeds the limit of %d", d.lim.MaxDepth)
@@ -78,6 +92,9 @@ func (d *decodeState) enter() error {
 
 // int reads an integer token at d.off.
 func (d *decodeState) int() (int64, error) {
+	if err := d.token(); err != nil {
+		return 0, err
+	}
 	n, next, err := readInt(d.data, d.off)
 	if err != nil {
 		return 0, err
@@ -89,6 +106,9 @@ func (d *decodeState) int() (int64, error) {
 // str reads a string token at d.off and returns a slice of the input (the
 // caller copies it if it keeps it).
 func (d *decodeState) str() ([]byte, error) {
+	if err := d.token(); err != nil {
+		return nil, err
+	}
 	n, start, err := readStrHeader(d.data, d.off, d.lim.MaxStringLen)
 	if err != nil {
 		return nil, err

@@ -440,3 +440,36 @@ func TestMarshalCycle(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestMaxTokens(t *testing.T) {
+	in := []byte("l" + strings.Repeat("i1e", 9) + "e") // 10 values
+	var v any
+	if err := UnmarshalLimits(in, &v, Limits{MaxTokens: 10}); err != nil {
+		t.Fatalf("10 tokens, limit 10: %v", err)
+	}
+	if err := UnmarshalLimits(in, &v, Limits{MaxTokens: 9}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("10 tokens, limit 9: %v", err)
+	}
+	d := NewDecoder(strings.NewReader(string(in)))
+	d.SetLimits(Limits{MaxTokens: 9})
+	if err := d.Decode(&v); !errors.Is(err, ErrLimit) {
+		t.Fatalf("stream, limit 9: %v", err)
+	}
+	d = NewDecoder(strings.NewReader(string(in) + string(in)))
+	d.SetLimits(Limits{MaxTokens: 10})
+	for range 2 { // the count is per value
+		if err := d.Decode(&v); err != nil {
+			t.Fatalf("stream, limit 10: %v", err)
+		}
+	}
+	// Keys count: d1:ai1ee is 3 values.
+	if err := UnmarshalLimits([]byte("d1:ai1ee"), &v, Limits{MaxTokens: 2}); !errors.Is(err, ErrLimit) {
+		t.Fatalf("keys: %v", err)
+	}
+	// The default stops a memory bomb: 3,000,001 empty dictionaries in 6 MB.
+	bomb := []byte("l" + strings.Repeat("de", DefaultMaxTokens) + "e")
+	var s []struct{ A, B, C []string }
+	if err := Unmarshal(bomb, &s); !errors.Is(err, ErrLimit) {
+		t.Fatalf("bomb: %v", err)
+	}
+}

@@ -21,6 +21,7 @@ type Decoder struct {
 	lim    Limits
 	offset int64 // stream offset of buf[start]
 	stack  []streamFrame
+	tokens int // complete tokens scanned in the current value
 }
 
 // NewDecoder returns a Decoder reading from r with the default Limits.
@@ -72,6 +73,7 @@ func (d *Decoder) frame() (int, error) {
 		d.start = 0
 	}
 	d.stack = d.stack[:0]
+	d.tokens = 0
 	pos := 0 // next token, relative to d.start == 0
 	for {
 		b := d.buf
@@ -163,6 +165,9 @@ func (d *Decoder) scan(b []byte, pos int) (end bool, next int, err error) {
 			if f.hasPrev && bytes.Compare(b[s:s+n], b[f.prevStart:f.prevEnd]) <= 0 {
 				return false, pos, syntaxErr(pos, "dictionary key %q is not sorted after %q", b[s:s+n], b[f.prevStart:f.prevEnd])
 			}
+			if err := d.token(pos); err != nil {
+				return false, pos, err
+			}
 			f.prevStart, f.prevEnd, f.hasPrev, f.wantKey = s, s+n, true, false
 			pos = s + n
 			continue
@@ -171,6 +176,9 @@ func (d *Decoder) scan(b []byte, pos int) (end bool, next int, err error) {
 		case c == 'i':
 			_, nx, err := readInt(b, pos)
 			if err != nil {
+				return false, pos, err
+			}
+			if err := d.token(pos); err != nil {
 				return false, pos, err
 			}
 			pos = nx
@@ -182,10 +190,16 @@ func (d *Decoder) scan(b []byte, pos int) (end bool, next int, err error) {
 			if n > len(b)-s {
 				return false, pos, shortErr(len(b), "string")
 			}
+			if err := d.token(pos); err != nil {
+				return false, pos, err
+			}
 			pos = s + n
 		case c == 'l' || c == 'd':
 			if len(d.stack) >= d.lim.MaxDepth {
 				return false, pos, limitErr(pos, "nesting depth exceeds the limit of %d", d.lim.MaxDepth)
+			}
+			if err := d.token(pos); err != nil {
+				return false, pos, err
 			}
 			d.stack = append(d.stack, streamFrame{dict: c == 'd', wantKey: c == 'd'})
 			pos++
@@ -201,6 +215,15 @@ func (d *Decoder) scan(b []byte, pos int) (end bool, next int, err error) {
 		}
 		d.afterValue()
 	}
+}
+
+// token counts a complete token (only once: scanning resumes after it).
+func (d *Decoder) token(pos int) error {
+	d.tokens++
+	if d.tokens > d.lim.MaxTokens {
+		return limitErr(pos, "more than %d values", d.lim.MaxTokens)
+	}
+	return nil
 }
 
 // afterValue marks that the innermost container received a value.

@@ -9,15 +9,20 @@ const (
 	DefaultMaxDepth     = 64
 	DefaultMaxStringLen = 64 << 20
 	DefaultMaxSize      = 64 << 20
+	DefaultMaxTokens    = 3_000_000 // libtorrent's max_decode_tokens
 )
 
 // Limits bound the resources one decoded value may use. A zero field means
-// the default; a negative MaxStringLen or MaxSize means no limit (the input
-// length still bounds everything for Unmarshal).
+// the default; a negative MaxStringLen, MaxSize or MaxTokens means no limit
+// (the input length still bounds everything for Unmarshal).
 type Limits struct {
 	MaxDepth     int   // nesting depth of lists and dictionaries (64)
 	MaxStringLen int   // bytes in one string (64 MiB)
 	MaxSize      int64 // bytes in one whole value (64 MiB)
+	// MaxTokens caps the number of values (integers, strings, dictionary
+	// keys, lists, dictionaries) in one decoded value (3,000,000), which
+	// bounds the memory decoding can allocate per input byte.
+	MaxTokens int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -28,6 +33,11 @@ func (l Limits) withDefaults() Limits {
 		l.MaxStringLen = DefaultMaxStringLen
 	} else if l.MaxStringLen < 0 {
 		l.MaxStringLen = math.MaxInt
+	}
+	if l.MaxTokens == 0 {
+		l.MaxTokens = DefaultMaxTokens
+	} else if l.MaxTokens < 0 {
+		l.MaxTokens = math.MaxInt
 	}
 	if l.MaxSize == 0 {
 		l.MaxSize = DefaultMaxSize
