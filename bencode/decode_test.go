@@ -466,10 +466,14 @@ func TestMaxTokens(t *testing.T) {
 	if err := UnmarshalLimits([]byte("d1:ai1ee"), &v, Limits{MaxTokens: 2}); !errors.Is(err, ErrLimit) {
 		t.Fatalf("keys: %v", err)
 	}
-	// The default stops a memory bomb: 3,000,001 empty dictionaries in 6 MB.
-	bomb := []byte("l" + strings.Repeat("de", DefaultMaxTokens) + "e")
+	// A memory bomb (empty dictionaries, 2 bytes each, decoded into
+	// structs) stops at the cap; by default the cap is 3,000,000.
+	bomb := []byte("l" + strings.Repeat("de", 100_000) + "e")
 	var s []struct{ A, B, C []string }
-	if err := Unmarshal(bomb, &s); !errors.Is(err, ErrLimit) {
+	if err := UnmarshalLimits(bomb, &s, Limits{MaxTokens: 50_000}); !errors.Is(err, ErrLimit) {
 		t.Fatalf("bomb: %v", err)
+	}
+	if (Limits{}).withDefaults().MaxTokens != DefaultMaxTokens {
+		t.Fatal("no default token cap")
 	}
 }
