@@ -26,7 +26,8 @@
 # Runs alternate: round r runs every scenario and every client once (the client
 # order rotates each round) before round r+1, so drift on a shared machine hits
 # every client alike. Every run gets a fresh opentracker and fresh peer ports; every
-# process is bounded by timeout(1) and binds to 127.0.0.1 only; every download is
+# process is bounded by timeout(1) and talks to 127.0.0.1 only (each client is
+# told to bind there where it has an option for it); every download is
 # compared byte for byte with the payload (cmp). One CSV row per run.
 set -u
 export LC_ALL=C
@@ -37,12 +38,12 @@ SCENARIOS="leech seed pairs swarm ceiling"
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 OUTDIR=$ROOT/docs/benchmarks
-while getopts "s:l:r:c:x:n:t:o:g:ka" opt; do
+while getopts "s:l:r:c:x:n:t:o:g:kah" opt; do
     case $opt in
         s) SIZE_MIB=$OPTARG;; l) PIECE_KIB=$OPTARG;; r) RUNS=$OPTARG;;
         c) CLIENTS=$OPTARG;; x) SCENARIOS=$OPTARG;; n) NSWARM=$OPTARG;;
         t) RUN_TIMEOUT=$OPTARG;; o) OUTDIR=$OPTARG;; g) TAG=$OPTARG;; k) KEEP=1;; a) APPEND=1;;
-        *) sed -n '2,30p' "$0"; exit 2;;
+        *) sed -n '2,31p' "$0"; exit 2;;
     esac
 done
 
