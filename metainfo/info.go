@@ -3,6 +3,7 @@ package metainfo
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -12,7 +13,7 @@ import (
 
 // infoDict is the info dictionary as it appears in v1 and hybrid torrents.
 type infoDict struct {
-	Files       *[]fileDict        `bencode:"files"`
+	Files       bencode.RawMessage `bencode:"files"`
 	FileTree    bencode.RawMessage `bencode:"file tree"`
 	Length      *int64             `bencode:"length"`
 	MetaVersion *int64             `bencode:"meta version"`
@@ -112,7 +113,7 @@ func parseInfo(raw []byte) (*Info, bool, error) {
 	}
 
 	switch {
-	case d.Files != nil && d.Length != nil:
+	case len(d.Files) > 0 && d.Length != nil:
 		return nil, false, malformed("info", `has both "files" and "length"`)
 	case d.Length != nil:
 		n := *d.Length
@@ -124,9 +125,9 @@ func parseInfo(raw []byte) (*Info, bool, error) {
 		}
 		info.Files = []File{{Path: []string{name}, Length: n, Attr: d.Attr, Padding: strings.ContainsRune(d.Attr, 'p')}}
 		info.Length = n
-	case d.Files != nil:
+	case len(d.Files) > 0:
 		info.MultiFile = true
-		if err := parseFiles(info, *d.Files); err != nil {
+		if err := parseFiles(info, d.Files); err != nil {
 			return nil, false, err
 		}
 	default:
@@ -177,19 +178,28 @@ func infoName(d *infoDict) (string, error) {
 }
 
 // parseFiles converts info.files: lengths, padding, sanitised paths,
-// duplicate handling and total size.
-func parseFiles(info *Info, files []fileDict) error {
-	if len(files) == 0 {
-		return malformed("info.files", "empty list")
+// duplicate handling and total size. The list is decoded one entry at a
+// time, so a hostile list of millions of tiny entries is refused at
+// MaxFiles instead of being materialised first.
+func parseFiles(info *Info, raw []byte) error {
+	if raw[0] != 'l' {
+		var l []any
+		return bencodeErr("info.files", bencode.Unmarshal(raw, &l))
 	}
-	if len(files) > MaxFiles {
-		return fieldErr("info.files", ErrLimit, "%d files exceed the limit of %d", len(files), MaxFiles)
-	}
-	info.Files = make([]File, len(files))
+	dec := bencode.NewDecoder(bytes.NewReader(raw[1 : len(raw)-1]))
 	names := newNameSet()
 	var total int64
-	for i, fd := range files {
+	for i := 0; ; i++ {
 		field := "info.files[" + strconv.Itoa(i) + "]"
+		var fd fileDict
+		if err := dec.Decode(&fd); err == io.EOF {
+			break
+		} else if err != nil {
+			return bencodeErr(field, err)
+		}
+		if i >= MaxFiles {
+			return fieldErr("info.files", ErrLimit, "more than %d files", MaxFiles)
+		}
 		if fd.Length == nil {
 			return malformed(field+".length", "missing")
 		}
@@ -227,8 +237,11 @@ func parseFiles(info *Info, files []fileDict) error {
 			}
 		}
 		f.Path = append([]string{info.Name}, p...)
-		info.Files[i] = f
+		info.Files = append(info.Files, f)
 		total += n // both operands are at most 2^50 * 2^20 in total: no overflow
+	}
+	if len(info.Files) == 0 {
+		return malformed("info.files", "empty list")
 	}
 	info.Length = total
 	return nil
