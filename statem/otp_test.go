@@ -3,6 +3,7 @@ package statem
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -308,5 +309,127 @@ func TestOTP_GenericTimers(t *testing.T) {
 			"0s state2 {generic_timeout d 2}",
 			"500ms state3 {generic_timeout c 2}",
 			"1s state4 {generic_timeout a {call stop}}")
+	})
+}
+
+// state_enter, as in the OTP suite. Messages the OTP machine sends (or
+// replies it addresses) to the test process are recorded lines here.
+func TestOTP_StateEnter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRecorder()
+		type R = Result[string, int]
+		h := &FuncMachine[string, int]{
+			InitF: initIn("start", 1),
+			States: map[string]func(context.Context, Event, int) R{
+				"start": func(_ context.Context, ev Event, n int) R {
+					switch {
+					case ev.Type == Enter:
+						r.add("%d enter start %v", n, ev.Content)
+						return Keep[string](n + 1)
+					case ev.Type == Internal:
+						r.add("%d internal start %v", n, ev.Content)
+						return Keep[string](n + 1)
+					case ev.Content == "repeat":
+						return Repeat[string](n+1, Reply(ev.From, fmt.Sprintf("%d repeat start", n)))
+					case ev.Content == "echo":
+						return Next("wait", n+1, Reply(ev.From, fmt.Sprintf("%d echo start", n)), SetEventTimeout(0, n))
+					case ev.Content == "stop":
+						return StopAndReply[string](errors.New("bye"), n+1, Reply(ev.From, fmt.Sprintf("%d stop", n)))
+					}
+					t.Errorf("start: unexpected %v", ev)
+					return KeepAll[string, int]()
+				},
+				"wait": func(_ context.Context, ev Event, n int) R {
+					switch {
+					case ev.Type == Enter && n < 5:
+						r.add("%d {enter %v}", n, ev.Content)
+						return Repeat[string](n+1, SetEventTimeout(0, n), SetStateTimeout(0, n))
+					case ev.Type == Enter:
+						r.add("%d enter wait %v", n, ev.Content)
+						return Keep[string](n+1, SetEventTimeout(0, n), SetStateTimeout(0, n))
+					case ev.Type == EventTimeout || ev.Type == StateTimeout:
+						r.add("%d {%v %v}", n, ev.Type, ev.Content)
+						return Keep[string](n + 1)
+					case ev.Content == "repeat":
+						return RepeatAll[string, int](Reply(ev.From, fmt.Sprintf("%d repeat wait", n)), SetEventTimeout(0, n))
+					case ev.Content == "echo":
+						return Next("start", n+1, NextEvent(Internal, "wait"), Reply(ev.From, fmt.Sprintf("%d echo wait", n)))
+					}
+					t.Errorf("wait: unexpected %v", ev)
+					return KeepAll[string, int]()
+				},
+			},
+		}
+		m := mustStart(t, h, WithStateEnter(), WithLogger(discardLogger()))
+		synctest.Wait()
+		r.expect(t, "1 enter start start")
+		if v := call(t, m, "echo"); v != "2 echo start" {
+			t.Fatal(v)
+		}
+		synctest.Wait()
+		r.expect(t, "3 {enter start}", "4 {enter start}", "5 enter wait start", "6 {timeout 5}", "7 {state_timeout 5}")
+		if s, n, _ := m.GetState(context.Background()); s != "wait" || n != 8 {
+			t.Fatalf("state %v %v", s, n)
+		}
+		if v := call(t, m, "repeat"); v != "8 repeat wait" {
+			t.Fatal(v)
+		}
+		synctest.Wait()
+		r.expect(t, "8 enter wait wait", "9 {timeout 8}", "10 {state_timeout 8}")
+		if v := call(t, m, "echo"); v != "11 echo wait" {
+			t.Fatal(v)
+		}
+		synctest.Wait()
+		r.expect(t, "12 enter start wait", "13 internal start wait")
+		if v := call(t, m, "repeat"); v != "14 repeat start" {
+			t.Fatal(v)
+		}
+		synctest.Wait()
+		r.expect(t, "15 enter start start")
+		if v := call(t, m, "stop"); v != "16 stop" {
+			t.Fatal(v)
+		}
+		<-m.Done()
+		if m.Err() == nil || m.Err().Error() != "bye" {
+			t.Fatal(m.Err())
+		}
+		if _, err := m.Call(context.Background(), "hej"); !errors.Is(err, ErrStopped) {
+			t.Fatal(err)
+		}
+	})
+}
+
+// stop_and_reply, as in the OTP suite: a reply kept in the data and a new
+// one, delivered in order before the exit.
+func TestOTP_StopAndReply(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &FuncMachine[string, Action]{
+			InitF: initIn("start", Action{}),
+			States: map[string]func(context.Context, Event, Action) Result[string, Action]{
+				"start": func(_ context.Context, ev Event, _ Action) Result[string, Action] {
+					return Next("wait", Reply(ev.From, "reply1"))
+				},
+				"wait": func(_ context.Context, ev Event, r1 Action) Result[string, Action] {
+					return StopAndReply[string](errors.New("reason"), r1, r1, Reply(ev.From, "reply2"))
+				},
+			},
+		}
+		r := newRecorder()
+		m := mustStart(t, h, WithLogger(discardLogger()), r.tracer())
+		got1, got2 := make(chan any, 1), make(chan any, 1)
+		go func() { v, _ := m.Call(context.Background(), "echo"); got1 <- v }()
+		synctest.Wait()
+		go func() { v, _ := m.Call(context.Background(), "stop_and_reply"); got2 <- v }()
+		<-m.Done()
+		if a, b := <-got1, <-got2; a != "reply1" || b != "reply2" {
+			t.Fatalf("replies %v %v", a, b)
+		}
+		r.expect(t,
+			"event {call echo} start", "transition {call echo} start -> wait",
+			"event {call stop_and_reply} wait", "reply reply1", "reply reply2",
+			"terminate wait reason")
+		if m.Err().Error() != "reason" {
+			t.Fatal(m.Err())
+		}
 	})
 }
