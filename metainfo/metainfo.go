@@ -1,6 +1,7 @@
 package metainfo
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/hex"
@@ -231,6 +232,27 @@ func Parse(data []byte) (*MetaInfo, error) {
 	if hybrid {
 		m.Hybrid = true
 		m.InfoHashV2 = sha256.Sum256(tf.Info)
+	}
+	return m, nil
+}
+
+// ParseInfo parses a bare info dictionary, such as one received from peers
+// by metadata exchange (BEP 9), with the same checks as Parse, and returns
+// a MetaInfo holding it (no trackers: take them from the magnet link). The
+// caller must compare InfoHash with the info-hash it asked for before using
+// the result (a peer can send anything). The bytes are copied.
+func ParseInfo(infoBytes []byte) (*MetaInfo, error) {
+	if len(infoBytes) > MaxTorrentSize {
+		return nil, fieldErr("info", ErrLimit, "%d bytes exceed the limit of %d", len(infoBytes), MaxTorrentSize)
+	}
+	raw := bytes.Clone(infoBytes)
+	info, hybrid, err := parseInfo(raw)
+	if err != nil {
+		return nil, err
+	}
+	m := &MetaInfo{Info: *info, InfoBytes: raw, InfoHash: sha1.Sum(raw), Hybrid: hybrid}
+	if hybrid {
+		m.InfoHashV2 = sha256.Sum256(raw)
 	}
 	return m, nil
 }

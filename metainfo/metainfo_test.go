@@ -169,3 +169,33 @@ func hexOf(b []byte) string {
 	}
 	return string(out)
 }
+
+func TestParseInfo(t *testing.T) {
+	m, err := Load("testdata/lt-hybrid.torrent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseInfo(m.InfoBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.InfoHash != m.InfoHash || got.InfoHashV2 != m.InfoHashV2 || !got.Hybrid || !reflect.DeepEqual(got.Info, m.Info) || got.Trackers() != nil {
+		t.Fatalf("ParseInfo differs from Parse")
+	}
+	if _, err := ParseInfo([]byte("d4:name1:xe")); err == nil {
+		t.Fatal("incomplete info accepted")
+	}
+	var fe *FieldError
+	if _, err := ParseInfo([]byte("d6:lengthi1e4:name1:f12:piece lengthi16384e6:pieces3:abce")); !errors.As(err, &fe) || fe.Field != "info.pieces" {
+		t.Fatalf("got %v", err)
+	}
+	// A .torrent written from it parses to the same info-hash.
+	got.Announce = "http://127.0.0.1/announce"
+	enc, err := got.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := Parse(enc); err != nil || again.InfoHash != m.InfoHash {
+		t.Fatalf("%v", err)
+	}
+}
