@@ -5,7 +5,8 @@
 // It refuses, with a *FieldError naming the field ("info.pieces: length 39
 // is not a multiple of 20"):
 //   - malformed or non-canonical bencode (unsorted or duplicate keys, bad
-//     integers, trailing bytes), nesting deeper than 64, files over 64 MiB;
+//     integers, trailing bytes), nesting deeper than 64, more than 3,000,000
+//     values, files over 64 MiB;
 //   - a missing or non-positive "piece length", or one over 512 MiB;
 //   - "pieces" whose length is not a multiple of 20, more than 2^21 pieces,
 //     or a count other than ceil(total length / piece length);
