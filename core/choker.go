@@ -11,6 +11,7 @@ func (t *Torrent) unchoke(p *peer) {
 		return
 	}
 	p.amChoking = false
+	t.nUnchoked++
 	p.unchokedAt = t.now
 	t.emit(p, MsgUnchoke, 0, 0, 0)
 }
@@ -20,19 +21,18 @@ func (t *Torrent) choke(p *peer) {
 		return
 	}
 	p.amChoking = true
+	t.nUnchoked--
 	p.optimistic = false
 	p.chokedAt = t.now
 	t.emit(p, MsgChoke, 0, 0, 0)
 }
 
-// regularUnchoked counts interested peers we unchoke, not counting the
-// optimistic unchoke.
+// regularUnchoked counts peers we unchoke, not counting the optimistic
+// unchoke, in O(1): interest floods must not cost a scan of all peers.
 func (t *Torrent) regularUnchoked() int {
-	n := 0
-	for _, p := range t.live {
-		if !p.amChoking && !p.optimistic && p.peerInterested {
-			n++
-		}
+	n := t.nUnchoked
+	if t.optimistic != nil && !t.optimistic.amChoking {
+		n--
 	}
 	return n
 }

@@ -127,5 +127,39 @@ func FuzzEvents(f *testing.F) {
 				t.Fatalf("step %d: %v", steps, err)
 			}
 		}
+		// Liveness: whatever happened, one honest seed that answers every
+		// request completes the download while the other peers stay
+		// silent (their requests must time out, not stall it).
+		for _, h := range hash {
+			tor.PieceHashed(h, true)
+		}
+		seed := tor.PeerConnected(Caps{Fast: true})
+		tor.PeerHaveAll(seed)
+		tor.PeerUnchoke(seed)
+		for round := 0; !tor.Complete(); round++ {
+			if round == 500 {
+				st, _ := tor.PeerStats(seed)
+				t.Fatalf("download stalled: %+v; seed %+v", tor.Stats(), st)
+			}
+			rd := tor.Ready()
+			var mine []Message
+			for _, m := range rd.Messages {
+				if m.Kind == MsgRequest && m.Peer == seed {
+					mine = append(mine, m)
+				}
+			}
+			hashes := append([]uint32(nil), rd.Hash...)
+			for _, m := range mine {
+				tor.BlockReceived(seed, m.Piece, m.Begin, m.Length)
+			}
+			for _, h := range hashes {
+				tor.PieceHashed(h, true)
+			}
+			now += 5 * time.Second
+			tor.Tick(now)
+			if err := tor.checkInvariants(); err != nil {
+				t.Fatalf("liveness round %d: %v", round, err)
+			}
+		}
 	})
 }

@@ -63,6 +63,18 @@ func (t *Torrent) checkInvariants() error {
 			return fmt.Errorf("piece %d need bit wrong", i)
 		}
 	}
+	unchoked := 0
+	for _, p := range t.live {
+		if !p.amChoking {
+			unchoked++
+		}
+		if p.optimistic != (t.optimistic == p) {
+			return fmt.Errorf("%v optimistic flag %v, torrent's optimistic %v", p.id, p.optimistic, t.optimistic == p)
+		}
+	}
+	if unchoked != t.nUnchoked {
+		return fmt.Errorf("nUnchoked %d, want %d", t.nUnchoked, unchoked)
+	}
 	fresh := 0
 	inList := make([]int, t.n)
 	for a, b := range t.buckets {

@@ -69,6 +69,7 @@ type peer struct {
 	suggest    []uint32
 	stuck      bool   // last pick failed...
 	stuckEpoch uint64 // ...at this epoch
+	inStuck    bool   // in Torrent.stuckList
 	egCursor   int
 
 	strikes     int
@@ -246,6 +247,9 @@ func (t *Torrent) teardown(p *peer) {
 	t.live = t.live[:len(t.live)-1]
 	if t.optimistic == p {
 		t.optimistic = nil
+	}
+	if !p.amChoking {
+		t.nUnchoked--
 	}
 }
 

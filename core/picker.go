@@ -97,6 +97,10 @@ func (t *Torrent) fill(p *peer) {
 		if !t.pickOne(p) {
 			p.stuck = true
 			p.stuckEpoch = t.epoch
+			if !p.inStuck {
+				p.inStuck = true
+				t.stuckList = append(t.stuckList, p)
+			}
 			return
 		}
 	}
@@ -176,6 +180,7 @@ func (t *Torrent) setCur(p *peer, i int64) {
 			t.listRemove(&t.owned, uint32(old))
 			r.owned = false
 			t.listAdd(&t.partial, uint32(old))
+			t.bump() // peers that were left without work may take it
 		}
 	}
 	p.cur = i

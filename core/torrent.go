@@ -58,6 +58,7 @@ type Torrent struct {
 	freeSlots []int
 	live      []*peer // connected, not dropped
 	dirty     []*peer // peers whose pipeline may need filling
+	stuckList []*peer // peers whose last pick failed, retried on bump
 
 	epoch   uint64 // bumped when blocks return to the pool
 	endgame bool
@@ -75,6 +76,7 @@ type Torrent struct {
 	nextRechoke time.Duration
 	nextOptim   time.Duration
 	optimistic  *peer
+	nUnchoked   int // live peers we unchoke
 
 	rd, out Ready    // rd accumulates; out is handed to the shell
 	scratch []*peer  // reused by the choker
@@ -305,9 +307,17 @@ func (t *Torrent) emit(p *peer, k MsgKind, piece, begin, length uint32) {
 func (t *Torrent) bump() {
 	t.epoch++
 	t.endgame = false
-	for _, p := range t.live {
-		t.markDirty(p)
+	// Only peers whose last pick failed need another try; the others are
+	// dirty already or have full pipelines. This keeps a peer's message
+	// flood (choke/unchoke, rejects) from costing a scan of every peer.
+	for _, p := range t.stuckList {
+		p.inStuck = false
+		if p.live && !p.closing {
+			t.markDirty(p)
+		}
 	}
+	clear(t.stuckList)
+	t.stuckList = t.stuckList[:0]
 }
 
 func (t *Torrent) markDirty(p *peer) {
