@@ -3,7 +3,9 @@ package statem
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -129,4 +131,58 @@ func TestCall_DoneContext(t *testing.T) {
 		}
 		stop(t, m)
 	})
+}
+
+// Many goroutines cast and call at once: every message arrives exactly
+// once and each sender's messages keep their order (the mailbox is FIFO
+// per sender), across many chunk boundaries.
+func TestMailbox_ConcurrentSenders(t *testing.T) {
+	const senders, each = 8, 1000
+	type msg struct{ from, seq int }
+	h := &FuncMachine[S, []int]{
+		InitF: initIn[S]("s", make([]int, senders)),
+		Any: func(_ context.Context, ev Event, s S, next []int) Result[S, []int] {
+			switch c := ev.Content.(type) {
+			case msg:
+				if c.seq != next[c.from] {
+					return Stop[S](fmt.Errorf("sender %d: got %d, want %d", c.from, c.seq, next[c.from]), next)
+				}
+				next[c.from]++
+				if ev.Type == Call {
+					return KeepAll[S, []int](Reply(ev.From, c.seq))
+				}
+			case string:
+				total := 0
+				for _, n := range next {
+					total += n
+				}
+				return KeepAll[S, []int](Reply(ev.From, total))
+			}
+			return KeepAll[S, []int]()
+		},
+	}
+	m := mustStart(t, h)
+	var wg sync.WaitGroup
+	for i := range senders {
+		wg.Go(func() {
+			for j := range each {
+				if j%100 == 99 {
+					if v, err := m.Call(context.Background(), msg{i, j}); err != nil || v != j {
+						t.Errorf("call %d/%d: %v %v", i, j, v, err)
+						return
+					}
+					continue
+				}
+				if err := m.Cast(msg{i, j}); err != nil {
+					t.Errorf("cast: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if v := call(t, m, "total"); v != senders*each {
+		t.Fatalf("total %v, want %d (machine: %v)", v, senders*each, m.Err())
+	}
+	stop(t, m)
 }
