@@ -535,3 +535,32 @@ func TestCheckUsesWorkersInParallel(t *testing.T) {
 		t.Fatalf("Check: %v", err)
 	}
 }
+
+// Uploaders on several goroutines share one cache: every block is right
+// and the bound holds (run under -race).
+func TestReadCacheConcurrent(t *testing.T) {
+	fx := newFixture(t, 1024, fspec{path: "f", length: 20 * 1024})
+	s := open(t, t.TempDir(), fx, Options{})
+	writeAll(t, s, fx)
+	c := NewReadCache(s, 3*1024)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 256)
+			for k := range 200 {
+				i := (k*7 + g) % s.NumPieces()
+				begin := int64((k % 4) * 256)
+				if err := c.ReadBlock(i, begin, buf); err != nil || !bytes.Equal(buf, fx.piece(i)[begin:begin+256]) {
+					t.Errorf("piece %d at %d: %v", i, begin, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if st := c.Stats(); st.Bytes > 3*1024 || st.Hits+st.Misses != 800 {
+		t.Fatalf("stats %v", st)
+	}
+}
