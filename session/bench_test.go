@@ -32,6 +32,7 @@ func BenchmarkLoopbackTransfer(b *testing.B) {
 	mi, _ := makeTorrent(b, seedDir, "payload.bin", 1<<20, "", testFile{data: data})
 	seeder := startSession(b, Config{Torrent: mi, Dir: seedDir, Seed: true})
 	awaitOrFail(b, seeder, time.Minute)
+	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

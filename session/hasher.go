@@ -10,14 +10,13 @@ import (
 
 // pieceStore is the part of storage the hasher writes verified pieces to.
 type pieceStore interface {
-	WriteAt(p []byte, off int64) (int, error)
+	WritePiece(index int, data []byte) error
 }
 
 // hashJob is one assembled piece: its blocks in order, each a pooled block.
 type hashJob struct {
 	index  uint32
 	want   [20]byte
-	off    int64 // the piece's offset in the torrent
 	blocks []*block
 }
 
@@ -41,7 +40,7 @@ type hasher struct {
 }
 
 func newHasher(store pieceStore, done func(hashResult)) *hasher {
-	h := &hasher{jobs: make(chan *hashJob, 64), store: store, done: done}
+	h := &hasher{jobs: make(chan *hashJob, 16), store: store, done: done}
 	n := max(runtime.GOMAXPROCS(0), 1)
 	h.wg.Add(n)
 	for range n {
@@ -76,8 +75,11 @@ func (h *hasher) run() {
 	defer h.wg.Done()
 	sum := sha1.New()
 	var digest [sha1.Size]byte
+	var buf []byte // the piece, contiguous, for one write
 	for j := range h.jobs {
-		h.done(h.process(sum, digest[:0], j))
+		var r hashResult
+		r, buf = h.process(sum, digest[:0], buf, j)
+		h.done(r)
 		for i, b := range j.blocks {
 			putBlock(b)
 			j.blocks[i] = nil
@@ -86,20 +88,22 @@ func (h *hasher) run() {
 	}
 }
 
-func (h *hasher) process(sum hash.Hash, digest []byte, j *hashJob) hashResult {
+// process gathers the piece into buf (hashing each block while it is hot
+// in the cache) and writes it with one call: one syscall per piece rather
+// than per block.
+func (h *hasher) process(sum hash.Hash, digest, buf []byte, j *hashJob) (hashResult, []byte) {
 	sum.Reset()
+	buf = buf[:0]
 	for _, b := range j.blocks {
-		sum.Write(b.bytes())
+		n := len(buf)
+		buf = append(buf, b.bytes()...)
+		sum.Write(buf[n:])
 	}
 	if !bytes.Equal(sum.Sum(digest), j.want[:]) {
-		return hashResult{index: j.index}
+		return hashResult{index: j.index}, buf
 	}
-	off := j.off
-	for _, b := range j.blocks {
-		if _, err := h.store.WriteAt(b.bytes(), off); err != nil {
-			return hashResult{index: j.index, err: err}
-		}
-		off += int64(b.n)
+	if err := h.store.WritePiece(int(j.index), buf); err != nil {
+		return hashResult{index: j.index, err: err}, buf
 	}
-	return hashResult{index: j.index, ok: true}
+	return hashResult{index: j.index, ok: true}, buf
 }

@@ -399,7 +399,7 @@ func (p *Peer) writeLoop() {
 	defer func() {
 		for i, b := range p.rbufs {
 			if b != nil {
-				blockPool.Put(&block{data: b})
+				putBlock(&block{data: b}) // no slot: upload buffers never took one
 				p.rbufs[i] = nil
 			}
 		}
@@ -448,7 +448,7 @@ func (p *Peer) writeBatch(out []byte, reqs []upReq) error {
 			continue // never serve what we do not have (cannot happen: checked on enqueue)
 		}
 		if p.rbufs[i] == nil {
-			p.rbufs[i] = getBlock().data
+			p.rbufs[i] = newBlock().data
 		}
 		buf := p.rbufs[i][:u.length]
 		if err := p.f.store.ReadBlock(int(u.index), int64(u.begin), buf); err != nil {

@@ -261,7 +261,6 @@ func (srv *server) step(ph Phase, actions ...statem.Action) statem.Result[Phase,
 		}
 		j.index = i
 		j.want = srv.cfg.Torrent.Info.PieceHash(int(i))
-		j.off = int64(i) * srv.f.pieceLen
 		srv.hasher.submit(j)
 	}
 	for _, i := range rd.Have {
