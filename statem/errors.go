@@ -37,6 +37,7 @@ type AlreadyStartedError struct {
 	Existing Process
 }
 
+// Error names the taken name.
 func (e *AlreadyStartedError) Error() string {
 	return fmt.Sprintf("statem: name %v already started", e.Name)
 }
@@ -49,6 +50,7 @@ type PanicError struct {
 	Stack []byte
 }
 
+// Error shows the panic value (the stack is in Stack).
 func (e *PanicError) Error() string {
 	return fmt.Sprintf("statem: callback panicked: %v", e.Value)
 }
@@ -73,6 +75,7 @@ type BadResultError struct {
 	Reason string
 }
 
+// Error says where and what was wrong.
 func (e *BadResultError) Error() string {
 	return fmt.Sprintf("statem: bad result in state %v for event %v: %s", e.State, e.Event, e.Reason)
 }
@@ -84,6 +87,7 @@ type ExitError struct {
 	Reason error
 }
 
+// Error shows ErrStopped and the exit reason.
 func (e *ExitError) Error() string {
 	if e.Reason == nil {
 		return ErrStopped.Error()

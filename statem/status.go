@@ -36,6 +36,7 @@ type TimeoutStatus struct {
 	Content   any
 }
 
+// String renders the time-out for logs.
 func (t TimeoutStatus) String() string {
 	if t.Type == GenericTimeout {
 		return fmt.Sprintf("{%v %v %v %v}", t.Type, t.Name, t.Remaining, t.Content)
@@ -91,6 +92,7 @@ var traceKindNames = [...]string{
 	TraceTerminate:  "terminate",
 }
 
+// String returns the kind's name.
 func (k TraceKind) String() string {
 	if int(k) < len(traceKindNames) && traceKindNames[k] != "" {
 		return traceKindNames[k]
@@ -111,6 +113,8 @@ type TraceEvent struct {
 	Reason    error // for TraceTerminate
 }
 
+// String renders the trace event on one line (the format the tests
+// compare against).
 func (t TraceEvent) String() string {
 	switch t.Kind {
 	case TraceTransition:
