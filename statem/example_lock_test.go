@@ -12,9 +12,9 @@ import (
 // pressed one at a time; the right code opens the door, which locks again
 // after a state time-out. Presses while open are postponed until locked.
 type lock struct {
-	code   string
+	code    string
 	openFor time.Duration
-	events chan<- string // what a real lock would do to its hardware
+	events  chan<- string // what a real lock would do to its hardware
 }
 
 type lockData struct{ pressed string }
