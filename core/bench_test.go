@@ -233,3 +233,36 @@ func benchNaive(b *testing.B, pieces int) {
 		}
 	}
 }
+
+// BenchmarkPeerHave measures one HAVE (availability +1, the piece moved
+// between buckets, interest updated) plus its share of the peer's later
+// departure (availability -1): constant in the piece count.
+func BenchmarkPeerHave(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("pieces=%d", n), func(b *testing.B) {
+			tor, err := New(Config{NumPieces: n, PieceLength: benchPlen, TotalLength: int64(n) * benchPlen, Seed: 3})
+			if err != nil {
+				b.Fatal(err)
+			}
+			tor.Tick(0)
+			for range 50 { // background availability
+				id := tor.PeerConnected(Caps{})
+				tor.PeerBitfield(id, full(n))
+			}
+			order := rand.New(rand.NewPCG(5, 6)).Perm(n)
+			id := tor.PeerConnected(Caps{})
+			k := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if k == n {
+					tor.PeerGone(id)
+					id = tor.PeerConnected(Caps{})
+					k = 0
+				}
+				tor.PeerHave(id, uint32(order[k]))
+				k++
+			}
+		})
+	}
+}
