@@ -62,6 +62,7 @@
 //				}
 //			}
 //		case sent := <-uploads:   t.Uploaded(sent.id, sent.n)
+//		case g := <-granted:      t.GrantAllowedFast(g.id, g.index) // after sending ALLOWED FAST
 //		case h := <-hashed:       t.PieceHashed(h.index, h.ok)
 //		case id := <-closed:      t.PeerGone(id)
 //		}
@@ -82,8 +83,10 @@
 // Picking: the first RandomFirst pieces at random, then rarest first, ties
 // random; availability buckets updated in O(1) per HAVE, bitfield entry or
 // departure, never re-sorted. A peer keeps to its current piece, then
-// finishes partial pieces before starting new ones; only pieces the peer
-// has; allowed-fast pieces while it chokes us; suggestions as a hint. End
+// finishes partial pieces nobody is working on before starting new ones,
+// and helps with other peers' current pieces only when it has nothing else
+// to do; only pieces the peer has; allowed-fast pieces while it chokes us;
+// suggestions as a hint. End
 // game starts when every missing block is requested: a block may then be
 // requested from up to EndgameDuplicates peers, and the others get CANCEL
 // when it arrives. Picking costs amortised O(1) per block.
