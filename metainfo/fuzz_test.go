@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzParseMetainfo: Parse never panics, and whatever it accepts is
@@ -101,6 +102,34 @@ func FuzzParseMagnet(f *testing.F) {
 		}
 		if m2.String() != out {
 			t.Fatal("String is not canonical")
+		}
+	})
+}
+
+// FuzzSanitizeComponent: a sanitised component is a safe, stable file name.
+func FuzzSanitizeComponent(f *testing.F) {
+	for _, s := range []string{"..", ".", "", "a/b", "con.txt", "x. ", "\u202e", "\xff", "C:", strings.Repeat("é", 200)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out, ok, err := SanitizeComponent(s)
+		if err != nil {
+			if s != ".." {
+				t.Fatalf("%q refused", s)
+			}
+			return
+		}
+		if !ok {
+			if s != "" && s != "." {
+				t.Fatalf("%q dropped", s)
+			}
+			return
+		}
+		if out == "" || out == "." || out == ".." || strings.ContainsAny(out, "/\\\x00") || len(out) > 255 || !utf8.ValidString(out) {
+			t.Fatalf("%q -> unsafe %q", s, out)
+		}
+		if again, ok, err := SanitizeComponent(out); !ok || err != nil || again != out {
+			t.Fatalf("not idempotent: %q -> %q -> %q", s, out, again)
 		}
 	})
 }
