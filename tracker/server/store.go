@@ -31,6 +31,7 @@ type swarm struct {
 	byID       map[[20]byte]int
 	seeds      int
 	downloaded int
+	lastExpire time.Time // last full expiry scan
 }
 
 // store holds every swarm. One mutex: operations are short and bounded
@@ -106,7 +107,10 @@ func (s *store) announce(in announceIn) (announceOut, error) {
 		sw = &swarm{byID: make(map[[20]byte]int)}
 		s.swarms[in.infoHash] = sw
 	}
-	s.expire(sw, now)
+	if now.Sub(sw.lastExpire) >= s.expireIn/8 {
+		s.expire(sw, now) // amortised: a full scan at most every expireIn/8
+		sw.lastExpire = now
+	}
 	seed := in.left == 0
 	if i, ok := sw.byID[in.peerID]; ok {
 		p := &sw.peers[i]
@@ -138,13 +142,14 @@ func (s *store) announce(in announceIn) (announceOut, error) {
 		sw.downloaded++
 	}
 	out := announceOut{complete: sw.seeds, incomplete: len(sw.peers) - sw.seeds}
-	out.peers = s.sample(sw, in, seed)
+	out.peers = s.sample(sw, in, seed, now.Add(-s.expireIn))
 	return out, nil
 }
 
-// sample picks up to in.numWant peers uniformly: a random start and stride
-// over the slice, so the cost is O(numWant) plus skipped entries.
-func (s *store) sample(sw *swarm, in announceIn, seed bool) []PeerInfo {
+// sample picks up to in.numWant peers from a random starting point, so the
+// cost is O(numWant) plus skipped entries. Peers last seen before cut are
+// skipped even if no expiry scan has removed them yet.
+func (s *store) sample(sw *swarm, in announceIn, seed bool, cut time.Time) []PeerInfo {
 	n := len(sw.peers)
 	if n <= 1 || in.numWant <= 0 {
 		return nil
@@ -153,7 +158,7 @@ func (s *store) sample(sw *swarm, in announceIn, seed bool) []PeerInfo {
 	start := s.rnd.IntN(n)
 	for k := 0; k < n && len(out) < in.numWant; k++ {
 		p := sw.peers[(start+k)%n]
-		if p.ID == in.peerID || p.Addr == in.addr || (seed && p.Seed) {
+		if p.ID == in.peerID || p.Addr == in.addr || (seed && p.Seed) || p.LastSeen.Before(cut) {
 			continue
 		}
 		out = append(out, p)

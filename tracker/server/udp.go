@@ -34,12 +34,12 @@ func (s *Server) bucket() int64 { return s.cfg.Now().UnixNano() / int64(connIDBu
 
 func (s *Server) validConnectionID(addr netip.AddrPort, id uint64) bool {
 	b := s.bucket()
-	ok := 0
-	for i := int64(0); i < 3; i++ {
-		ok |= subtle.ConstantTimeEq(int32(s.connectionID(addr, b-i)>>32), int32(id>>32)) &
-			subtle.ConstantTimeEq(int32(s.connectionID(addr, b-i)), int32(id))
+	for i := int64(0); i < 3; i++ { // newest bucket first: the common case costs one HMAC
+		if subtle.ConstantTimeCompare(binary.BigEndian.AppendUint64(nil, s.connectionID(addr, b-i)), binary.BigEndian.AppendUint64(nil, id)) == 1 {
+			return true
+		}
 	}
-	return ok == 1
+	return false
 }
 
 // serveUDP reads datagrams until the socket closes. Each is handled inline:
