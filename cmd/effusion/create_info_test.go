@@ -38,7 +38,7 @@ func runFormatsCmd(t *testing.T, args ...string) (string, string, int) {
 	return out.String(), errb.String(), code
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func formatsWriteFile(t *testing.T, path string, data []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -51,8 +51,8 @@ func writeFile(t *testing.T, path string, data []byte) {
 func TestCreateAndInfo(t *testing.T) {
 	dir := t.TempDir()
 	content := filepath.Join(dir, "payload")
-	writeFile(t, filepath.Join(content, "b", "x.bin"), bytes.Repeat([]byte("x"), 100000))
-	writeFile(t, filepath.Join(content, "a.txt"), []byte("hello"))
+	formatsWriteFile(t, filepath.Join(content, "b", "x.bin"), bytes.Repeat([]byte("x"), 100000))
+	formatsWriteFile(t, filepath.Join(content, "a.txt"), []byte("hello"))
 	out := filepath.Join(dir, "out.torrent")
 	stdout, stderr, code := runFormatsCmd(t, "create", content, "-o", out, "--piece-length", "32k",
 		"--tracker", "http://127.0.0.1:1/announce,http://127.0.0.1:2/announce", "--tracker", "udp://127.0.0.1:3",
@@ -118,7 +118,7 @@ func TestCreateAndInfo(t *testing.T) {
 func TestCreateErrorsWriteNothing(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f")
-	writeFile(t, file, []byte("data"))
+	formatsWriteFile(t, file, []byte("data"))
 	empty := filepath.Join(dir, "empty")
 	if err := os.Mkdir(empty, 0o755); err != nil {
 		t.Fatal(err)
@@ -150,11 +150,11 @@ func TestCreateErrorsWriteNothing(t *testing.T) {
 func TestInfoMalformed(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.torrent")
-	writeFile(t, bad, []byte("d4:infod6:lengthi1e4:name1:f12:piece lengthi16384e6:pieces39:"+strings.Repeat("h", 39)+"ee"))
+	formatsWriteFile(t, bad, []byte("d4:infod6:lengthi1e4:name1:f12:piece lengthi16384e6:pieces39:"+strings.Repeat("h", 39)+"ee"))
 	trav := filepath.Join(dir, "trav.torrent")
-	writeFile(t, trav, []byte("d4:infod5:filesld6:lengthi1e4:pathl2:..1:xeee4:name1:d12:piece lengthi16384e6:pieces20:"+strings.Repeat("h", 20)+"ee"))
+	formatsWriteFile(t, trav, []byte("d4:infod5:filesld6:lengthi1e4:pathl2:..1:xeee4:name1:d12:piece lengthi16384e6:pieces20:"+strings.Repeat("h", 20)+"ee"))
 	garbage := filepath.Join(dir, "garbage.torrent")
-	writeFile(t, garbage, []byte("<html>"))
+	formatsWriteFile(t, garbage, []byte("<html>"))
 	tests := []struct {
 		arg, want string
 	}{
@@ -204,7 +204,7 @@ func TestFormatsBinaryExitStatus(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	bad := filepath.Join(dir, "bad.torrent")
-	writeFile(t, bad, []byte("d4:infod6:lengthi1e4:name1:f12:piece lengthi16384e6:pieces39:"+strings.Repeat("h", 39)+"ee"))
+	formatsWriteFile(t, bad, []byte("d4:infod6:lengthi1e4:name1:f12:piece lengthi16384e6:pieces39:"+strings.Repeat("h", 39)+"ee"))
 	cmd := exec.Command(bin, "info", bad)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -217,7 +217,7 @@ func TestFormatsBinaryExitStatus(t *testing.T) {
 		t.Fatalf("stderr %q stdout %q", stderr.String(), stdout.String())
 	}
 	payload := filepath.Join(dir, "p.bin")
-	writeFile(t, payload, bytes.Repeat([]byte{1}, 50000))
+	formatsWriteFile(t, payload, bytes.Repeat([]byte{1}, 50000))
 	out := filepath.Join(dir, "p.torrent")
 	if b, err := exec.Command(bin, "create", payload, "-o", out).CombinedOutput(); err != nil {
 		t.Fatalf("create: %v %s", err, b)
