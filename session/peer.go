@@ -532,6 +532,11 @@ func (p *Peer) sendSimple(id peerwire.MessageID) {
 	p.mu.Unlock()
 }
 
+// idle reports whether the peer sent nothing for idleTimeout.
+func (p *Peer) idle(now time.Time) bool {
+	return now.UnixNano()-p.lastRecv.Load() > int64(idleTimeout)
+}
+
 // sendKeepAlive queues a keep-alive if nothing was sent for a while.
 func (p *Peer) sendKeepAlive(now time.Time) {
 	if now.UnixNano()-p.lastSend.Load() < int64(keepAliveInterval*3/4) {

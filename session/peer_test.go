@@ -290,3 +290,32 @@ func TestPeerToleratesGrowingAvailability(t *testing.T) {
 		t.Fatalf("messages %v, haves %v", sink.msgs, haves)
 	}
 }
+
+// TestPeerKeepAliveAndIdle checks the timing rules with explicit clocks:
+// a keep-alive goes out only after 90 s of silence from us; a peer silent
+// for more than idleTimeout is idle.
+func TestPeerKeepAliveAndIdle(t *testing.T) {
+	p, remote, _, _ := pipePeer(t, false)
+	base := time.Unix(1_000_000, 0)
+	p.lastSend.Store(base.UnixNano())
+	p.lastRecv.Store(base.UnixNano())
+	p.sendKeepAlive(base.Add(keepAliveInterval*3/4 - time.Second))
+	p.mu.Lock()
+	queued := len(p.out)
+	p.mu.Unlock()
+	if queued != 0 {
+		t.Fatalf("keep-alive queued after %v of silence", keepAliveInterval*3/4-time.Second)
+	}
+	p.sendKeepAlive(base.Add(keepAliveInterval * 3 / 4))
+	buf := make([]byte, 4)
+	remote.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(remote, buf); err != nil || string(buf) != "\x00\x00\x00\x00" {
+		t.Fatalf("read %q, %v; want a keep-alive", buf, err)
+	}
+	if p.idle(base.Add(idleTimeout)) {
+		t.Fatal("idle at exactly idleTimeout")
+	}
+	if !p.idle(base.Add(idleTimeout + time.Nanosecond)) {
+		t.Fatal("not idle after idleTimeout")
+	}
+}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -384,7 +385,13 @@ func (srv *server) onPeerUp(p *Peer, ph Phase) {
 		err = ErrSelf
 		srv.book.markDead(p.addr)
 	case srv.byPeerID[p.remote.PeerID] != nil:
-		err = ErrDuplicate
+		old := srv.byPeerID[p.remote.PeerID]
+		if !srv.keepNewer(old, p) {
+			err = ErrDuplicate
+			break
+		}
+		old.close(ErrDuplicate)
+		delete(srv.byPeerID, p.remote.PeerID)
 	case srv.book.banned(p.addr), srv.isBannedID(p.remote.PeerID):
 		err = ErrBanned
 	case !p.outgoing && srv.incoming+len(srv.procs) >= srv.cfg.MaxPeers:
@@ -499,7 +506,7 @@ func (srv *server) tick(ph Phase) {
 			srv.core.Uploaded(id, int(d))
 			p.lastUpReported = u
 		}
-		if now.UnixNano()-p.lastRecv.Load() > int64(idleTimeout) {
+		if p.idle(now) {
 			p.close(ErrIdle)
 			continue
 		}
@@ -593,4 +600,21 @@ func (srv *server) stopProcs() {
 // keep continues in the same phase.
 func (srv *server) keepPhase(a ...statem.Action) statem.Result[Phase, *server] {
 	return statem.Keep[Phase](srv, a...)
+}
+
+// keepNewer decides between two connections to the same peer, the same way
+// on both ends so that a simultaneous open keeps exactly one: the one
+// initiated by the side with the lower peer id. Two connections started by
+// the same side keep the older one.
+func (srv *server) keepNewer(old, p *Peer) bool {
+	if old.outgoing == p.outgoing {
+		return false
+	}
+	initiator := func(c *Peer) []byte {
+		if c.outgoing {
+			return srv.f.peerID[:]
+		}
+		return c.remote.PeerID[:]
+	}
+	return bytes.Compare(initiator(p), initiator(old)) < 0
 }

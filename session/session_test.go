@@ -74,3 +74,40 @@ func TestResumeKeepsVerifiedPieces(t *testing.T) {
 		t.Fatalf("second run downloaded %d bytes; only %d were missing", got, most)
 	}
 }
+
+// TestNoSelfOrDuplicateConnections: a session told its own address drops
+// the connection to itself; two sessions dialing each other end up with
+// one connection between them. Neither has data, so nothing else ends it.
+func TestNoSelfOrDuplicateConnections(t *testing.T) {
+	mi, _ := makeTorrent(t, t.TempDir(), "payload.bin", 64<<10, "", testFile{data: randomData(4, 1<<20)})
+	a := startSession(t, Config{Torrent: mi, Dir: t.TempDir()})
+	b := startSession(t, Config{Torrent: mi, Dir: t.TempDir()})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range []*Session{a, b} {
+		if _, _, err := s.Checked(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.AddPeers(loopback(a), loopback(b)) // ourselves, and b
+	b.AddPeers(loopback(a))              // and a, from the other side
+	settled := 0
+	for settled < 25 && ctx.Err() == nil { // 0.5 s of one connection each
+		na, nb := len(a.Stats().PeerStats), len(b.Stats().PeerStats)
+		if na > 1 || nb > 1 {
+			t.Fatalf("%d and %d connections, want one between the two", na, nb)
+		}
+		if na == 1 && nb == 1 {
+			settled++
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if settled < 25 {
+		t.Fatalf("never settled on one connection each: %+v / %+v", a.Stats().PeerStats, b.Stats().PeerStats)
+	}
+	for _, ps := range a.Stats().PeerStats {
+		if ps.Addr == loopback(a) {
+			t.Error("a is connected to itself")
+		}
+	}
+}
