@@ -62,6 +62,7 @@ func TestCall_SlowReplyInTime(t *testing.T) {
 		if v, err := m.Call(ctx, "slow"); v != "slow" || err != nil {
 			t.Fatalf("Call = %v, %v", v, err)
 		}
+		synctest.Wait() // the handler records after replying
 		r.expect(t, "1s late reply delivered: true")
 		stop(t, m)
 	})
