@@ -300,6 +300,9 @@ func (t *Torrent) PieceHashed(piece uint32, ok bool) {
 	}
 	r := &t.recs[t.rec[piece]]
 	if ok {
+		if len(t.fails) > 0 {
+			t.forgetFailures(piece)
+		}
 		t.freeRecord(piece)
 		t.markHave(piece)
 		t.rd.Have = append(t.rd.Have, piece)

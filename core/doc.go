@@ -63,7 +63,7 @@
 //			}
 //		case sent := <-uploads:   t.Uploaded(sent.id, sent.n)
 //		case g := <-granted:      t.GrantAllowedFast(g.id, g.index) // after sending ALLOWED FAST
-//		case h := <-hashed:       t.PieceHashed(h.index, h.ok)
+//		case h := <-hashed:       t.PieceHashed(h.index, h.ok) // or PieceHashedDigests
 //		case id := <-closed:      t.PeerGone(id)
 //		}
 //		rd := t.Ready() // fills request pipelines; valid until the next Ready
@@ -101,7 +101,9 @@
 // Verification: a failed piece returns to the pool; each peer that sent
 // one of its blocks gets a strike, and a sole contributor or a peer with
 // BanStrikes strikes is dropped with Ban. A failed piece is then fetched
-// from a single peer, so a second failure names the culprit.
+// from a single peer, so a second failure names the culprit. With block
+// digests (PieceHashedDigests, NeedDigests) the core bans the liar as soon
+// as the piece verifies and forgives the others (smart ban).
 //
 // Choking: UnchokeSlots regular slots re-ranked every RechokeInterval: by
 // download rate while leeching (snubbed peers excluded), by upload rate

@@ -91,7 +91,16 @@ func FuzzEvents(f *testing.F) {
 				tor.Tick(now)
 			case 12:
 				if len(hash) > 0 {
-					tor.PieceHashed(hash[0], next()%4 != 0)
+					ok := next()%4 != 0
+					if next()%2 == 0 {
+						digests := make([]uint64, tor.numBlocks(hash[0]))
+						for i := range digests {
+							digests[i] = uint64(next() % 2)
+						}
+						tor.PieceHashedDigests(hash[0], ok, digests)
+					} else {
+						tor.PieceHashed(hash[0], ok)
+					}
 					hash = hash[1:]
 				} else {
 					tor.PieceHashed(uint32(next()), true)

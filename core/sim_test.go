@@ -91,7 +91,7 @@ type simNode struct {
 	corrupt bool          // sends bad data
 	conns   map[PeerID]*simConn
 	list    []*simConn
-	bad     map[uint32]bool // pieces holding a corrupt block
+	bad     map[uint32]uint64 // per piece, a mask of the corrupt blocks held
 
 	done        bool
 	doneAt      time.Duration
@@ -128,7 +128,7 @@ func (s *sim) node(name string, cfg Config, seed bool, upRate float64) *simNode 
 	}
 	n := &simNode{
 		s: s, name: name, t: tor, fast: true, upRate: upRate,
-		conns: map[PeerID]*simConn{}, bad: map[uint32]bool{},
+		conns: map[PeerID]*simConn{}, bad: map[uint32]uint64{},
 		cancelsTo: map[*simNode]int{}, unchoked: map[*simNode]time.Duration{},
 		snubbed: map[*simNode]bool{}, dropped: map[*simNode]Drop{}, done: seed,
 	}
@@ -230,10 +230,18 @@ func (n *simNode) flush() {
 		}
 	}
 	for _, i := range rd.Hash {
-		ok := !n.bad[i]
+		mask := n.bad[i]
 		delete(n.bad, i)
+		// Block digests for smart banning: a corrupt block's differs.
+		digests := make([]uint64, n.t.numBlocks(i))
+		for b := range digests {
+			digests[b] = uint64(i)<<16 | uint64(b)
+			if mask&(1<<b) != 0 {
+				digests[b] |= 1 << 60
+			}
+		}
 		n.s.after(time.Millisecond, func() {
-			n.t.PieceHashed(i, ok)
+			n.t.PieceHashedDigests(i, mask == 0, digests)
 			n.flush()
 		})
 	}
@@ -305,7 +313,7 @@ func (n *simNode) serve(c *simConn, m Message) {
 				r.local.s.tb.Errorf("%s: block %v from %s was a violation", r.local.name, m, n.name)
 			}
 			if v == BlockAccepted && corrupt {
-				r.local.bad[m.Piece] = true
+				r.local.bad[m.Piece] |= 1 << (m.Begin / BlockSize)
 			}
 		})
 	})

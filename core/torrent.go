@@ -78,9 +78,10 @@ type Torrent struct {
 	optimistic  *peer
 	nUnchoked   int // live peers we unchoke
 
-	rd, out Ready    // rd accumulates; out is handed to the shell
-	scratch []*peer  // reused by the choker
-	contrib []PeerID // reused by PieceHashed
+	rd, out Ready        // rd accumulates; out is handed to the shell
+	scratch []*peer      // reused by the choker
+	contrib []PeerID     // reused by PieceHashed
+	fails   []failRecord // failed pieces remembered for smart banning
 }
 
 // New returns the core of a torrent with no piece verified and every piece
