@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/effusion-bt/effusion/bencode"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/spf13/cobra"
 	"github.com/vbauerster/mpb/v8"
@@ -155,11 +156,46 @@ func runCreate(cmd *cobra.Command, path string, f *createFlags) error {
 	if err := writeFileAtomic(out, data); err != nil {
 		return err
 	}
+	warnUnportableNames(cmd.ErrOrStderr(), m)
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "info-hash: %s\n", m.InfoHashHex())
 	fmt.Fprintf(w, "magnet:    %s\n", m.Magnet())
 	fmt.Fprintf(w, "file:      %s (%s in %d pieces of %s)\n", out, humanBytes(m.Info.TotalLength()), m.Info.NumPieces(), humanBytes(m.Info.PieceLength))
 	return nil
+}
+
+// warnUnportableNames tells the user about file names that downloaders
+// will change (effusion sanitises names the same way on every OS; see
+// metainfo.SanitizeComponent), at most five of them.
+func warnUnportableNames(w io.Writer, m *metainfo.MetaInfo) {
+	var raw struct {
+		Files []struct {
+			Path []string `bencode:"path"`
+		} `bencode:"files"`
+		Name string `bencode:"name"`
+	}
+	if bencode.Unmarshal(m.InfoBytes, &raw) != nil {
+		return
+	}
+	var changed [][2]string
+	if raw.Name != m.Info.Name {
+		changed = append(changed, [2]string{raw.Name, m.Info.Name})
+	}
+	for i, f := range raw.Files {
+		if i < len(m.Info.Files) {
+			got := strings.Join(m.Info.Files[i].Path[1:], "/")
+			if want := strings.Join(f.Path, "/"); want != got {
+				changed = append(changed, [2]string{want, got})
+			}
+		}
+	}
+	for i, c := range changed {
+		if i == 5 {
+			fmt.Fprintf(w, "effusion: warning: %d more names will be changed\n", len(changed)-5)
+			break
+		}
+		fmt.Fprintf(w, "effusion: warning: %q is not a portable name; downloaders will save it as %q\n", c[0], c[1])
+	}
 }
 
 func unwrapPathErr(err error) error {

@@ -226,3 +226,20 @@ func TestFormatsBinaryExitStatus(t *testing.T) {
 		t.Fatalf("info: %v %s", err, b)
 	}
 }
+
+func TestCreateWarnsAboutUnportableNames(t *testing.T) {
+	dir := t.TempDir()
+	content := filepath.Join(dir, "c")
+	formatsWriteFile(t, filepath.Join(content, "CON"), []byte("x"))
+	formatsWriteFile(t, filepath.Join(content, "ok.txt"), []byte("y"))
+	formatsWriteFile(t, filepath.Join(content, "tab\there"), []byte("z"))
+	_, stderr, code := runFormatsCmd(t, "create", content, "-o", filepath.Join(dir, "c.torrent"))
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	want := "effusion: warning: \"CON\" is not a portable name; downloaders will save it as \"_CON\"\n" +
+		"effusion: warning: \"tab\\there\" is not a portable name; downloaders will save it as \"tab_here\"\n"
+	if stderr != want {
+		t.Fatalf("stderr %q, want %q", stderr, want)
+	}
+}
