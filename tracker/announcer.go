@@ -26,9 +26,10 @@ type AnnouncerConfig struct {
 	Key uint32
 	// NumWant is passed on (0: DefaultNumWant).
 	NumWant int
-	// Stats returns the byte counts for the next announce. It is called on
-	// the announcer's goroutine and must be safe to call concurrently with
-	// the caller's own work. nil reports zeros.
+	// Stats returns the byte counts for the next announce. It is called
+	// from an announce goroutine (or Stop's caller), never from the state
+	// machine, and must be safe to call concurrently with the caller's own
+	// work. nil reports zeros.
 	Stats func() (uploaded, downloaded, left int64)
 	// OnPeers receives the peers of each successful announce, from a
 	// goroutine of the announcer, one call at a time, never after Stop
@@ -287,12 +288,13 @@ func (a *Announcer) request(ev Event) AnnounceRequest {
 func (a *Announcer) launch(d *annData) statem.Result[annState, *annData] {
 	d.seq++
 	seq := d.seq
-	req := a.request(d.event())
+	ev := d.event()
 	ctx, cancel := context.WithTimeout(a.root, a.cfg.AnnounceTimeout)
 	d.inflight = cancel
 	a.setStatus(func(s *AnnouncerStatus) { s.State, s.NextAnnounce = "announcing", time.Time{} })
 	a.wg.Go(func() {
 		defer cancel()
+		req := a.request(ev) // Stats is user code: keep it off the machine's goroutine
 		resp, u, err := a.tiers.Announce(ctx, a.client, req)
 		if err == nil && len(resp.Peers) > 0 && a.cfg.OnPeers != nil && ctx.Err() == nil {
 			a.cfg.OnPeers(resp.Peers)

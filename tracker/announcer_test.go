@@ -22,6 +22,7 @@ type scriptedTracker struct {
 	fail  bool // answer with a transport error
 	hang  bool // never answer (until the request's ctx ends)
 	peers []netip.AddrPort
+	min   int // "min interval" sent when > 0
 }
 
 type announceSeen struct {
@@ -36,7 +37,7 @@ func (st *scriptedTracker) transport(t0 time.Time) http.RoundTripper {
 		q := r.URL.Query()
 		st.mu.Lock()
 		st.log = append(st.log, announceSeen{host: r.URL.Host, event: q.Get("event"), at: time.Since(t0), left: q.Get("left")})
-		fail, hang := st.fail, st.hang
+		fail, hang, minIv := st.fail, st.hang, st.min
 		var peers []byte
 		for _, p := range st.peers {
 			peers = AppendCompactPeer(peers, p)
@@ -49,7 +50,11 @@ func (st *scriptedTracker) transport(t0 time.Time) http.RoundTripper {
 		if fail {
 			return nil, errors.New("connection refused")
 		}
-		body := "d8:intervali120e5:peers" + itoa(len(peers)) + ":" + string(peers) + "e"
+		body := "d8:intervali120e"
+		if minIv > 0 {
+			body += "12:min intervali" + itoa(minIv) + "e"
+		}
+		body += "5:peers" + itoa(len(peers)) + ":" + string(peers) + "e"
 		return &http.Response{StatusCode: 200, Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
 	})
 }
@@ -248,4 +253,35 @@ func TestAnnouncerNoTrackers(t *testing.T) {
 	if !errors.Is(err, ErrNoTrackers) {
 		t.Fatal(err)
 	}
+}
+
+// TestAnnouncerReannounce: Reannounce goes out at once when the min interval
+// has passed, and is deferred to it otherwise.
+func TestAnnouncerReannounce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Now()
+		st := &scriptedTracker{min: 30}
+		a, err := StartAnnouncer(context.Background(), AnnouncerConfig{
+			Tiers:  [][]string{{"http://a.example/announce"}},
+			Client: NewClient(Options{Transport: st.transport(t0), MinInterval: time.Second}),
+			Port:   1,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Second)
+		a.Reannounce() // 10 s < 30 s min interval: deferred to 30 s
+		time.Sleep(25 * time.Second)
+		a.Reannounce() // at 35 s, 5 s after the last: deferred to 60 s
+		time.Sleep(35 * time.Second)
+		a.Stop(context.Background())
+		var at []time.Duration
+		for _, s := range st.seen() {
+			at = append(at, s.at)
+		}
+		want := []time.Duration{0, 30 * time.Second, 60 * time.Second, 70 * time.Second}
+		if !slices.Equal(at, want) {
+			t.Fatalf("announces at %v, want %v", at, want)
+		}
+	})
 }

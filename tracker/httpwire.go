@@ -1,6 +1,7 @@
 package tracker
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
 	"time"
@@ -19,6 +20,7 @@ const maxIntervalSeconds = 7 * 24 * 3600
 // cap). Intervals are not clamped here (Client.Announce does that). Other
 // errors wrap ErrBadResponse.
 func ParseAnnounceBody(body []byte, maxPeers int) (*AnnounceResponse, error) {
+	body = trimBody(body)
 	var d map[string]bencode.RawMessage
 	if err := bencode.Unmarshal(body, &d); err != nil {
 		return nil, &ParseError{Field: "body", Msg: err.Error()}
@@ -96,6 +98,12 @@ func ParseAnnounceBody(body []byte, maxPeers int) (*AnnounceResponse, error) {
 	return r, nil
 }
 
+// trimBody drops trailing whitespace some trackers append (a newline after
+// the dictionary); a dictionary ends in 'e', so nothing valid is lost.
+func trimBody(b []byte) []byte {
+	return bytes.TrimRight(b, " \t\r\n")
+}
+
 // dictPeer is one entry of a non-compact peer list.
 type dictPeer struct {
 	IP   string `bencode:"ip"`
@@ -158,6 +166,7 @@ const MaxScrapeFiles = 1000
 // info-hash to complete/downloaded/incomplete. Keys that are not 20 bytes are
 // skipped; a failure reason is a *FailureError; other errors wrap ErrBadResponse.
 func ParseScrapeBody(body []byte) (map[[20]byte]ScrapeStats, error) {
+	body = trimBody(body)
 	var d map[string]bencode.RawMessage
 	if err := bencode.Unmarshal(body, &d); err != nil {
 		return nil, &ParseError{Field: "body", Msg: err.Error()}

@@ -188,13 +188,17 @@ func TestParseAnnounceBody(t *testing.T) {
 		"peers int":   mustMarshal(t, map[string]any{"peers": 5}),
 		"peers odd":   mustMarshal(t, map[string]any{"peers": "12345"}),
 		"interval s":  mustMarshal(t, map[string]any{"interval": "soon"}),
-		"trailing":    append(mustMarshal(t, map[string]any{"interval": 5}), 'x'),
+		"trailing":    append(mustMarshal(t, map[string]any{"interval": 5}), 'x', '\n'),
 		"peer not d":  mustMarshal(t, map[string]any{"peers": []any{int64(1)}}),
 		"reason list": mustMarshal(t, map[string]any{"failure reason": []any{}}),
 	} {
 		if _, err := ParseAnnounceBody(bad, 0); !errors.Is(err, ErrBadResponse) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	// A trailing newline (seen from real trackers) is tolerated.
+	if r, err := ParseAnnounceBody(append(mustMarshal(t, map[string]any{"interval": 7}), "\r\n"...), 0); err != nil || r.Interval != 7*time.Second {
+		t.Fatalf("trailing newline: %+v %v", r, err)
 	}
 	// Peer cap.
 	many := make([]byte, 0, 6*3000)
