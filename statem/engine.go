@@ -16,6 +16,7 @@ func (m *Machine[S, D]) loop() {
 			ev = m.queue[n-1]
 			m.queue[n-1] = Event{}
 			m.queue = m.queue[:n-1]
+			m.cnt.queued.Add(1)
 		} else if len(m.t0q) > 0 {
 			ev = m.popT0()
 			m.cnt.timeouts.Add(1)
@@ -25,7 +26,6 @@ func (m *Machine[S, D]) loop() {
 				return
 			}
 		}
-		m.cnt.events.Add(1)
 		if m.opts.tracer != nil {
 			m.opts.tracer(TraceEvent{Kind: TraceHandle, State: m.state, Event: ev})
 		}

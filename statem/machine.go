@@ -60,8 +60,10 @@ type Machine[S comparable, D any] struct {
 	enterData  D
 }
 
+// counters: each event adds to exactly one of queued, timeouts and
+// received (one atomic add per event); Events is their sum.
 type counters struct {
-	events, enters, changes, postponed, replies, timeouts, received atomic.Uint64
+	queued, enters, changes, postponed, replies, timeouts, received atomic.Uint64
 }
 
 // selfKey marks the contexts passed to a machine's callbacks with the
@@ -402,7 +404,7 @@ func (m *Machine[S, D]) Err() error {
 // Counters returns the machine's statistics; it never blocks.
 func (m *Machine[S, D]) Counters() Counters {
 	return Counters{
-		Events:       m.cnt.events.Load(),
+		Events:       m.cnt.queued.Load() + m.cnt.timeouts.Load() + m.cnt.received.Load(),
 		Enters:       m.cnt.enters.Load(),
 		StateChanges: m.cnt.changes.Load(),
 		Postponed:    m.cnt.postponed.Load(),
