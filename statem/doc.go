@@ -79,8 +79,9 @@ and answer later, from any state or any goroutine, with From.Reply.
 A Call whose ctx ends returns ctx.Err(), but the request may still be
 handled later; its reply is then dropped. A callback must not Call its own
 machine: with the callback's ctx it gets ErrCalledSelf instead of a
-deadlock. A callback that blocks stops the whole machine (including
-Status and Stop); hand slow work to a goroutine and Cast the result back.
+deadlock. A callback that blocks stops the whole machine: GetState and
+Status wait for it, and Stop can only cancel the callback's ctx and wait.
+Hand slow work to a goroutine and Cast the result back.
 
 Step 5: use actions. A Result carries a list of actions, run in order:
 
