@@ -477,3 +477,69 @@ func TestMaxTokens(t *testing.T) {
 		t.Fatal("no default token cap")
 	}
 }
+
+type failing struct{}
+
+var errFail = errors.New("fail")
+
+func (*failing) UnmarshalBencode([]byte) error { return errFail }
+func (failing) MarshalBencode() ([]byte, error) { return nil, errFail }
+
+type badMarshaler struct{}
+
+func (badMarshaler) MarshalBencode() ([]byte, error) { return []byte("i1"), nil }
+
+func TestMethodErrors(t *testing.T) {
+	var v struct {
+		F failing `bencode:"f"`
+	}
+	err := Unmarshal([]byte("d1:fi1ee"), &v)
+	var me *MarshalerError
+	if !errors.As(err, &me) || !errors.Is(err, errFail) || !strings.Contains(err.Error(), "fail") {
+		t.Fatalf("got %v", err)
+	}
+	// The value is validated before the method sees it.
+	var se *SyntaxError
+	if err := Unmarshal([]byte("d1:fi01ee"), &v); !errors.As(err, &se) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Marshal(failing{}); !errors.Is(err, errFail) {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Marshal(badMarshaler{}); !errors.As(err, new(*UnsupportedValueError)) || !strings.Contains(err.Error(), "invalid bencode") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Marshal(1.5); !errors.As(err, new(*UnsupportedTypeError)) || err.Error() != "bencode: unsupported type float64" {
+		t.Fatalf("got %v", err)
+	}
+	if err := Unmarshal([]byte("i1e"), 3); err == nil || err.Error() != "bencode: Unmarshal(non-pointer int)" {
+		t.Fatalf("got %v", err)
+	}
+}
+
+type countingWriter struct {
+	writes int
+	buf    strings.Builder
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.writes++
+	return w.buf.Write(p)
+}
+
+func TestEncoder(t *testing.T) {
+	var w countingWriter
+	e := NewEncoder(&w)
+	if err := e.Encode(map[string]any{"a": []any{int64(1), "x"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Encode(1.5); err == nil {
+		t.Fatal("float encoded")
+	}
+	if err := e.Encode("z"); err != nil {
+		t.Fatal(err)
+	}
+	if w.buf.String() != "d1:ali1e1:xee1:z" || w.writes != 2 {
+		t.Fatalf("wrote %q in %d writes", w.buf.String(), w.writes)
+	}
+}
