@@ -12,8 +12,8 @@ import (
 )
 
 // Machine is a running state machine: one goroutine that owns the state
-// and data and handles one event at a time. All methods are safe for
-// concurrent use.
+// and data and handles one event at a time. Create it with Start (the zero
+// Machine is not usable). All methods are safe for concurrent use.
 type Machine[S comparable, D any] struct {
 	h    Handler[S, D]
 	term Terminator[S, D]      // nil if h does not implement it
