@@ -28,9 +28,13 @@ type Magnet struct {
 // FileRange is an inclusive range of file indices (BEP 53 "so").
 type FileRange struct{ First, Last int }
 
-// Contains reports whether i is selected by any of ranges.
-func Contains(ranges []FileRange, i int) bool {
-	for _, r := range ranges {
+// Selects reports whether file index i is to be downloaded: always when the
+// magnet has no "so" parameter, else when a range holds it.
+func (m *Magnet) Selects(i int) bool {
+	if len(m.SelectOnly) == 0 {
+		return true
+	}
+	for _, r := range m.SelectOnly {
 		if i >= r.First && i <= r.Last {
 			return true
 		}

@@ -28,8 +28,8 @@ func TestParseMagnet(t *testing.T) {
 		!reflect.DeepEqual(m.WebSeeds, []string{"http://w/"}) {
 		t.Fatalf("%+v", m)
 	}
-	if !Contains(m.SelectOnly, 5) || Contains(m.SelectOnly, 3) {
-		t.Fatal("Contains")
+	if !m.Selects(5) || m.Selects(3) || !(&Magnet{}).Selects(3) {
+		t.Fatal("Selects")
 	}
 	s := m.String()
 	wantS := "magnet:?xt=urn:btih:" + hexHash + "&dn=hello+world%21&tr=http%3A%2F%2Ft1%2Fannounce&tr=udp%3A%2F%2Ft2%3A80&ws=http%3A%2F%2Fw%2F&x.pe=127.0.0.1%3A6881&x.pe=%5B%3A%3A1%5D%3A51413&so=0,2,4-6"
