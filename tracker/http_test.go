@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -235,4 +236,33 @@ func TestSlowHTTPTrackerTimesOut(t *testing.T) {
 			t.Fatalf("took %v, want exactly the 7s timeout", d)
 		}
 	})
+}
+
+// TestHugeBodyMemoryBounded: a tracker offering 64 MiB costs the client
+// about the 2 MiB limit in allocations, not the body's size.
+func TestHugeBodyMemoryBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		chunk := make([]byte, 64<<10)
+		for range 1024 {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer srv.Close()
+	c := NewClient(Options{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := c.Announce(context.Background(), srv.URL+"/announce", AnnounceRequest{Port: 1})
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrBodyTooLarge) {
+		t.Fatalf("err %v", err)
+	}
+	// io.ReadAll doubles up to ~2 MiB (≈ 4-5 MiB in total); the server side
+	// reuses one chunk (the race detector doubles it). 24 MiB leaves room and is far below 64 MiB.
+	t.Logf("allocated %d KiB", (after.TotalAlloc-before.TotalAlloc)>>10)
+	if d := after.TotalAlloc - before.TotalAlloc; d > 24<<20 {
+		t.Fatalf("allocated %d MiB reading a 64 MiB body", d>>20)
+	}
 }

@@ -24,6 +24,8 @@ type udpSession struct {
 	attempt int
 	buf     []byte
 	stop    func() bool
+	cached  bool // the connection id in use came from the cache
+	retried bool // a tracker error already caused one fresh connect
 }
 
 func (c *Client) dialUDP(ctx context.Context, u *url.URL) (*udpSession, error) {
@@ -149,8 +151,10 @@ func (s *udpSession) connectionID(ctx context.Context) (uint64, error) {
 	cid, ok := c.connIDs[s.key]
 	c.mu.Unlock()
 	if ok && time.Since(cid.got) < UDPConnectionIDLifetime {
+		s.cached = true
 		return cid.id, nil
 	}
+	s.cached = false
 	for {
 		tid := randUint32()
 		resp, err := s.roundTrip(ctx, AppendUDPConnectRequest(nil, tid), tid)
@@ -208,6 +212,12 @@ func (s *udpSession) exchange(ctx context.Context, want uint32, build func(cid u
 		var fe *FailureError
 		if errors.As(err, &fe) {
 			s.forget()
+			if s.cached && !s.retried {
+				// The tracker may have restarted and forgotten a cached id:
+				// connect afresh once before believing the error.
+				s.retried = true
+				continue
+			}
 		}
 		if err != nil {
 			return nil, err

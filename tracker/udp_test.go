@@ -315,3 +315,37 @@ func TestUDPContextCancel(t *testing.T) {
 		}
 	})
 }
+
+// TestUDPStaleConnectionIDRecovers: a tracker that restarted refuses the
+// cached connection id; the client connects afresh once and succeeds.
+func TestUDPStaleConnectionIDRecovers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ft := &fakeTracker{}
+		var conns []*fakeUDP
+		c := udpClient(&conns, "10.0.0.1:6969", ft, Options{})
+		u := "udp://t.example:1"
+		if _, err := c.Announce(context.Background(), u, AnnounceRequest{Port: 1}); err != nil {
+			t.Fatal(err)
+		}
+		ft.mu.Lock()
+		ft.connects += 10 // the tracker "restarted": the cached id is now wrong
+		ft.mu.Unlock()
+		if _, err := c.Announce(context.Background(), u, AnnounceRequest{Port: 1}); err != nil {
+			t.Fatalf("after restart: %v", err)
+		}
+		// A real error from a fresh id is not retried in a loop.
+		ft.mu.Lock()
+		ft.fail = "go away"
+		ft.mu.Unlock()
+		before := ft.n
+		_, err := c.Announce(context.Background(), u, AnnounceRequest{Port: 1})
+		var fe *FailureError
+		if !errors.As(err, &fe) || fe.Reason != "go away" {
+			t.Fatalf("err %v", err)
+		}
+		// cached id refused -> fresh connect -> refused again: 3 packets.
+		if n := ft.n - before; n != 3 {
+			t.Fatalf("%d packets for a refused announce", n)
+		}
+	})
+}
