@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"hash"
+	"hash/maphash"
 	"runtime"
 	"sync"
 )
@@ -15,16 +16,30 @@ type pieceStore interface {
 
 // hashJob is one assembled piece: its blocks in order, each a pooled block.
 type hashJob struct {
-	index  uint32
-	want   [20]byte
-	blocks []*block
+	index   uint32
+	want    [20]byte
+	blocks  []*block
+	digests bool // the core wants block digests even if the piece verifies
 }
 
 // hashResult is what the hasher casts back to the session.
 type hashResult struct {
-	index uint32
-	ok    bool  // the hash matched and the piece is on disk
-	err   error // a write error (the piece then counts as not verified)
+	index   uint32
+	ok      bool     // the hash matched and the piece is on disk
+	err     error    // a write error (the piece then counts as not verified)
+	digests []uint64 // per block, for smart banning: on failure, or when asked
+}
+
+// digestSeed keys the block digests of smart banning: a peer that cannot
+// guess it cannot make bad data collide with good.
+var digestSeed = maphash.MakeSeed()
+
+func blockDigests(blocks []*block) []uint64 {
+	d := make([]uint64, len(blocks))
+	for i, b := range blocks {
+		d[i] = maphash.Bytes(digestSeed, b.bytes())
+	}
+	return d
 }
 
 // hasher verifies assembled pieces in memory (never reading them back from
@@ -100,10 +115,14 @@ func (h *hasher) process(sum hash.Hash, digest, buf []byte, j *hashJob) (hashRes
 		sum.Write(buf[n:])
 	}
 	if !bytes.Equal(sum.Sum(digest), j.want[:]) {
-		return hashResult{index: j.index}, buf
+		return hashResult{index: j.index, digests: blockDigests(j.blocks)}, buf
+	}
+	r := hashResult{index: j.index, ok: true}
+	if j.digests {
+		r.digests = blockDigests(j.blocks)
 	}
 	if err := h.store.WritePiece(int(j.index), buf); err != nil {
 		return hashResult{index: j.index, err: err}, buf
 	}
-	return hashResult{index: j.index, ok: true}, buf
+	return r, buf
 }

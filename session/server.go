@@ -166,7 +166,11 @@ func (srv *server) HandleEvent(ctx context.Context, ev statem.Event, ph Phase, _
 		if e.err != nil {
 			return srv.shutdown(Failed, fmt.Errorf("session: writing piece %d: %w", e.index, e.err))
 		}
-		srv.core.PieceHashed(e.index, e.ok)
+		if e.digests != nil {
+			srv.core.PieceHashedDigests(e.index, e.ok, e.digests)
+		} else {
+			srv.core.PieceHashed(e.index, e.ok)
+		}
 		if !e.ok {
 			srv.log.Debug("piece failed verification", "piece", e.index)
 		}
@@ -262,6 +266,7 @@ func (srv *server) step(ph Phase, actions ...statem.Action) statem.Result[Phase,
 		}
 		j.index = i
 		j.want = srv.cfg.Torrent.Info.PieceHash(int(i))
+		j.digests = srv.core.NeedDigests(i)
 		srv.hasher.submit(j)
 	}
 	for _, i := range rd.Have {
@@ -426,6 +431,7 @@ func (srv *server) onPeerUp(p *Peer, ph Phase) {
 		bits := srv.core.AppendBitfield(nil)
 		p.queue(func(b []byte) []byte { return peerwire.AppendBitfield(b, bits) })
 	}
+	srv.grantAllowedFast(p, id)
 	if p.ext {
 		payload := srv.extHandshake(p)
 		p.queue(func(b []byte) []byte { return peerwire.AppendExtended(b, 0, payload) })
@@ -617,4 +623,37 @@ func (srv *server) keepNewer(old, p *Peer) bool {
 		return c.remote.PeerID[:]
 	}
 	return bytes.Compare(initiator(p), initiator(old)) < 0
+}
+
+// allowedFastCount is the size of the BEP 6 allowed fast set we grant.
+const allowedFastCount = 10
+
+// grantAllowedFast sends a fast peer the pieces of its canonical allowed
+// fast set that we have: it may fetch them even while we choke it, which
+// gets a newcomer started.
+func (srv *server) grantAllowedFast(p *Peer, id core.PeerID) {
+	if !p.fast {
+		return
+	}
+	set := peerwire.AllowedFastSet(p.addr.Addr(), srv.f.infoHash, srv.f.numPieces, allowedFastCount)
+	var out []uint32
+	for _, i := range set {
+		if srv.f.have.Has(int(i)) {
+			out = append(out, i)
+			srv.core.GrantAllowedFast(id, i)
+		}
+	}
+	if len(out) == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.allowed = append(p.allowed, out...)
+	for _, i := range out {
+		p.out = peerwire.AppendAllowedFast(p.out, i)
+	}
+	p.signal()
 }

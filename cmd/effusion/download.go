@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -130,10 +131,11 @@ func parseRate(s string) (int, error) {
 
 func newDownloadCmd() *cobra.Command {
 	var (
-		tf      transferFlags
-		out     string
-		seed    bool
-		verbose bool
+		tf         transferFlags
+		out        string
+		seed       bool
+		verbose    bool
+		cpuProfile string
 	)
 	cmd := &cobra.Command{
 		Use:   "download FILE.torrent",
@@ -157,6 +159,17 @@ keep every verified piece and fetch only the rest.`,
 			}
 			cfg.Seed = seed
 			cfg.Logger = cliLogger(cmd.ErrOrStderr(), verbose)
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return runTransfer(ctx, cfg, tf.json, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -166,6 +179,8 @@ keep every verified piece and fetch only the rest.`,
 	cmd.Flags().StringVarP(&out, "output", "o", ".", "directory to download into")
 	cmd.Flags().BoolVar(&seed, "seed", false, "keep seeding after the download completes, until interrupted")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log peer and tracker events")
+	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
+	cmd.Flags().MarkHidden("cpuprofile")
 	return cmd
 }
 
