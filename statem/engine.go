@@ -30,7 +30,7 @@ func (m *Machine[S, D]) loop() {
 			m.opts.tracer(TraceEvent{Kind: TraceHandle, State: m.state, Event: ev})
 		}
 		res := m.h.HandleEvent(m.ctx, ev, m.state, m.data)
-		if !m.transition(&ev, res) {
+		if !m.transition(&ev, &res) {
 			return
 		}
 	}
@@ -100,7 +100,7 @@ func (m *Machine[S, D]) bad(s S, d D, ev Event, format string, args ...any) bool
 
 // transition applies the result of handling ev (nil for Init's result) and
 // reports whether the machine goes on.
-func (m *Machine[S, D]) transition(ev *Event, res Result[S, D]) bool {
+func (m *Machine[S, D]) transition(ev *Event, res *Result[S, D]) bool {
 	cur := m.state
 	next, data := cur, m.data
 	repeat := false
@@ -119,7 +119,7 @@ func (m *Machine[S, D]) transition(ev *Event, res Result[S, D]) bool {
 	case resRepeatAll:
 		repeat = true
 	case resStop, resStopReply:
-		return m.stop(res, cur, evv, false)
+		return m.stop(res, cur, evv)
 	default:
 		if res.reason != nil { // StateFuncs: no function for the state
 			return m.bad(cur, data, evv, "%v", res.reason)
@@ -173,7 +173,9 @@ func (m *Machine[S, D]) transition(ev *Event, res Result[S, D]) bool {
 	}
 	m.state, m.data = next, data
 	// Any event cancels the event time-out.
-	m.cancelTimer(EventTimeout, nil)
+	if len(m.timers) > 0 {
+		m.cancelTimer(EventTimeout, nil)
+	}
 	if next != cur {
 		m.cnt.changes.Add(1)
 		// Step 4: retry postponed events, oldest first.
@@ -229,7 +231,7 @@ func (m *Machine[S, D]) reply(a *Action, s S, ev Event) {
 
 // stop handles Stop and StopAndReply results: replies first, then exit
 // (Terminate runs in finish).
-func (m *Machine[S, D]) stop(res Result[S, D], s S, ev Event, enter bool) bool {
+func (m *Machine[S, D]) stop(res *Result[S, D], s S, ev Event) bool {
 	for i := range res.nacts {
 		if k := res.action(i).kind; k != actReply && k != actReplyError {
 			return m.bad(s, res.data, ev, "StopAndReply with a non-reply action at index %d", i)
@@ -272,7 +274,7 @@ func (m *Machine[S, D]) enter(old, s S, data D) (D, bool) {
 		case resRepeatAll:
 			again = true
 		case resStop, resStopReply:
-			return data, m.stop(res, s, ev, true)
+			return data, m.stop(&res, s, ev)
 		default:
 			if res.reason != nil {
 				return data, m.bad(s, data, ev, "%v", res.reason)

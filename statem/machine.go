@@ -177,7 +177,8 @@ func (m *Machine[S, D]) run(initCtx context.Context, res chan<- initResult) {
 	m.state, m.data = s, d
 	res <- initResult{}
 	defer func() { m.finish(recover()) }()
-	if m.transition(nil, Next(s, d, acts...)) {
+	init := Next(s, d, acts...)
+	if m.transition(nil, &init) {
 		m.loop()
 	}
 }

@@ -116,12 +116,11 @@ const (
 type Action struct {
 	kind    actionKind
 	ev      EventType // event type for NextEvent; time-out kind for timers
-	abs     bool      // at is an absolute deadline
 	from    From
 	name    any
 	content any
 	d       time.Duration
-	at      time.Time
+	at      *time.Time // an absolute deadline (rare: kept out of line)
 }
 
 // Infinity as a time-out duration means "no timer": setting it cancels the
@@ -194,17 +193,17 @@ func SetGenericTimeout(name any, d time.Duration, content any) Action {
 // as a zero time-out, which is queued ahead of the mailbox), as with
 // OTP's {abs, true}.
 func EventTimeoutAt(t time.Time, content any) Action {
-	return Action{kind: actSetTimeout, ev: EventTimeout, abs: true, at: t, content: content}
+	return Action{kind: actSetTimeout, ev: EventTimeout, at: &t, content: content}
 }
 
 // StateTimeoutAt is SetStateTimeout with an absolute deadline.
 func StateTimeoutAt(t time.Time, content any) Action {
-	return Action{kind: actSetTimeout, ev: StateTimeout, abs: true, at: t, content: content}
+	return Action{kind: actSetTimeout, ev: StateTimeout, at: &t, content: content}
 }
 
 // GenericTimeoutAt is SetGenericTimeout with an absolute deadline.
 func GenericTimeoutAt(name any, t time.Time, content any) Action {
-	return Action{kind: actSetTimeout, ev: GenericTimeout, abs: true, name: name, at: t, content: content}
+	return Action{kind: actSetTimeout, ev: GenericTimeout, name: name, at: &t, content: content}
 }
 
 // CancelTimeout cancels a time-out: t is EventTimeout, StateTimeout or

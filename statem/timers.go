@@ -143,8 +143,8 @@ outer:
 		case actSetTimeout:
 			m.cancelTimer(a.ev, a.name)
 			switch {
-			case a.abs:
-				m.startTimer(a.ev, a.name, time.Until(a.at), a.content)
+			case a.at != nil:
+				m.startTimer(a.ev, a.name, time.Until(*a.at), a.content)
 			case a.d < 0: // Infinity: cancelled above
 			case a.d == 0:
 				m.zeros = append(m.zeros, i)
