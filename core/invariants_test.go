@@ -9,14 +9,23 @@ import "fmt"
 // are exact. It is the oracle of the unit, swarm and fuzz tests.
 func (t *Torrent) checkInvariants() error {
 	avail := make([]uint32, t.n)
+	seeds := 0
 	for _, p := range t.live {
+		if p.seedCounted {
+			seeds++
+			if p.npieces != t.n {
+				return fmt.Errorf("%v counted as a seed with %d pieces", p.id, p.npieces)
+			}
+		}
 		if p.closing || !p.live {
 			return fmt.Errorf("%v in live list but closing=%v live=%v", p.id, p.closing, p.live)
 		}
 		cnt, interesting := 0, 0
 		for i := range t.n {
 			if p.bits.has(uint32(i)) {
-				avail[i]++
+				if !p.seedCounted {
+					avail[i]++
+				}
 				cnt++
 				if t.need.has(uint32(i)) {
 					interesting++
@@ -54,6 +63,9 @@ func (t *Torrent) checkInvariants() error {
 				return fmt.Errorf("%v outstanding %v but block state %d req %v", p.id, r, b.state, b.req[:b.nreq])
 			}
 		}
+	}
+	if seeds != t.seeds {
+		return fmt.Errorf("seeds %d, want %d", t.seeds, seeds)
 	}
 	for i := range t.n {
 		if avail[i] != t.avail[i] {

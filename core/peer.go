@@ -41,6 +41,7 @@ type peer struct {
 
 	bits        bitset // pieces the peer has
 	npieces     int
+	seedCounted bool // has every piece, counted in Torrent.seeds, not in avail
 	gotAvail    bool // bitfield, have-all or have-none seen
 	sawHave     bool
 	interesting int // pieces it has that we need
@@ -233,11 +234,15 @@ func (t *Torrent) drop(p *peer, r Reason, ban bool) {
 func (t *Torrent) teardown(p *peer) {
 	t.setCur(p, -1)
 	t.releaseAll(p, false)
-	for w, word := range p.bits {
-		for word != 0 {
-			b := uint32(w*64) + uint32(trailingZeros(word))
-			word &= word - 1
-			t.availDec(b)
+	if p.seedCounted {
+		t.seeds--
+	} else {
+		for w, word := range p.bits {
+			for word != 0 {
+				b := uint32(w*64) + uint32(trailingZeros(word))
+				word &= word - 1
+				t.availDec(b)
+			}
 		}
 	}
 	p.closing = true
@@ -270,6 +275,11 @@ func (t *Torrent) PeerBitfield(id PeerID, bf []byte) {
 		return
 	}
 	p.gotAvail = true
+	if allSet(bf, t.n) {
+		t.seedAll(p)
+		t.afterGain(p)
+		return
+	}
 	for i, b := range bf {
 		for b != 0 {
 			j := leadingZeros8(b)
@@ -311,9 +321,7 @@ func (t *Torrent) PeerHaveAll(id PeerID) {
 		return
 	}
 	p.gotAvail = true
-	for i := range t.n {
-		t.peerGains(p, uint32(i))
-	}
+	t.seedAll(p)
 	t.afterGain(p)
 }
 
@@ -329,6 +337,36 @@ func (t *Torrent) PeerHaveNone(id PeerID) {
 		return
 	}
 	p.gotAvail = true
+}
+
+// seedAll records that p has every piece. Seeds are counted apart
+// (t.seeds): they add one to every piece alike, which leaves the rarity
+// order unchanged, so a seed's arrival and departure cost O(n/64), not n
+// bucket moves.
+func (t *Torrent) seedAll(p *peer) {
+	for w := range p.bits {
+		p.bits[w] = ^uint64(0)
+	}
+	if r := t.n % 64; r != 0 {
+		p.bits[len(p.bits)-1] = 1<<r - 1
+	}
+	p.npieces = t.n
+	p.interesting = t.needCount
+	p.seedCounted = true
+	t.seeds++
+}
+
+// allSet reports whether a wire bitfield of n pieces has every bit set.
+func allSet(bf []byte, n int) bool {
+	for i := 0; i < n/8; i++ {
+		if bf[i] != 0xff {
+			return false
+		}
+	}
+	if r := n % 8; r != 0 {
+		return bf[n/8] == byte(0xff<<(8-r))
+	}
+	return true
 }
 
 func (t *Torrent) peerGains(p *peer, i uint32) {

@@ -47,6 +47,14 @@ func (t *Torrent) bucketRemove(i uint32) {
 	}
 }
 
+// pickableFresh counts fresh pieces some peer has.
+func (t *Torrent) pickableFresh() int {
+	if t.seeds > 0 {
+		return t.freshPickable + len(t.buckets[0])
+	}
+	return t.freshPickable
+}
+
 func (t *Torrent) availInc(i uint32) {
 	if t.state[i] == stFresh {
 		t.bucketRemove(i)
@@ -154,7 +162,7 @@ func (t *Torrent) pickOne(p *peer) bool {
 			return t.takeFrom(p, i, false)
 		}
 	}
-	if len(t.partial) == 0 && helpable == 0 && t.freshPickable == 0 && len(t.full) > 0 {
+	if len(t.partial) == 0 && helpable == 0 && t.pickableFresh() == 0 && len(t.full) > 0 {
 		if !t.endgame {
 			// Entering end game: peers that failed a pick may now
 			// duplicate requests.
@@ -205,7 +213,7 @@ func (t *Torrent) partialList(i uint32) *[]uint32 {
 
 // pickFresh chooses a fresh piece the peer has.
 func (t *Torrent) pickFresh(p *peer) (uint32, bool) {
-	if t.freshPickable == 0 {
+	if t.pickableFresh() == 0 {
 		return 0, false
 	}
 	if t.haveCount < t.cfg.RandomFirst {
@@ -215,6 +223,10 @@ func (t *Torrent) pickFresh(p *peer) (uint32, bool) {
 				return i, true
 			}
 		}
+	}
+	// Pieces only seeds have are the rarest; only a seed has them.
+	if p.seedCounted && len(t.buckets[0]) > 0 {
+		return t.buckets[0][0], true
 	}
 	for a := t.lowest; a < len(t.buckets); a++ {
 		b := t.buckets[a]

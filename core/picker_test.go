@@ -37,6 +37,11 @@ func TestRarestFirst(t *testing.T) {
 	c := x.PeerConnected(Caps{})
 	x.PeerBitfield(c, bitfieldOf(8, 0, 1, 2, 3, 4, 5))
 	x.ready()
+	if x.seeds != 1 || x.avail[7] != 0 {
+		// A full bitfield counts as a seed: availability +1 for every
+		// piece alike, kept apart so its arrival costs no bucket moves.
+		t.Fatalf("seeds %d, avail[7] %d", x.seeds, x.avail[7])
+	}
 	x.PeerUnchoke(a)
 	if got := pieces(x.ready().kind(a, MsgRequest)); len(got) != 1 || got[0] != 7 {
 		t.Fatalf("first peer requested pieces %v, want [7] (rarest)", got)

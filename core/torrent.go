@@ -35,7 +35,8 @@ type Torrent struct {
 	ticked    bool          // a Tick has been seen
 
 	state []uint8  // per piece: st*
-	avail []uint32 // per piece: how many live peers have it
+	avail []uint32 // per piece: how many live peers have it, seeds not counted
+	seeds int      // live peers with every piece (see seedAll)
 	pos   []uint32 // per piece: index in its bucket, partial or full list
 	rec   []int32  // per piece: index in recs, or -1
 	have  bitset   // verified pieces
