@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/effusion-bt/effusion/metainfo"
+	"github.com/effusion-bt/effusion/session"
+	"github.com/spf13/cobra"
+)
+
+// runTransferCmd runs download/seed on a fresh command tree and returns
+// stdout, stderr and the exit status main would use.
+func runTransferCmd(ctx context.Context, args ...string) (string, string, int) {
+	root := &cobra.Command{Use: "effusion", SilenceUsage: true, SilenceErrors: true}
+	root.AddCommand(newDownloadCmd(), newSeedCmd())
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	root.SetArgs(args)
+	code := 0
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(&errb, "effusion:", err)
+		code = 1
+		var ee *exitError
+		if errors.As(err, &ee) {
+			code = ee.code
+		}
+	}
+	return out.String(), errb.String(), code
+}
+
+// transferFixture writes a payload, its .torrent, and starts an in-process
+// seeder; it returns the torrent path, the payload and the seeder.
+func transferFixture(t *testing.T, size int) (string, []byte, *session.Session, *metainfo.MetaInfo) {
+	t.Helper()
+	src := t.TempDir()
+	data := make([]byte, size)
+	r := rand.New(rand.NewPCG(uint64(size), 1))
+	for i := range data {
+		data[i] = byte(r.Uint32())
+	}
+	if err := os.WriteFile(filepath.Join(src, "payload.bin"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mi, tb, err := metainfo.Build(context.Background(), filepath.Join(src, "payload.bin"), metainfo.BuildOptions{PieceLength: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpath := filepath.Join(t.TempDir(), "payload.torrent")
+	if err := os.WriteFile(tpath, tb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seeder, err := session.Start(ctx, session.Config{Torrent: mi, Dir: src, ListenAddr: "127.0.0.1:0", Seed: true,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		seeder.Stop(ctx)
+	})
+	if err := seeder.Await(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return tpath, data, seeder, mi
+}
+
+func seederAddr(s *session.Session) string {
+	return fmt.Sprintf("127.0.0.1:%d", s.Addr().Port())
+}
+
+func TestDownloadCmdCompletesWithJSONProgress(t *testing.T) {
+	tpath, data, seeder, _ := transferFixture(t, 2<<20+5)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stdout, stderr, code := runTransferCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
+		"--peer", seederAddr(seeder), "--json")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "payload.bin"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("downloaded file differs (err %v)", err)
+	}
+	// Every stdout line is a JSON progress record; the last says done.
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var last jsonStats
+	for _, l := range lines {
+		if err := json.Unmarshal([]byte(l), &last); err != nil {
+			t.Fatalf("not a JSON line: %q: %v", l, err)
+		}
+	}
+	if last.Percent != 100 || last.Left != 0 || last.PiecesHave != last.PiecesTotal {
+		t.Fatalf("last progress line %+v", last)
+	}
+}
+
+func TestSeedCmdIncompleteDataExits2(t *testing.T) {
+	tpath, data, _, _ := transferFixture(t, 1<<20)
+	dir := t.TempDir()
+	bad := append([]byte(nil), data...)
+	bad[100] ^= 0xff         // piece 0 corrupt
+	bad = bad[:len(bad)-1000] // last piece short
+	if err := os.WriteFile(filepath.Join(dir, "payload.bin"), bad, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, stderr, code := runTransferCmd(ctx, "seed", tpath, "-d", dir, "--port", "0")
+	if code != 2 {
+		t.Fatalf("exit %d, want 2\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "14 of 16 pieces verified") {
+		t.Fatalf("stderr does not say how many pieces verified:\n%s", stderr)
+	}
+}
+
+func TestDownloadCmdInterruptedThenResumed(t *testing.T) {
+	tpath, data, seeder, mi := transferFixture(t, 3<<20)
+	dir := t.TempDir()
+	// First run: 1 MiB/s, interrupted after about a second.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	_, stderr, code := runTransferCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
+		"--peer", seederAddr(seeder), "--download-rate", "1M")
+	cancel()
+	if code == 0 {
+		t.Fatalf("interrupted download exited 0\n%s", stderr)
+	}
+	// Second run: completes, keeping what the first verified.
+	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stdout, stderr, code := runTransferCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
+		"--peer", seederAddr(seeder), "--json")
+	if code != 0 {
+		t.Fatalf("resumed download: exit %d\n%s", code, stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "payload.bin"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("downloaded file differs (err %v)", err)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var last jsonStats
+	json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+	if last.Downloaded >= mi.Info.TotalLength() {
+		t.Fatalf("the resumed run downloaded %d bytes of %d: nothing was kept", last.Downloaded, mi.Info.TotalLength())
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "0": 0, "1000": 1000, "10k": 10240, "2M": 2 << 20,
+		"1.5MiB": 3 << 19, "1G/s": 1 << 30, "5KB": 5120} {
+		got, err := parseRate(in)
+		if err != nil || got != want {
+			t.Errorf("parseRate(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"x", "-1", "1T", "M"} {
+		if _, err := parseRate(in); err == nil {
+			t.Errorf("parseRate(%q) accepted", in)
+		}
+	}
+}
