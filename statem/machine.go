@@ -209,7 +209,7 @@ func (m *Machine[S, D]) finishQuiet(quiet bool) {
 	reason := m.exitReason
 	if m.exitTerminate {
 		if m.opts.tracer != nil {
-			m.opts.tracer(TraceEvent{Kind: TraceTerminate, State: m.exitState, Reason: reason})
+			safely(func() { m.opts.tracer(TraceEvent{Kind: TraceTerminate, State: m.exitState, Reason: reason}) })
 		}
 		if m.term != nil {
 			if perr := m.callTerminate(reason); perr != nil {
@@ -218,10 +218,10 @@ func (m *Machine[S, D]) finishQuiet(quiet bool) {
 		}
 	}
 	if !quiet && !IsQuiet(reason) && !errors.Is(reason, ErrIgnore) {
-		m.logExit(reason)
+		safely(func() { m.logExit(reason) })
 	}
 	if m.opts.named {
-		m.opts.reg.Unregister(m.opts.name, m)
+		safely(func() { m.opts.reg.Unregister(m.opts.name, m) })
 	}
 	var zs S
 	var zd D
@@ -229,6 +229,13 @@ func (m *Machine[S, D]) finishQuiet(quiet bool) {
 	m.err = reason
 	m.cancel()
 	close(m.done)
+}
+
+// safely runs f, user code on the way out (tracer, logger, registry), and
+// ignores a panic: the machine must still end and close Done.
+func safely(f func()) {
+	defer func() { _ = recover() }()
+	f()
 }
 
 // callTerminate runs Terminate; a panic becomes the exit reason.

@@ -186,3 +186,23 @@ func TestMailbox_ConcurrentSenders(t *testing.T) {
 	}
 	stop(t, m)
 }
+
+// panickyRegistry panics on Unregister.
+type panickyRegistry struct{ *LocalRegistry }
+
+func (panickyRegistry) Unregister(any, Process) { panic("registry broken") }
+
+// User code that panics on the way out (tracer, registry) cannot keep the
+// machine from ending.
+func TestFinish_PanickingHooks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tracer := WithTracer(func(te TraceEvent) {
+			if te.Kind == TraceTerminate {
+				panic("tracer broken")
+			}
+		})
+		m := mustStart(t, idle(nil), tracer, WithName(panickyRegistry{NewLocalRegistry()}, "x"))
+		stop(t, m)
+		stopped(t, m)
+	})
+}
