@@ -115,7 +115,7 @@ func TestSeedCmdIncompleteDataExits2(t *testing.T) {
 	tpath, data, _, _ := transferFixture(t, 1<<20)
 	dir := t.TempDir()
 	bad := append([]byte(nil), data...)
-	bad[100] ^= 0xff         // piece 0 corrupt
+	bad[100] ^= 0xff          // piece 0 corrupt
 	bad = bad[:len(bad)-1000] // last piece short
 	if err := os.WriteFile(filepath.Join(dir, "payload.bin"), bad, 0o644); err != nil {
 		t.Fatal(err)
