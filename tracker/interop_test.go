@@ -68,14 +68,19 @@ func startOpentracker(t *testing.T, infoHash [20]byte) (string, string) {
 		cmd.Wait()
 	})
 	addr := "127.0.0.1:" + strconv.Itoa(hp)
-	for i := 0; ; i++ { // readiness: bounded to 5 s
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+	// Ready means listening and the whitelist loaded (opentracker reads it
+	// after it starts listening): poll with a "stopped" announce of a probe
+	// peer (accepted, and registers nothing, once the hash is allowed),
+	// bounded to 5 s.
+	c := NewClient(Options{Timeout: time.Second})
+	for i := 0; ; i++ {
+		_, err := c.Announce(context.Background(), "http://"+addr+"/announce",
+			AnnounceRequest{InfoHash: infoHash, PeerID: fill('z'), Port: 9, Event: EventStopped})
 		if err == nil {
-			c.Close()
 			break
 		}
 		if i == 100 {
-			t.Fatalf("opentracker did not start: %v", err)
+			t.Fatalf("opentracker not ready: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
