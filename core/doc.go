@@ -86,9 +86,9 @@
 // finishes partial pieces nobody is working on before starting new ones,
 // and helps with other peers' current pieces only when it has nothing else
 // to do; only pieces the peer has; allowed-fast pieces while it chokes us;
-// suggestions as a hint. End
-// game starts when every missing block is requested: a block may then be
-// requested from up to EndgameDuplicates peers, and the others get CANCEL
+// suggestions as a hint. End game starts when every missing block is
+// requested: a block may then be requested from up to EndgameDuplicates
+// peers (by peers with nearly empty pipelines), and the others get CANCEL
 // when it arrives. Picking costs amortised O(1) per block.
 //
 // Pipelining: 16 KiB blocks; each peer's pipeline is its download rate times

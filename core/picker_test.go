@@ -181,14 +181,24 @@ func TestEndgameDuplicatesAndCancels(t *testing.T) {
 	if len(ra) != 4 || x.Stats().Endgame {
 		t.Fatalf("first peer: %d requests, endgame %v", len(ra), x.Stats().Endgame)
 	}
+	// In end game a peer duplicates at most endgamePipeline blocks at once.
 	b := x.seedPeer(true)
 	rb := x.ready().kind(b, MsgRequest)
-	if len(rb) != 4 || !x.Stats().Endgame {
-		t.Fatalf("second peer: %d duplicate requests, endgame %v; want 4, true", len(rb), x.Stats().Endgame)
+	if len(rb) != endgamePipeline || !x.Stats().Endgame {
+		t.Fatalf("second peer: %d duplicate requests, endgame %v; want %d, true", len(rb), x.Stats().Endgame, endgamePipeline)
 	}
 	c := x.seedPeer(true)
-	if rc := x.ready().kind(c, MsgRequest); len(rc) != 0 {
-		t.Fatalf("third peer got %d requests beyond the duplicate bound", len(rc))
+	rc := x.ready().kind(c, MsgRequest)
+	for _, m := range rc {
+		for _, n := range rb {
+			if m.Begin == n.Begin {
+				t.Fatalf("block %d requested three times (bound 2)", m.Begin)
+			}
+		}
+	}
+	d := x.seedPeer(true)
+	if rd := x.ready().kind(d, MsgRequest); len(rc) != 2 || len(rd) != 0 {
+		t.Fatalf("third and fourth peers got %d and %d requests; want 2 and 0 (every block at the bound)", len(rc), len(rd))
 	}
 	// a delivers block 0: b is told to cancel it.
 	if v := x.BlockReceived(a, 0, 0, BlockSize); v != BlockAccepted {
@@ -229,7 +239,9 @@ func TestEndgameBound(t *testing.T) {
 		for _, p := range x.live {
 			total += p.outstanding()
 		}
-		if want := min(8*dup, 6*4); total != want { // 8 blocks; 6 peers with pipelines of 4
+		// 8 blocks; 2 peers with pipelines of 4, then 4 peers making at
+		// most endgamePipeline duplicates each.
+		if want := min(8*dup, 8+4*endgamePipeline); total != want {
 			t.Errorf("dup %d: %d requests in flight, want %d", dup, total, want)
 		}
 	}
