@@ -113,6 +113,17 @@ func TestRealClientsFindEachOther(t *testing.T) {
 		t.Fatalf("info-hash %q", out)
 	}
 	ih := [20]byte(raw)
+	var seenMu sync.Mutex
+	started := map[uint16]bool{} // ports that announced "started" for ih
+	s.store.mu.Lock() // the handlers read observe under this lock
+	s.store.observe = func(in announceIn) {
+		if in.infoHash == ih && in.event == evStarted {
+			seenMu.Lock()
+			started[in.addr.Port()] = true
+			seenMu.Unlock()
+		}
+	}
+	s.store.mu.Unlock()
 
 	seedPort, ltPort, ariaPort := freeTCPPort(t), freeTCPPort(t), freeTCPPort(t)
 	_, seedDone, seedOut := startProc(t, python, script, "seed", tfile, seedDir, strconv.Itoa(seedPort), "60")
@@ -127,7 +138,6 @@ func TestRealClientsFindEachOther(t *testing.T) {
 	// Both leechers must finish; the seeder keeps running.
 	deadline := time.After(60 * time.Second)
 	ltOK, ariaOK := false, false
-	seenPorts := map[uint16]bool{}
 	for !ltOK || !ariaOK {
 		select {
 		case err := <-ltDone:
@@ -146,14 +156,21 @@ func TestRealClientsFindEachOther(t *testing.T) {
 			t.Fatalf("timed out (lt %v, aria2 %v); store %+v\nlt: %s\naria2: %s\nseed: %s", ltOK, ariaOK, s.Peers(ih), ltOut, ariaOut, seedOut)
 		case <-time.After(50 * time.Millisecond):
 		}
-		for _, p := range s.Peers(ih) { // every client registered in the store
-			seenPorts[p.Addr.Port()] = true
+	}
+	seenMu.Lock()
+	for _, p := range []int{seedPort, ltPort, ariaPort} {
+		if !started[uint16(p)] {
+			t.Errorf("port %d never announced started (seen %v)", p, started)
 		}
 	}
-	for _, p := range []int{seedPort, ltPort, ariaPort} {
-		if !seenPorts[uint16(p)] {
-			t.Errorf("port %d never seen in the peer store (seen %v)", p, seenPorts)
-		}
+	seenMu.Unlock()
+	// The seeder is still running: it is in the peer store, as a seed.
+	found := false
+	for _, p := range s.Peers(ih) {
+		found = found || (int(p.Addr.Port()) == seedPort && p.Seed)
+	}
+	if !found {
+		t.Errorf("seeder missing from the peer store: %+v", s.Peers(ih))
 	}
 	for _, d := range []string{ltDir, ariaDir} {
 		got, err := os.ReadFile(filepath.Join(d, "payload.bin"))

@@ -44,6 +44,8 @@ type store struct {
 	rnd      *rand.Rand
 	now      func() time.Time
 	expireIn time.Duration
+	// observe, when set (tests), sees every announce, under the lock.
+	observe func(announceIn)
 }
 
 type limits struct {
@@ -90,6 +92,9 @@ func (s *store) announce(in announceIn) (announceOut, error) {
 	defer s.mu.Unlock()
 	if s.limits.allow != nil && !s.limits.allow[in.infoHash] {
 		return announceOut{}, ErrNotAllowed
+	}
+	if s.observe != nil {
+		s.observe(in)
 	}
 	now := s.now()
 	sw := s.swarms[in.infoHash]
