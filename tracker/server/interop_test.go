@@ -115,7 +115,7 @@ func TestRealClientsFindEachOther(t *testing.T) {
 	ih := [20]byte(raw)
 	var seenMu sync.Mutex
 	started := map[uint16]bool{} // ports that announced "started" for ih
-	s.store.mu.Lock() // the handlers read observe under this lock
+	s.store.mu.Lock()            // the handlers read observe under this lock
 	s.store.observe = func(in announceIn) {
 		if in.infoHash == ih && in.event == evStarted {
 			seenMu.Lock()
