@@ -37,7 +37,7 @@ type Torrent struct {
 	state []uint8  // per piece: st*
 	avail []uint32 // per piece: how many live peers have it, seeds not counted
 	seeds int      // live peers with every piece (see seedAll)
-	pos   []uint32 // per piece: index in its bucket, partial or full list
+	pos   []uint32 // per piece: index in its bucket or in the partial, owned or full list
 	rec   []int32  // per piece: index in recs, or -1
 	have  bitset   // verified pieces
 	want  bitset   // wanted pieces

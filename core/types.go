@@ -49,7 +49,7 @@ type Caps struct {
 }
 
 // DefaultReqQ is the request queue length assumed for a peer that did not
-// announce "reqq" (the value libtorrent assumes too).
+// announce "reqq" (a common client default).
 const DefaultReqQ = 250
 
 // MsgKind is the kind of a message the core asks the shell to send.
