@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// slowReplier answers "slow" one second later, from a state time-out, and
+// slowReplier answers "slow" one second later, from a time-out, and
 // records whether the reply was delivered.
 func slowReplier(r *recorder) *FuncMachine[S, int] {
 	return &FuncMachine[S, int]{
@@ -20,8 +20,9 @@ func slowReplier(r *recorder) *FuncMachine[S, int] {
 				if ev.Content == "fast" {
 					return KeepAll[S, int](Reply(ev.From, "fast"))
 				}
-				return KeepAll[S, int](SetStateTimeout(time.Second, ev.From))
-			case StateTimeout:
+				// one timer per caller: several slow calls may be pending
+				return KeepAll[S, int](SetGenericTimeout(ev.From, time.Second, ev.From))
+			case GenericTimeout:
 				r.at("late reply delivered: %v", ev.Content.(From).Reply("slow"))
 			}
 			return KeepAll[S, int]()

@@ -19,6 +19,8 @@ var (
 	// ErrStartTimeout is returned by Start when Init did not return within
 	// the start time-out or the Start context's deadline.
 	ErrStartTimeout = errors.New("statem: start timed out")
+	// ErrAbandoned is what Pending.Wait returns after Pending.Abandon.
+	ErrAbandoned = errors.New("statem: request abandoned")
 	// ErrShutdown is a quiet stop reason (OTP shutdown): a machine stopped
 	// with it, or with an error wrapping it, is not logged as a failure.
 	ErrShutdown = errors.New("statem: shutdown")
