@@ -91,7 +91,7 @@ func (c *Client) announceHTTP(ctx context.Context, u *url.URL, req *AnnounceRequ
 	resp, err := ParseAnnounceBody(body, c.opts.MaxPeers)
 	var fe *FailureError
 	if errors.As(err, &fe) {
-		fe.URL = u.Redacted()
+		fe.URL = redact(u.Redacted())
 	}
 	return resp, err
 }
@@ -112,7 +112,7 @@ func (c *Client) scrapeHTTP(ctx context.Context, u *url.URL, hashes [][20]byte) 
 	m, err := ParseScrapeBody(body)
 	var fe *FailureError
 	if errors.As(err, &fe) {
-		fe.URL = u.Redacted()
+		fe.URL = redact(u.Redacted())
 	}
 	return m, err
 }

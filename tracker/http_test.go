@@ -156,11 +156,11 @@ func TestMisbehavingHTTPTracker(t *testing.T) {
 		"status":      func(err error) bool { return errors.As(err, &fe) && fe.Reason == "unregistered torrent" },
 		"status500":   func(err error) bool { return err != nil && strings.Contains(err.Error(), "500") },
 	} {
-		_, err := c.Announce(ctx, srv.URL+"/"+path+"/announce", req)
+		_, err := c.Announce(ctx, srv.URL+"/"+path+"/announce?passkey=s3cret", req)
 		if !check(err) {
 			t.Errorf("%s: unexpected error %v", path, err)
 		}
-		if err != nil && strings.Contains(err.Error(), "peer_id") {
+		if err != nil && (strings.Contains(err.Error(), "peer_id") || strings.Contains(err.Error(), "passkey")) {
 			t.Errorf("%s: error leaks the query: %v", path, err)
 		}
 	}

@@ -42,7 +42,7 @@ func (c *Client) dialUDP(ctx context.Context, u *url.URL) (*udpSession, error) {
 	}
 	conn, err := dial(ctx, "udp", u.Host)
 	if err != nil {
-		return nil, fmt.Errorf("tracker %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("tracker %s: %w", redact(u.Redacted()), err)
 	}
 	if ua, ok := conn.RemoteAddr().(*net.UDPAddr); ok {
 		if a, ok := netip.AddrFromSlice(ua.IP); ok && (a.IsUnspecified() || a.IsMulticast()) {
@@ -50,7 +50,7 @@ func (c *Client) dialUDP(ctx context.Context, u *url.URL) (*udpSession, error) {
 			return nil, fmt.Errorf("%w: %v", ErrForbiddenAddress, a)
 		}
 	}
-	s := &udpSession{c: c, conn: conn, url: u.Redacted(), buf: make([]byte, UDPMaxPacket)}
+	s := &udpSession{c: c, conn: conn, url: redact(u.Redacted()), buf: make([]byte, UDPMaxPacket)}
 	s.key = conn.RemoteAddr().String()
 	// A deadline in the past wakes a blocked Read as soon as ctx ends.
 	s.stop = context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
