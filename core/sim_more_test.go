@@ -155,3 +155,48 @@ func TestSwarmRarestFirstSpreadsRarePieces(t *testing.T) {
 		}
 	}
 }
+
+// A seeder that also pushes blocks nobody asked for is dropped at its first
+// unrequested block; the leecher completes from the honest seeder.
+func TestSwarmUnrequestedDataDropped(t *testing.T) {
+	s := &sim{tb: t}
+	cfg := simConfig(64, 64<<10)
+	honest := s.node("honest", cfg, true, 256<<10)
+	pusher := s.node("pusher", cfg, true, 256<<10)
+	leech := s.node("leech", cfg, false, 1<<20)
+	s.connect(leech, honest, 20*time.Millisecond)
+	s.connect(leech, pusher, 20*time.Millisecond)
+	var c *simConn
+	for _, x := range pusher.list {
+		if x.remote == leech {
+			c = x
+		}
+	}
+	s.after(500*time.Millisecond, func() {
+		c.send(func(r *simConn) {
+			// A block of a piece nobody was asked for (no progress record).
+			piece := -1
+			for i := range r.local.t.n {
+				if r.local.t.rec[i] < 0 {
+					piece = i
+					break
+				}
+			}
+			if piece < 0 {
+				t.Fatal("every piece in flight")
+			}
+			if v := r.local.t.BlockReceived(r.id, uint32(piece), 0, BlockSize); v != BlockViolation {
+				t.Errorf("unrequested block: %v", v)
+			}
+		})
+	})
+	if !s.run(10*time.Minute, allDone(leech)) {
+		t.Fatalf("not complete by %v", s.now)
+	}
+	if d, ok := leech.dropped[pusher]; !ok || d.Reason != ReasonUnrequested || d.Ban {
+		t.Fatalf("pusher drop %+v %v, want ReasonUnrequested without ban", d, ok)
+	}
+	if d, ok := leech.dropped[honest]; ok && d.Reason != ReasonBothSeeds {
+		t.Fatalf("honest seeder dropped: %+v", d)
+	}
+}
