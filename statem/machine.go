@@ -43,9 +43,10 @@ type Machine[S comparable, D any] struct {
 	held      []envelope // external messages held back while suspended
 	hi        int        // next unread index in held
 	suspended bool
-	nextEvs   []Event  // scratch: NextEvent actions of one transition
-	touts     []Action // scratch: time-out actions of one transition
-	zeros     []int    // scratch: indexes of zero time-outs in touts
+	nextEvs   []Event      // scratch: NextEvent actions of one transition
+	touts     []Action     // scratch: time-out actions of one transition
+	zeros     []int        // scratch: indexes of zero time-outs in touts
+	log       []TraceEvent // the last trace events (WithLog)
 
 	// Set when the machine is about to end.
 	exitReason    error
@@ -99,6 +100,22 @@ func Start[S comparable, D any](ctx context.Context, h Handler[S, D], opts ...Op
 	m := &Machine[S, D]{h: h, done: make(chan struct{})}
 	for _, o := range opts {
 		o(&m.opts)
+	}
+	if n := m.opts.logN; n > 0 {
+		// The log is a tracer in front of the user's one.
+		m.log = make([]TraceEvent, 0, n)
+		user := m.opts.tracer
+		m.opts.tracer = func(te TraceEvent) {
+			if len(m.log) < n {
+				m.log = append(m.log, te)
+			} else {
+				copy(m.log, m.log[1:])
+				m.log[n-1] = te
+			}
+			if user != nil {
+				user(te)
+			}
+		}
 	}
 	m.term, _ = h.(Terminator[S, D])
 	m.fmtr, _ = h.(StatusFormatter[S, D])
@@ -262,6 +279,13 @@ func (m *Machine[S, D]) logExit(reason error) {
 	var pe *PanicError
 	if errors.As(reason, &pe) {
 		attrs = append(attrs, "stack", string(pe.Stack))
+	}
+	if len(m.log) > 0 {
+		lines := make([]string, len(m.log))
+		for i, te := range m.log {
+			lines[i] = te.String()
+		}
+		attrs = append(attrs, "log", lines)
 	}
 	l.Error("statem: machine terminated", attrs...)
 }

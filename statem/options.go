@@ -16,6 +16,7 @@ type options struct {
 	startTimeout time.Duration
 	tracer       func(TraceEvent)
 	logger       *slog.Logger
+	logN         int
 }
 
 // WithName registers the machine under name in reg before Init runs (nil
@@ -52,6 +53,12 @@ func WithStartTimeout(d time.Duration) Option {
 // the machine's goroutine.
 func WithTracer(fn func(TraceEvent)) Option {
 	return func(o *options) { o.tracer = fn }
+}
+
+// WithLog keeps the last n trace events (OTP sys {log, N}): Status
+// returns them, and the log of an abnormal exit includes them.
+func WithLog(n int) Option {
+	return func(o *options) { o.logN = n }
 }
 
 // WithLogger sets the logger for abnormal exits (default slog.Default()).

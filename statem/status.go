@@ -24,6 +24,8 @@ type Status[S comparable, D any] struct {
 	Timeouts []TimeoutStatus
 	// Suspended reports whether the machine is suspended (Suspend).
 	Suspended bool
+	// Log holds the last trace events, oldest first (WithLog).
+	Log []TraceEvent
 }
 
 // TimeoutStatus describes one running time-out.

@@ -265,3 +265,43 @@ func TestSys_Tracer(t *testing.T) {
 		}
 	})
 }
+
+// WithLog keeps the last n trace events: Status shows them and the crash
+// log includes them; a user tracer still sees everything.
+func TestSys_Log(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRecorder()
+		h := idle(nil)
+		h.Any = func(_ context.Context, ev Event, s S, d int) Result[S, int] {
+			if ev.Content == "crash" {
+				return Result[S, int]{}
+			}
+			return Keep[S](d + 1)
+		}
+		log, buf := bufferLogger()
+		m := mustStart(t, h, WithLog(3), r.tracer(), WithLogger(log))
+		for _, c := range []string{"a", "b", "c"} {
+			m.Cast(c)
+		}
+		st, err := m.Status(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, te := range st.Log {
+			got = append(got, te.String())
+		}
+		want := []string{"transition {cast b} idle -> idle", "event {cast c} idle", "transition {cast c} idle -> idle"}
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Fatalf("log %q, want %q", got, want)
+		}
+		if n := len(r.take()); n != 6 {
+			t.Fatalf("user tracer saw %d events, want 6", n)
+		}
+		m.Cast("crash")
+		<-m.Done()
+		if out := buf.String(); !strings.Contains(out, "event {cast crash} idle") || !strings.Contains(out, "transition {cast c} idle -> idle") {
+			t.Fatalf("crash log without the trace log: %s", out)
+		}
+	})
+}
