@@ -77,7 +77,8 @@ and answer later, from any state or any goroutine, with From.Reply.
 	n, err := statem.CallAs[int](ctx, m, "count")
 
 A Call whose ctx ends returns ctx.Err(), but the request may still be
-handled later; its reply is then dropped. A callback must not Call its own
+handled later; its reply is then dropped. Request sends a call without
+waiting and returns a Pending to Wait on later (OTP send_request). A callback must not Call its own
 machine: with the callback's ctx it gets ErrCalledSelf instead of a
 deadlock. A callback that blocks stops the whole machine: GetState and
 Status wait for it, and Stop can only cancel the callback's ctx and wait.
@@ -148,7 +149,8 @@ suspended (a suspended machine holds back calls, casts, infos and
 time-outs, in order). Status shows the queue length, the postponed
 events and the running time-outs with their remaining time. WithTracer
 sees every event, enter call, postpone, transition, Reply action and the
-termination; Counters are readable at any time.
+termination; WithLog keeps the last of those for Status and the crash log;
+Counters are readable at any time.
 
 # Testing
 
