@@ -14,6 +14,9 @@ import (
 // carries the entry's pointer: the entry is the timer's generation. A
 // message whose entry is no longer in the table (cancelled, restarted,
 // or cancelled by a state change or an event) is stale and dropped.
+//
+// The table is a slice searched linearly: machines run a handful of
+// time-outs, and a slice keeps the start order that Status reports.
 type timerEntry struct {
 	kind     EventType
 	name     any // GenericTimeout only
