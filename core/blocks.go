@@ -198,6 +198,7 @@ func (t *Torrent) PeerReject(id PeerID, piece, begin, length uint32) {
 		// ask it for more than it now holds.
 		p.target = max(min(p.target, p.outstanding()), 1)
 		p.slowStart = false
+		t.markDirty(p)
 		t.bump()
 		return
 	}
@@ -256,6 +257,7 @@ func (t *Torrent) releaseAll(p *peer, cancel bool) {
 	}
 	p.out = p.out[:0]
 	p.outHead = 0
+	t.markDirty(p) // it has room again (if it may still be asked)
 	t.bump()
 }
 
@@ -272,6 +274,7 @@ func (t *Torrent) abandon(i uint32) {
 		for _, q := range blk.req[:blk.nreq] {
 			if qp := t.lookup(q); qp != nil && qp.removeOut(ref) {
 				qp.addLate(ref)
+				t.markDirty(qp)
 				t.emit(qp, MsgCancel, i, uint32(b)*BlockSize, t.blockLen(i, b))
 			}
 		}

@@ -428,3 +428,22 @@ func TestFailedPieceRefetchedFromOnePeer(t *testing.T) {
 		t.Fatalf("drops %+v, want the sole contributor %v banned", b.drops, owner)
 	}
 }
+
+// The only peer drops one request: after SnubTimeout the request is
+// cancelled and made again (to the same peer, the only one that has it),
+// so the download cannot stall.
+func TestDroppedRequestRetriedAlone(t *testing.T) {
+	x := newH(t, Config{NumPieces: 1, SnubTimeout: 20 * time.Second})
+	id := x.seedPeer(true)
+	reqs := x.ready().kind(id, MsgRequest)
+	x.deliver(reqs[:3])
+	for range 19 {
+		if b := x.tick(time.Second); len(b.msgs) != 0 {
+			t.Fatalf("messages before the timeout: %v", b.msgs)
+		}
+	}
+	b := x.tick(time.Second)
+	if len(b.kind(id, MsgCancel)) != 1 || len(b.kind(id, MsgRequest)) != 1 || b.kind(id, MsgRequest)[0].Begin != reqs[3].Begin {
+		t.Fatalf("batch %v: want a cancel and a new request for block %d", b.msgs, reqs[3].Begin)
+	}
+}

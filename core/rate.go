@@ -124,6 +124,7 @@ func (t *Torrent) expire(p *peer) {
 		expired = true
 	}
 	if expired {
+		t.markDirty(p)
 		t.bump()
 	}
 }

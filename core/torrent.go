@@ -59,6 +59,7 @@ type Torrent struct {
 	freeSlots []int
 	live      []*peer // connected, not dropped
 	dirty     []*peer // peers whose pipeline may need filling
+	work      []*peer // the dirty peers being served by Ready
 	stuckList []*peer // peers whose last pick failed, retried on bump
 
 	epoch   uint64 // bumped when blocks return to the pool
@@ -288,13 +289,28 @@ func (t *Torrent) scratchLive() []*peer {
 // and its slices stay valid until the next call to Ready.
 func (t *Torrent) Ready() *Ready {
 	t.checkComplete()
-	for i := 0; i < len(t.dirty); i++ {
-		p := t.dirty[i]
-		p.dirty = false
-		t.fill(p)
+	// Snubbed peers pick last, so a block released from a silent peer goes
+	// to a working one rather than straight back to a silent one. Filling
+	// may mark more peers dirty (end game starts, a piece is orphaned):
+	// they are served in further passes; anything left after a few passes
+	// stays dirty for the next call.
+	for pass := 0; pass < 4 && len(t.dirty) > 0; pass++ {
+		t.work, t.dirty = t.dirty, t.work[:0]
+		for _, p := range t.work {
+			if p.snubbed {
+				continue
+			}
+			p.dirty = false
+			t.fill(p)
+		}
+		for _, p := range t.work {
+			if p.snubbed && p.dirty {
+				p.dirty = false
+				t.fill(p)
+			}
+		}
+		clear(t.work)
 	}
-	clear(t.dirty)
-	t.dirty = t.dirty[:0]
 	t.out, t.rd = t.rd, t.out
 	t.rd.reset()
 	return &t.out
