@@ -63,6 +63,7 @@ type Session struct {
 	cancel   context.CancelFunc
 
 	stats atomic.Pointer[Stats] // latest snapshot, published by the server
+	facts *torrentFacts         // for live progress in Stats
 }
 
 // Start checks the data already under cfg.Dir and starts the session: it
@@ -92,6 +93,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	s.m = m
 	s.addr = srv.listener.Addr()
+	s.facts = srv.f
 	srv.m = m
 	srv.beginCheck() // after m is known: the check casts its result to it
 	return s, nil

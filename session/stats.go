@@ -45,16 +45,17 @@ func (s *Session) Stats() Stats {
 	}
 	st := *p
 	st.Downloaded, st.Uploaded = s.transferred()
+	if f := s.facts; f != nil && st.Phase != Checking {
+		st.PiecesHave, st.Left = f.progress()
+	}
 	return st
 }
 
 // publish stores a fresh snapshot (session goroutine only).
 func (srv *server) publish(ph Phase) {
-	have := srv.f.have.Count()
 	down, up := srv.s.transferred()
 	st := &Stats{
 		Phase:        ph,
-		PiecesHave:   have,
 		PiecesTotal:  srv.f.numPieces,
 		Length:       srv.f.total,
 		Downloaded:   down,
@@ -64,7 +65,7 @@ func (srv *server) publish(ph Phase) {
 		Peers:        len(srv.peers),
 		Elapsed:      time.Since(srv.start),
 	}
-	st.Left = srv.left()
+	st.PiecesHave, st.Left = srv.f.progress()
 	st.PeerStats = make([]PeerStats, 0, len(srv.peers))
 	for p := range srv.peers {
 		st.PeerStats = append(st.PeerStats, PeerStats{
@@ -82,14 +83,15 @@ func (srv *server) publish(ph Phase) {
 	srv.s.stats.Store(st)
 }
 
-// left returns the bytes of pieces not yet verified.
-func (srv *server) left() int64 {
-	f := srv.f
-	haveBytes := int64(f.have.Count()) * f.pieceLen
+// progress returns the verified pieces and the bytes still missing, from
+// the atomic have-set: live, from any goroutine.
+func (f *torrentFacts) progress() (have int, left int64) {
+	have = f.have.Count()
+	haveBytes := int64(have) * f.pieceLen
 	if last := f.numPieces - 1; f.have.Has(last) {
 		haveBytes -= f.pieceLen - f.pieceSize(last)
 	}
-	return f.total - haveBytes
+	return have, f.total - haveBytes
 }
 
 // rateMeter turns byte totals sampled once a second into rates over a

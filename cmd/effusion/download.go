@@ -172,7 +172,7 @@ keep every verified piece and fetch only the rest.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runTransfer(ctx, cfg, tf.json, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runTransfer(ctx, cfg, cmd.Flags().Changed("port"), tf.json, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	tf.register(cmd)
@@ -184,10 +184,22 @@ keep every verified piece and fetch only the rest.`,
 	return cmd
 }
 
+// startSession starts the session; when the default port is taken it
+// falls back to a free one (an explicit --port is never changed).
+func startSession(ctx context.Context, cfg session.Config, portSet bool) (*session.Session, error) {
+	sess, err := session.Start(ctx, cfg)
+	var oe *net.OpError
+	if err != nil && !portSet && errors.As(err, &oe) && oe.Op == "listen" {
+		cfg.ListenAddr = ":0"
+		sess, err = session.Start(ctx, cfg)
+	}
+	return sess, err
+}
+
 // runTransfer runs one session with live progress until it completes (and
 // then, with cfg.Seed, until ctx ends).
-func runTransfer(ctx context.Context, cfg session.Config, asJSON bool, stdout, stderr io.Writer) error {
-	sess, err := session.Start(ctx, cfg)
+func runTransfer(ctx context.Context, cfg session.Config, portSet, asJSON bool, stdout, stderr io.Writer) error {
+	sess, err := startSession(ctx, cfg, portSet)
 	if err != nil {
 		return err
 	}

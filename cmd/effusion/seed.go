@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/effusion-bt/effusion/metainfo"
-	"github.com/effusion-bt/effusion/session"
 	"github.com/spf13/cobra"
 )
 
@@ -48,7 +47,7 @@ status 2, unless --partial asks it to seed what it has and fetch the rest.`,
 			defer stop()
 			stderr := cmd.ErrOrStderr()
 			fmt.Fprintf(stderr, "checking %s ...\n", mi.Info.Name)
-			sess, err := session.Start(ctx, cfg)
+			sess, err := startSession(ctx, cfg, cmd.Flags().Changed("port"))
 			if err != nil {
 				return err
 			}
