@@ -155,16 +155,24 @@ func (s *Session) Await(ctx context.Context) error {
 func (s *Session) Done() <-chan struct{} { return s.m.Done() }
 
 // Stop announces "stopped" to the trackers, closes every peer, waits for
-// pending verified pieces to be written and syncs storage. It returns the
+// pending verified pieces to be written and syncs storage (a session that
+// completed without Config.Seed has already stopped by itself, without the
+// sync: its pieces are all written). It returns the
 // session's failure, if it failed, or ctx.Err() if ctx ended first. Calling
 // Stop on a stopped session returns nil.
 func (s *Session) Stop(ctx context.Context) error {
 	err := s.m.Stop(ctx, nil)
 	if errors.Is(err, statem.ErrStopped) {
-		err = nil
+		err = nil // it was stopping by itself (completion, failure)
 	}
 	if err != nil {
 		return err
+	}
+	// Wait for the end of Terminate either way: the caller may exit next.
+	select {
+	case <-s.m.Done():
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	if e := s.m.Err(); e != nil && !statem.IsQuiet(e) {
 		return e
