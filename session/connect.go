@@ -85,10 +85,13 @@ func (srv *server) serveIncoming(ctx context.Context, c net.Conn, h peerwire.Han
 	c.SetDeadline(time.Time{})
 	a, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	p := newPeer(c, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()), h, ours, f, s, false)
-	if !s.track(p) {
-		return ErrStopped
+	proc, err := srv.startInPeer(p)
+	if err != nil {
+		return err
 	}
-	if m.Cast(evPeerUp{p}) != nil {
+	if !s.track(p) {
+		p.close(ErrStopped)
+	} else if m.Cast(evPeerUp{p}) != nil {
 		p.close(ErrStopped)
 	}
 	p.start(c)
@@ -98,6 +101,7 @@ func (srv *server) serveIncoming(ctx context.Context, c net.Conn, h peerwire.Han
 		p.close(ctx.Err())
 		<-p.Done()
 	}
+	<-proc.Done() // the process stops once told the connection ended
 	return p.Err()
 }
 

@@ -85,6 +85,7 @@ type Peer struct {
 	fast     bool // BEP 6 negotiated
 	ext      bool // BEP 10 negotiated
 	outgoing bool
+	owner    interface{ Cast(any) error } // the connection process owning p, told when it ends
 
 	ctx    context.Context // cancelled on close (unblocks rate-limit waits)
 	cancel context.CancelFunc
@@ -176,6 +177,9 @@ func (p *Peer) start(br io.Reader) {
 		p.close(err)
 		p.wg.Wait()
 		close(p.done)
+		if p.owner != nil {
+			p.owner.Cast(peerLost{p.Err()})
+		}
 		p.sink.UnregisterConnection(p)
 	}()
 }

@@ -35,16 +35,16 @@ type server struct {
 	ownListener bool      // we opened it (and close it on stop)
 	announcer   *tracker.Announcer
 
-	peers     map[*Peer]core.PeerID                         // connected peers and their core handles
-	bySlot    []*Peer                                       // core slot -> peer
-	byPeerID  map[[20]byte]*Peer                            // for duplicate detection
-	clients   map[*Peer]string                              // "v" from the extension handshake
-	partial   map[uint32]*hashJob                           // pieces being assembled
-	book      *addrBook                                     // peer addresses to dial
-	procs     map[netip.AddrPort]*connection.Conn[*outPeer] // outgoing connection processes
-	incoming  int                                           // connected incoming peers
-	bannedIDs map[[20]byte]struct{}                         // peer ids of banned peers
-	checkCtx  context.CancelFunc                            // cancels the start-up check
+	peers     map[*Peer]core.PeerID                          // connected peers and their core handles
+	bySlot    []*Peer                                        // core slot -> peer
+	byPeerID  map[[20]byte]*Peer                             // for duplicate detection
+	clients   map[*Peer]string                               // "v" from the extension handshake
+	partial   map[uint32]*hashJob                            // pieces being assembled
+	book      *addrBook                                      // peer addresses to dial
+	procs     map[netip.AddrPort]*connection.Conn[*peerProc] // outgoing connection processes
+	incoming  int                                            // connected incoming peers
+	bannedIDs map[[20]byte]struct{}                          // peer ids of banned peers
+	checkCtx  context.CancelFunc                             // cancels the start-up check
 
 	failed      error // the fatal error, once Failed
 	finalPhase  Phase // Stopped or Failed, once the machine is stopping
@@ -98,7 +98,7 @@ func (srv *server) Init(ctx context.Context) (Phase, *server, []statem.Action, e
 	srv.clients = make(map[*Peer]string)
 	srv.partial = make(map[uint32]*hashJob)
 	srv.book = newAddrBook()
-	srv.procs = make(map[netip.AddrPort]*connection.Conn[*outPeer])
+	srv.procs = make(map[netip.AddrPort]*connection.Conn[*peerProc])
 	srv.bannedIDs = make(map[[20]byte]struct{})
 	srv.listener = c.Listener
 	if srv.listener == nil {
@@ -442,11 +442,6 @@ func (srv *server) onPeerUp(p *Peer, ph Phase) {
 // onPeerGone forgets a disconnected peer.
 func (srv *server) onPeerGone(p *Peer) {
 	id, ok := srv.peers[p]
-	if p.outgoing {
-		if c := srv.procs[p.addr]; c != nil {
-			c.Cast(peerLost{p.Err()})
-		}
-	}
 	if !ok {
 		return
 	}
