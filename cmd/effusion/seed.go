@@ -64,7 +64,11 @@ status 2, unless --partial asks it to seed what it has and fetch the rest.`,
 				return badInput(fmt.Errorf("%d of %d pieces missing or corrupt under %s (use --partial to seed what is there and fetch the rest)",
 					total-have, total, dir))
 			}
-			fmt.Fprintf(stderr, "seeding on %v; Ctrl-C to stop\n", sess.Addr())
+			if have < total {
+				fmt.Fprintf(stderr, "seeding %d pieces and fetching the other %d on %v; Ctrl-C to stop\n", have, total-have, sess.Addr())
+			} else {
+				fmt.Fprintf(stderr, "seeding on %v; Ctrl-C to stop\n", sess.Addr())
+			}
 			return followSession(ctx, sess, true, tf.json, cmd.OutOrStdout(), stderr)
 		},
 	}
