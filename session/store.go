@@ -7,8 +7,9 @@ import (
 	"github.com/effusion-bt/effusion/storage"
 )
 
-// readCacheBytes bounds the memory of whole pieces kept for uploading.
-const readCacheBytes = 64 << 20
+// readCacheBytes bounds the memory of whole pieces kept for uploading, per
+// session: peers ask for a piece's blocks in order, so a few pieces suffice.
+const readCacheBytes = 16 << 20
 
 // store is what the session needs from the torrent's files: blocks for
 // uploads, positioned writes for verified pieces, the start-up check.
