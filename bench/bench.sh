@@ -21,7 +21,8 @@
 #   -a          append to OUTDIR/results.csv instead of starting it afresh
 #   env: BENCH_WORK (default $TMPDIR/effusion-bench), ANACROLIX (path of the
 #        anacrolix `torrent` v1.58.1 binary, default $(go env GOPATH)/bin/torrent),
-#        TRACKER_PORT (default 16969; seeders use 17000-17399, leechers 20000-23999)
+#        TRACKER_PORT (default 16969; seeders use 31000-31399, leechers 21000-25000,
+#        qBittorrent's WebUI those +5000; ports in use are skipped)
 #
 # Runs alternate: round r runs every scenario and every client once (the client
 # order rotates each round) before round r+1, so drift on a shared machine hits
@@ -143,6 +144,9 @@ infohash() { $PY -c 'import libtorrent as lt,sys; print(str(lt.torrent_info(sys.
 
 # ------------------------------------------------------------ tracker
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# free_port BASE: BASE, or the next port above it that nothing listens on
+# (another program on this machine may hold one of ours)
+free_port() { local p=$1; while port_busy "$p" || port_busy "$((p + 5000))"; do p=$((p + 1)); done; echo "$p"; }
 
 start_tracker() {  # RUNDIR PORT IH  (a fresh tracker per run: no stale peers)
     for _ in $(seq 1 100); do port_busy "$2" || break; sleep 0.1; done
@@ -245,7 +249,8 @@ run_case() {
     local sc=$1 sk=$2 lk=$3 n=$4 r=$5 subj=$6
     RUNSEQ=$((RUNSEQ + 1))
     local slot=$((RUNSEQ % 400)) rd=$SESSION/$sc-$subj-r$r
-    local tport=$TRACKER_PORT sport=$((17000 + slot)) lbase=$((20000 + slot * 10))
+    local tport=$TRACKER_PORT sport lbase=$((21000 + slot * 10))
+    sport=$(free_port $((31000 + slot)))
     if [ "$lk" = transmission ] && [ "$sk" != lt ]; then
         # Transmission 3.00 drops 127/8 peers learned from a tracker; only the
         # libtorrent seeder can dial it (see lt_client.py --ctl).
@@ -283,7 +288,7 @@ run_case() {
     local i pids=() ports=() t0 t1
     t0=$(now)
     for i in $(seq 1 "$n"); do
-        local ld=$rd/l$i port=$((lbase + i)); mkdir -p "$ld/dl"
+        local ld=$rd/l$i port; port=$(free_port $((lbase + i))); mkdir -p "$ld/dl"
         leech_cmd "$lk" "$ld" "$port" "$t"
         echo "${CMD[*]}" > "$ld/cmd.txt"
         ( cd "$ld/dl" && exec /usr/bin/time -v -o "$ld/time.txt" timeout -k 5 "$RUN_TIMEOUT" "${CMD[@]}" ) \
