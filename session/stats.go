@@ -32,9 +32,17 @@ type PeerStats struct {
 	Outgoing   bool   // we dialled it
 	Fast       bool   // BEP 6 negotiated
 	Choking    bool   // we choke it
-	Downloaded int64  // payload bytes received from it
-	Uploaded   int64  // payload bytes sent to it
-	Queued     int    // its requests waiting to be served
+	Interested bool   // we are interested in it
+	// PeerChoking and PeerInterested are the peer's side.
+	PeerChoking, PeerInterested bool
+	Optimistic                  bool    // it holds our optimistic unchoke
+	Snubbed                     bool    // it left our requests unanswered too long
+	Pieces                      int     // pieces it has
+	Outstanding                 int     // our requests in flight to it
+	DownloadRate, UploadRate    float64 // bytes/s from it and to it
+	Downloaded                  int64   // payload bytes received from it
+	Uploaded                    int64   // payload bytes sent to it
+	Queued                      int     // its requests waiting to be served
 }
 
 // Stats returns the latest snapshot. It never blocks.
@@ -67,8 +75,8 @@ func (srv *server) publish(ph Phase) {
 	}
 	st.PiecesHave, st.Left = srv.f.progress()
 	st.PeerStats = make([]PeerStats, 0, len(srv.peers))
-	for p := range srv.peers {
-		st.PeerStats = append(st.PeerStats, PeerStats{
+	for p, id := range srv.peers {
+		ps := PeerStats{
 			Addr:       p.addr,
 			Client:     srv.clients[p],
 			Outgoing:   p.outgoing,
@@ -77,7 +85,13 @@ func (srv *server) publish(ph Phase) {
 			Downloaded: p.downloaded.Load(),
 			Uploaded:   p.uploaded.Load(),
 			Queued:     p.queuedUploads(),
-		})
+		}
+		if cs, ok := srv.core.PeerStats(id); ok {
+			ps.Interested, ps.PeerChoking, ps.PeerInterested = cs.AmInterested, cs.PeerChoking, cs.PeerInterested
+			ps.Optimistic, ps.Snubbed, ps.Pieces, ps.Outstanding = cs.Optimistic, cs.Snubbed, cs.Pieces, cs.Outstanding
+			ps.DownloadRate, ps.UploadRate = cs.DownloadRate, cs.UploadRate
+		}
+		st.PeerStats = append(st.PeerStats, ps)
 	}
 	slices.SortFunc(st.PeerStats, func(a, b PeerStats) int { return a.Addr.Compare(b.Addr) })
 	srv.s.stats.Store(st)
