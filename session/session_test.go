@@ -109,5 +109,9 @@ func TestNoSelfOrDuplicateConnections(t *testing.T) {
 		if ps.Addr == loopback(a) {
 			t.Error("a is connected to itself")
 		}
+		// Two peers with nothing: nobody is interested, both choke.
+		if ps.Pieces != 0 || ps.Interested || ps.PeerInterested || !ps.Choking || !ps.PeerChoking || !ps.Fast {
+			t.Errorf("peer state %+v", ps)
+		}
 	}
 }
