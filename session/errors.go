@@ -22,6 +22,9 @@ var (
 	ErrTooManyPeers = errors.New("session: too many peers")
 	// ErrWrongTorrent: the remote handshake names another info-hash.
 	ErrWrongTorrent = errors.New("session: handshake for another torrent")
+	// ErrSlowPeer: the peer did not read what we sent (our queue for it
+	// overflowed).
+	ErrSlowPeer = errors.New("session: peer not reading")
 	// ErrIdle: the peer sent nothing for too long.
 	ErrIdle = errors.New("session: peer idle")
 	// ErrStopped: the session was stopped (before completing, for Await).

@@ -29,6 +29,8 @@ const (
 	// idleTimeout: a peer that sends nothing (not even keep-alives) for this
 	// long is dropped.
 	idleTimeout = 4 * time.Minute
+	// maxOutBuffer caps the bytes queued for a peer and not yet written.
+	maxOutBuffer = 1 << 20
 )
 
 // torrentFacts is what peer goroutines need to know about the torrent:
@@ -97,6 +99,7 @@ type Peer struct {
 	choking  bool     // we choke the peer
 	allowed  []uint32 // pieces we let the peer fetch while choked
 	closed   bool
+	overflow bool // the out queue overflowed: closing
 	closeErr error
 	wake     chan struct{}
 
@@ -387,9 +390,15 @@ func (p *Peer) cancelUpload(m peerwire.Message) {
 	}
 }
 
-// signal wakes the writer; p.mu must be held or the call must otherwise be
-// safe (the channel send never blocks).
+// signal wakes the writer after something was queued; p.mu is held. A
+// peer that does not read what we send (its queue grows past
+// maxOutBuffer: rejects for a request flood, haves) is dropped rather than
+// buffered without bound.
 func (p *Peer) signal() {
+	if len(p.out) > maxOutBuffer && !p.overflow {
+		p.overflow = true
+		go p.close(ErrSlowPeer) // close takes p.mu, which the caller holds
+	}
 	select {
 	case p.wake <- struct{}{}:
 	default:

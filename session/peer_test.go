@@ -319,3 +319,29 @@ func TestPeerKeepAliveAndIdle(t *testing.T) {
 		t.Fatal("not idle after idleTimeout")
 	}
 }
+
+// TestPeerNotReadingIsDropped: a peer that floods requests and never reads
+// the rejects is dropped once its queue passes maxOutBuffer, instead of
+// growing our memory without bound.
+func TestPeerNotReadingIsDropped(t *testing.T) {
+	p, remote, sink, _ := pipePeer(t, true)
+	var flood []byte
+	for range 1 << 14 {
+		flood = peerwire.AppendRequest(flood, 7, 0, 16384) // a piece we lack: rejected
+	}
+	go func() {
+		for i := 0; i < 8; i++ { // 8 × 16384 rejects of 17 bytes > 1 MiB
+			if _, err := remote.Write(flood); err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-sink.gone:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a peer that never reads was not dropped")
+	}
+	if !errors.Is(p.Err(), ErrSlowPeer) {
+		t.Fatalf("closed with %v, want ErrSlowPeer", p.Err())
+	}
+}

@@ -166,7 +166,7 @@ func worthRetrying(err error) bool {
 	switch {
 	case errors.Is(err, ErrProtocol), errors.Is(err, ErrBanned), errors.Is(err, ErrSelf),
 		errors.Is(err, ErrDuplicate), errors.Is(err, ErrStopped), errors.Is(err, ErrWrongTorrent),
-		errors.Is(err, errBothSeeds), errors.Is(err, ErrTooManyPeers):
+		errors.Is(err, errBothSeeds), errors.Is(err, ErrTooManyPeers), errors.Is(err, ErrSlowPeer):
 		return false
 	}
 	return true
