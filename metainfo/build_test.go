@@ -339,3 +339,28 @@ print(str(ti.info_hashes().v1), ti.name(), ti.total_size(), ti.num_pieces(), ti.
 		t.Fatalf("libtorrent says %q, we say %q", out, want)
 	}
 }
+
+// Transmission's transmission-show (a third implementation) reads a torrent
+// made by Build with the same info-hash, privacy and piece count.
+func TestBuildReadByTransmission(t *testing.T) {
+	show := needTool(t, "transmission-show")
+	single := filepath.Join(t.TempDir(), "one.bin")
+	writeRandom(t, single, 150000, 7)
+	m, data, err := Build(context.Background(), single, BuildOptions{PieceLength: 32 << 10, Private: true, Trackers: [][]string{{"http://127.0.0.1:1/announce"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "one.torrent")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(show, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("transmission-show: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Hash: " + m.InfoHashHex(), "Piece Count: 5", "Private torrent"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("transmission-show output lacks %q:\n%s", want, out)
+		}
+	}
+}
