@@ -35,6 +35,10 @@ type Listener struct {
 	sessions map[[20]byte]incomingHandler
 }
 
+// maxIncoming bounds the incoming connections of a listener, handshaking
+// or established, across its sessions.
+const maxIncoming = 1000
+
 // ErrUnknownTorrent: an incoming handshake named an info-hash no session
 // on this listener serves.
 var ErrUnknownTorrent = errors.New("session: unknown info-hash")
@@ -58,6 +62,7 @@ func Listen(ctx context.Context, addr string, log *slog.Logger) (*Listener, erro
 		New:       acceptor.Func(l.route),
 		Intensity: -1, // Temporary connections never count anyway
 		Shutdown:  acceptor.BrutalKill,
+		MaxConns:  maxIncoming,
 		Logger:    log,
 	})
 	if err != nil {
