@@ -482,7 +482,7 @@ type failing struct{}
 
 var errFail = errors.New("fail")
 
-func (*failing) UnmarshalBencode([]byte) error { return errFail }
+func (*failing) UnmarshalBencode([]byte) error  { return errFail }
 func (failing) MarshalBencode() ([]byte, error) { return nil, errFail }
 
 type badMarshaler struct{}
