@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/effusion-bt/effusion/bencode"
 	"github.com/effusion-bt/effusion/core"
 	"github.com/effusion-bt/effusion/peerwire"
 )
@@ -105,41 +104,21 @@ func (srv *server) serveIncoming(ctx context.Context, c net.Conn, h peerwire.Han
 	return p.Err()
 }
 
-// extHandshake is the BEP 10 handshake dictionary.
-type extHandshake struct {
-	M      map[string]int `bencode:"m"`
-	P      int            `bencode:"p,omitempty"`
-	V      string         `bencode:"v,omitempty"`
-	YourIP string         `bencode:"yourip,omitempty"`
-	Reqq   int            `bencode:"reqq,omitempty"`
-}
-
 // extHandshake encodes ours for p: no extension messages yet, our client
 // version, queue depth, listening port and the address we see p at.
 func (srv *server) extHandshake(p *Peer) []byte {
-	h := extHandshake{M: map[string]int{}, V: ClientVersion, Reqq: maxUploadQueue}
+	h := peerwire.ExtendedHandshake{M: map[string]int{}, V: ClientVersion, Reqq: maxUploadQueue, YourIP: p.addr.Addr()}
 	if a := srv.listener.Addr(); a.IsValid() {
 		h.P = int(a.Port())
 	}
-	if ip := p.addr.Addr(); ip.IsValid() {
-		h.YourIP = string(ip.AsSlice())
-	}
-	b, err := bencode.Marshal(h)
-	if err != nil {
-		srv.log.Error("encoding extension handshake", "err", err)
-		return []byte("de")
-	}
-	return b
+	return h.Marshal()
 }
 
 // onExtHandshake takes what we use from the peer's extension handshake.
 // A malformed one is ignored rather than fatal: it carries only hints.
 func (srv *server) onExtHandshake(p *Peer, id core.PeerID, payload []byte) {
-	var h struct {
-		V    string `bencode:"v"`
-		Reqq int    `bencode:"reqq"`
-	}
-	if err := bencode.Unmarshal(payload, &h); err != nil {
+	h, err := peerwire.ParseExtendedHandshake(payload)
+	if err != nil {
 		srv.log.Debug("ignoring malformed extension handshake", "peer", p.addr, "err", err)
 		return
 	}
