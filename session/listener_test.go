@@ -27,6 +27,10 @@ func TestSharedListenerRoutesByInfoHash(t *testing.T) {
 	startSession(t, Config{Torrent: miA, Dir: seedDir, Seed: true, Listener: ln})
 	startSession(t, Config{Torrent: miB, Dir: seedDir, Seed: true, Listener: ln})
 	port := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ln.Addr().Port())
+	if s, err := Start(ctx, Config{Torrent: miA, Dir: t.TempDir(), Listener: ln, Logger: testLogger(t)}); err == nil {
+		s.Stop(ctx)
+		t.Fatal("a second session for the same torrent on one listener started")
+	}
 
 	dirA, dirB := t.TempDir(), t.TempDir()
 	la := startSession(t, Config{Torrent: miA, Dir: dirA, Peers: []netip.AddrPort{port}})

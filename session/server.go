@@ -44,7 +44,9 @@ type server struct {
 	procs     map[netip.AddrPort]*connection.Conn[*peerProc] // outgoing connection processes
 	incoming  int                                            // connected incoming peers
 	bannedIDs map[[20]byte]struct{}                          // peer ids of banned peers
-	checkCtx  context.CancelFunc                             // cancels the start-up check
+	checkCtx  context.Context                                // the start-up check's
+	checkStop context.CancelFunc                             // cancels the start-up check
+	checkDone chan struct{}                                  // closed when the check has returned
 
 	failed      error // the fatal error, once Failed
 	finalPhase  Phase // Stopped or Failed, once the machine is stopping
@@ -109,22 +111,19 @@ func (srv *server) Init(ctx context.Context) (Phase, *server, []statem.Action, e
 		}
 		srv.listener, srv.ownListener = l, true
 	}
-	if err := srv.listener.register(srv.f.infoHash, srv); err != nil {
-		srv.closeListener()
-		st.Close()
-		return 0, nil, nil, err
-	}
 	srv.hasher = newHasher(st, func(r hashResult) { srv.m.Cast(r) })
+	srv.checkCtx, srv.checkStop = context.WithCancel(context.Background())
+	srv.checkDone = make(chan struct{})
 	srv.publish(Checking)
 	return Checking, srv, []statem.Action{statem.SetGenericTimeout(tickTimer{}, tickInterval, nil)}, nil
 }
 
-// beginCheck hashes the existing data in the background.
+// beginCheck hashes the existing data in the background. Start calls it
+// once the machine's handle is known (the result is cast to it).
 func (srv *server) beginCheck() {
-	ctx, cancel := context.WithCancel(context.Background())
-	srv.checkCtx = cancel
-	st, m := srv.store, srv.m
+	st, m, done, ctx := srv.store, srv.m, srv.checkDone, srv.checkCtx
 	go func() {
+		defer close(done)
 		have, err := st.Check(ctx)
 		m.Cast(evChecked{have: have, err: err})
 	}()
@@ -534,9 +533,8 @@ func (srv *server) shutdown(final Phase, err error) statem.Result[Phase, *server
 // for pieces being written), tells the trackers "stopped" and syncs and
 // closes storage.
 func (srv *server) Terminate(reason error, ph Phase, _ *server) {
-	if srv.checkCtx != nil {
-		srv.checkCtx()
-	}
+	srv.checkStop()
+	<-srv.checkDone // storage must not close under the check
 	srv.listener.unregister(srv.f.infoHash, srv)
 	srv.closeListener()
 	srv.stopProcs()

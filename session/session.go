@@ -96,6 +96,11 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	s.facts = srv.f
 	srv.m = m
 	srv.beginCheck() // after m is known: the check casts its result to it
+	// Incoming peers only once the machine can be reached.
+	if err := srv.listener.register(srv.f.infoHash, srv); err != nil {
+		m.Stop(context.Background(), err)
+		return nil, err
+	}
 	return s, nil
 }
 
