@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -112,6 +113,30 @@ func TestNoSelfOrDuplicateConnections(t *testing.T) {
 		// Two peers with nothing: nobody is interested, both choke.
 		if ps.Pieces != 0 || ps.Interested || ps.PeerInterested || !ps.Choking || !ps.PeerChoking || !ps.Fast {
 			t.Errorf("peer state %+v", ps)
+		}
+	}
+}
+
+// TestStopRightAfterStart: stopping during the start-up check ends cleanly
+// (no goroutine left, Await and Checked report the stop).
+func TestStopRightAfterStart(t *testing.T) {
+	dir := t.TempDir()
+	mi, _ := makeTorrent(t, dir, "payload.bin", 64<<10, "", testFile{data: randomData(2, 4<<20)})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for range 10 {
+		s, err := Start(ctx, Config{Torrent: mi, Dir: dir, ListenAddr: "127.0.0.1:0", Logger: testLogger(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Await(ctx); err != nil && !errors.Is(err, ErrStopped) {
+			t.Fatalf("Await after Stop: %v", err)
+		}
+		if st := s.Stats(); st.Phase != Stopped && st.Phase != Seeding {
+			t.Fatalf("phase after Stop: %v", st.Phase)
 		}
 	}
 }
