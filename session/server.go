@@ -138,8 +138,18 @@ func (srv *server) HandleEvent(ctx context.Context, ev statem.Event, ph Phase, _
 		}
 		srv.tick(ph)
 		return srv.step(ph, statem.SetGenericTimeout(tickTimer{}, tickInterval, nil))
+	case statem.Internal:
+		if t, ok := ev.Content.(terminate); ok {
+			return statem.Stop[Phase](t.err, srv)
+		}
 	case statem.Call:
+		if _, ok := ev.Content.(stopReq); ok && ph != Stopped && ph != Failed {
+			return srv.shutdown(Stopped, nil, statem.Reply(ev.From, nil))
+		}
 		return srv.keepPhase(statem.ReplyError(ev.From, fmt.Errorf("session: unknown call %T", ev.Content)))
+	}
+	if ph == Stopped || ph == Failed {
+		return srv.keepPhase() // only the terminate event matters now
 	}
 	switch e := ev.Content.(type) {
 	case evChecked:
@@ -520,14 +530,24 @@ func (srv *server) tick(ph Phase) {
 
 // shutdown ends the session: the final phase is published and the machine
 // stops (Terminate closes everything).
-func (srv *server) shutdown(final Phase, err error) statem.Result[Phase, *server] {
+func (srv *server) shutdown(final Phase, err error, a ...statem.Action) statem.Result[Phase, *server] {
 	srv.failed = err
 	srv.finalPhase = final
 	if err != nil {
 		srv.log.Error("session failed", "err", err)
 	}
-	return statem.Stop[Phase](err, srv)
+	srv.publish(final)
+	// A real transition into the final phase, then the stop: tracers and
+	// state-enter observers see Stopped or Failed.
+	a = append(a, statem.NextEvent(statem.Internal, terminate{err}))
+	return statem.Next(final, srv, a...)
 }
+
+// terminate is the internal event that ends the machine from a final phase.
+type terminate struct{ err error }
+
+// stopReq is the call Session.Stop makes.
+type stopReq struct{}
 
 // Terminate closes peers, the listener registration, the hasher (waiting
 // for pieces being written), tells the trackers "stopped" and syncs and

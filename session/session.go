@@ -166,12 +166,16 @@ func (s *Session) Done() <-chan struct{} { return s.m.Done() }
 // session's failure, if it failed, or ctx.Err() if ctx ended first. Calling
 // Stop on a stopped session returns nil.
 func (s *Session) Stop(ctx context.Context) error {
-	err := s.m.Stop(ctx, nil)
-	if errors.Is(err, statem.ErrStopped) {
-		err = nil // it was stopping by itself (completion, failure)
-	}
-	if err != nil {
-		return err
+	// Through the machine, so that Stopped is a real transition; a machine
+	// that is not answering (or already gone) is stopped directly.
+	if _, err := s.m.Call(ctx, stopReq{}); err != nil && !errors.Is(err, statem.ErrStopped) {
+		err = s.m.Stop(ctx, nil)
+		if errors.Is(err, statem.ErrStopped) {
+			err = nil // it was stopping by itself (completion, failure)
+		}
+		if err != nil {
+			return err
+		}
 	}
 	// Wait for the end of Terminate either way: the caller may exit next.
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -138,5 +139,34 @@ func TestStopRightAfterStart(t *testing.T) {
 		if st := s.Stats(); st.Phase != Stopped && st.Phase != Seeding {
 			t.Fatalf("phase after Stop: %v", st.Phase)
 		}
+	}
+}
+
+// TestFailedPhase: a storage error (the file's place is taken by a
+// directory, so the first verified piece cannot be written) fails the
+// session: Await returns the error, the phase is
+// Failed.
+func TestFailedPhase(t *testing.T) {
+	seedDir := t.TempDir()
+	mi, _ := makeTorrent(t, seedDir, "payload.bin", 64<<10, "", testFile{data: randomData(6, 1<<20)})
+	seeder := startSession(t, Config{Torrent: mi, Dir: seedDir, Seed: true})
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "payload.bin", "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := Start(ctx, Config{Torrent: mi, Dir: dir, ListenAddr: "127.0.0.1:0", Logger: testLogger(t),
+		Peers: []netip.AddrPort{loopback(seeder)}})
+	if err != nil {
+		return // refusing at Start is fine too
+	}
+	defer s.Stop(ctx)
+	err = s.Await(ctx)
+	if err == nil || errors.Is(err, ErrStopped) {
+		t.Fatalf("Await = %v, want the storage error", err)
+	}
+	if st := s.Stats(); st.Phase != Failed {
+		t.Fatalf("phase %v, want failed", st.Phase)
 	}
 }
