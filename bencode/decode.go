@@ -23,7 +23,9 @@ func Unmarshal(data []byte, v any) error {
 	return UnmarshalLimits(data, v, Limits{})
 }
 
-// UnmarshalLimits is Unmarshal with explicit limits.
+// UnmarshalLimits is Unmarshal with explicit limits; with
+// lim.AllowUnsorted, dictionary keys may come in any order (duplicates are
+// still a *SyntaxError), in nested values and RawMessage fields too.
 func UnmarshalLimits(data []byte, v any, lim Limits) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
@@ -120,8 +122,24 @@ func (d *decodeState) str() ([]byte, error) {
 	return d.data[start:d.off], nil
 }
 
-// key reads a dictionary key and checks it sorts strictly after prev.
-func (d *decodeState) key(prev []byte, first bool) ([]byte, error) {
+// dictKeys checks the keys of one dictionary as they are read. Strictly,
+// each key must sort after the previous one. With Limits.AllowUnsorted only
+// uniqueness is checked: while keys arrive sorted, comparing with the
+// previous key suffices (the keys are remembered as slices of the input);
+// from the first key out of order on,
+// a set of the keys seen so far finds duplicates in O(1) per key, so a
+// hostile dictionary of n keys costs O(n), not O(n²).
+type dictKeys struct {
+	prev  []byte   // last key read (a slice of the input)
+	first bool     // no key read yet
+	seen  [][]byte // keys read while still sorted (AllowUnsorted only)
+	set   map[string]struct{}
+}
+
+func newDictKeys() dictKeys { return dictKeys{first: true} }
+
+// key reads a dictionary key and checks it against the keys before it.
+func (d *decodeState) key(ks *dictKeys) ([]byte, error) {
 	c := d.data[d.off]
 	if c < '0' || c > '9' {
 		return nil, syntaxErr(d.off, "expected a string dictionary key or 'e', found %s", quoteByte(d.data, d.off))
@@ -131,15 +149,55 @@ func (d *decodeState) key(prev []byte, first bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !first {
-		switch bytes.Compare(k, prev) {
-		case 0:
-			return nil, syntaxErr(at, "duplicate dictionary key %q", k)
-		case -1:
-			return nil, syntaxErr(at, "dictionary key %q is not sorted after %q", k, prev)
-		}
+	if err := ks.add(k, at, d.lim.AllowUnsorted); err != nil {
+		return nil, err
 	}
 	return k, nil
+}
+
+// add records key k read at offset at.
+func (ks *dictKeys) add(k []byte, at int, unsorted bool) error {
+	if ks.first {
+		ks.first = false
+		ks.prev = k
+		if unsorted {
+			ks.seen = append(ks.seen, k)
+		}
+		return nil
+	}
+	if ks.set != nil {
+		if _, dup := ks.set[string(k)]; dup {
+			return syntaxErr(at, "duplicate dictionary key %q", k)
+		}
+		ks.set[string(k)] = struct{}{}
+		ks.prev = k
+		return nil
+	}
+	switch bytes.Compare(k, ks.prev) {
+	case 0:
+		return syntaxErr(at, "duplicate dictionary key %q", k)
+	case -1:
+		if !unsorted {
+			return syntaxErr(at, "dictionary key %q is not sorted after %q", k, ks.prev)
+		}
+		// Keys so far were strictly increasing, hence distinct; k may
+		// equal any of them.
+		ks.set = make(map[string]struct{}, 2*len(ks.seen))
+		for _, s := range ks.seen {
+			ks.set[string(s)] = struct{}{}
+		}
+		if _, dup := ks.set[string(k)]; dup {
+			return syntaxErr(at, "duplicate dictionary key %q", k)
+		}
+		ks.set[string(k)] = struct{}{}
+		ks.seen = nil
+	default:
+		if unsorted {
+			ks.seen = append(ks.seen, k)
+		}
+	}
+	ks.prev = k
+	return nil
 }
 
 // skip validates and steps over one value.
@@ -179,8 +237,8 @@ func (d *decodeState) skip() error {
 			return err
 		}
 		d.off++
-		var prev []byte
-		for first := true; ; first = false {
+		ks := newDictKeys()
+		for {
 			c, err := d.peek()
 			if err != nil {
 				return err
@@ -190,7 +248,7 @@ func (d *decodeState) skip() error {
 				d.depth--
 				return nil
 			}
-			if prev, err = d.key(prev, first); err != nil {
+			if _, err := d.key(&ks); err != nil {
 				return err
 			}
 			if err := d.skip(); err != nil {
@@ -245,8 +303,8 @@ func (d *decodeState) generic() (any, error) {
 		}
 		d.off++
 		m := map[string]any{}
-		var prev []byte
-		for first := true; ; first = false {
+		ks := newDictKeys()
+		for {
 			c, err := d.peek()
 			if err != nil {
 				return nil, err
@@ -256,14 +314,15 @@ func (d *decodeState) generic() (any, error) {
 				d.depth--
 				return m, nil
 			}
-			if prev, err = d.key(prev, first); err != nil {
+			k, err := d.key(&ks)
+			if err != nil {
 				return nil, err
 			}
 			v, err := d.generic()
 			if err != nil {
 				return nil, err
 			}
-			m[string(prev)] = v
+			m[string(k)] = v
 		}
 	}
 	return nil, syntaxErr(d.off, "%s, found %s", valueStart, quoteByte(d.data, d.off))

@@ -319,8 +319,8 @@ func newMapDecoder(t reflect.Type) decFunc {
 			v.Set(reflect.MakeMap(t))
 		}
 		dec := decoderFor(elem)
-		var prev []byte
-		for first := true; ; first = false {
+		ks := newDictKeys()
+		for {
 			c, err := d.peek()
 			if err != nil {
 				return err
@@ -330,14 +330,15 @@ func newMapDecoder(t reflect.Type) decFunc {
 				d.depth--
 				return nil
 			}
-			if prev, err = d.key(prev, first); err != nil {
+			k, err := d.key(&ks)
+			if err != nil {
 				return err
 			}
 			ev := reflect.New(elem).Elem()
 			if err := dec(d, ev); err != nil {
-				return prependField(err, string(prev), -1)
+				return prependField(err, string(k), -1)
 			}
-			v.SetMapIndex(reflect.ValueOf(string(prev)).Convert(keyType), ev)
+			v.SetMapIndex(reflect.ValueOf(string(k)).Convert(keyType), ev)
 		}
 	}
 }
@@ -354,8 +355,8 @@ func newStructDecoder(t reflect.Type) decFunc {
 			return err
 		}
 		d.off++
-		var prev []byte
-		for first := true; ; first = false {
+		ks := newDictKeys()
+		for {
 			c, err := d.peek()
 			if err != nil {
 				return err
@@ -365,10 +366,11 @@ func newStructDecoder(t reflect.Type) decFunc {
 				d.depth--
 				return nil
 			}
-			if prev, err = d.key(prev, first); err != nil {
+			k, err := d.key(&ks)
+			if err != nil {
 				return err
 			}
-			f := si.byName[string(prev)]
+			f := si.byName[string(k)]
 			if f == nil {
 				if err := d.skip(); err != nil {
 					return err

@@ -7,6 +7,8 @@
 // after the value. Limits (nesting depth 64, string length, total size) are
 // checked before any allocation: a string's claimed length is compared with
 // the input that is actually there first, so hostile lengths cost nothing.
+// Limits.AllowUnsorted relaxes key order (never uniqueness) for input from
+// the network, where some trackers and peers send unsorted dictionaries.
 //
 // Values map to Go as in encoding/json, with `bencode:"name,omitempty"`
 // struct tags ("-" skips a field). The generic form (decoding into an any) is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/big"
 	"reflect"
+	"strings"
 	"testing"
 	"testing/iotest"
 
@@ -89,6 +90,115 @@ func FuzzDecode(f *testing.F) {
 		}
 		var streamed any
 		if err := NewDecoder(iotest.OneByteReader(bytes.NewReader(data))).Decode(&streamed); err != nil || !reflect.DeepEqual(streamed, ours) {
+			t.Fatalf("stream decode of %q: %#v, %v", data, streamed, err)
+		}
+	})
+}
+
+// FuzzDecodeUnsorted checks Limits.AllowUnsorted against the strict decoder
+// and against github.com/anacrolix/torrent/bencode (pinned v1.62.0).
+// anacrolix checks key order in its generic form (values inside an any) but
+// not in the top-level dictionary when decoding into a map[string]any,
+// where it accepts unsorted keys and keeps the last of duplicate keys. So:
+//   - whatever the strict decoder accepts, the lenient one accepts with the
+//     same value; whatever the lenient one rejects, the strict one rejects;
+//   - the lenient decoder and anacrolix's generic form agree as in
+//     FuzzDecode, except that anacrolix may refuse what we accept, and then
+//     only because of key order ("dict keys unsorted");
+//   - into a map[string]any, anacrolix accepts exactly when we do, with
+//     equal values, except for (a) keys out of order inside nested values,
+//     which it refuses, (b) duplicate top-level keys, which it accepts and
+//     we refuse, (c) the integer range difference of FuzzDecode, and (d)
+//     top-level keys that are not strings, which it accepts and we refuse;
+//   - an accepted value re-encodes (sorted) to input the strict decoder
+//     accepts with the same value, and the streaming Decoder with the same
+//     limits finds the same value one byte at a time.
+func FuzzDecodeUnsorted(f *testing.F) {
+	for _, s := range []string{
+		"d1:bi1e1:ai2ee", "d1:ai1e1:ai2ee", "d1:bi1e1:ai2e1:bi3ee", "d1:ad1:bi1e1:ai2eee",
+		"d1:ci1e1:ai2e1:bi3ee", "d1:ai1e1:ci2e1:bi3e1:ai4ee", "ld1:bi1e1:ai2eee",
+		"d8:completei1e10:incompletei0e8:intervali1800e5:peers0:e",
+		"d5:peers6:\x7f\x00\x00\x01\x1a\xe18:intervali900ee",
+		"d1:md6:ut_pexi1e11:ut_metadatai2ee1:pi6881e1:v4:teste",
+		"d1:bi9223372036854775808e1:ai1ee",
+	} {
+		f.Add([]byte(s))
+	}
+	lim := Limits{AllowUnsorted: true}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var strict, ours any
+		errStrict := Unmarshal(data, &strict)
+		errOurs := UnmarshalLimits(data, &ours, lim)
+		if errStrict == nil && (errOurs != nil || !reflect.DeepEqual(ours, strict)) {
+			t.Fatalf("strict accepts %q (%#v), lenient gives %#v, %v", data, strict, ours, errOurs)
+		}
+		var se *SyntaxError
+		if errOurs != nil && (!errors.As(errOurs, &se) || se.Offset < 0 || se.Offset > int64(len(data))) {
+			t.Fatalf("error %v for %q is not a SyntaxError within the input", errOurs, data)
+		}
+		bigInt := errOurs != nil && se.Msg == "integer does not fit in int64"
+		duplicate := errOurs != nil && strings.HasPrefix(se.Msg, "duplicate dictionary key")
+
+		var theirs any
+		errTheirs := anacrolix.Unmarshal(data, &theirs)
+		switch {
+		case errOurs == nil && errTheirs == nil:
+			if !reflect.DeepEqual(ours, theirs) {
+				t.Fatalf("values differ for %q:\n ours   %#v\n theirs %#v", data, ours, theirs)
+			}
+		case errOurs == nil && errTheirs != nil:
+			if !strings.Contains(errTheirs.Error(), "dict keys unsorted") {
+				t.Fatalf("we accept %q (%#v), anacrolix rejects: %v", data, ours, errTheirs)
+			}
+		case errOurs != nil && errTheirs == nil:
+			if !(bigInt && containsBig(theirs)) {
+				t.Fatalf("we reject %q (%v), anacrolix accepts %#v", data, errOurs, theirs)
+			}
+		}
+
+		if len(data) > 0 && data[0] == 'd' {
+			var ourMap, theirMap map[string]any
+			errOurMap := UnmarshalLimits(data, &ourMap, lim)
+			if (errOurMap == nil) != (errOurs == nil) {
+				t.Fatalf("%q: into any %v, into a map %v", data, errOurs, errOurMap)
+			}
+			errTheirMap := anacrolix.Unmarshal(data, &theirMap)
+			switch {
+			case errOurMap == nil && errTheirMap == nil:
+				// anacrolix leaves the map nil for "de".
+				if len(ourMap)+len(theirMap) > 0 && !reflect.DeepEqual(ourMap, theirMap) {
+					t.Fatalf("map values differ for %q:\n ours   %#v\n theirs %#v", data, ourMap, theirMap)
+				}
+			case errOurMap == nil && errTheirMap != nil:
+				if !strings.Contains(errTheirMap.Error(), "dict keys unsorted") {
+					t.Fatalf("we accept %q into a map, anacrolix rejects: %v", data, errTheirMap)
+				}
+			case errOurMap != nil && errTheirMap == nil:
+				// A big integer may be hidden by a later duplicate key,
+				// hence no containsBig here.
+				// anacrolix also takes a list as a top-level map key
+				// ("dl1:0e1:0e"); we refuse non-string keys.
+				if !duplicate && !bigInt && !strings.HasPrefix(se.Msg, "expected a string dictionary key") {
+					t.Fatalf("we reject %q into a map (%v), anacrolix accepts %#v", data, errOurMap, theirMap)
+				}
+			}
+		}
+
+		if errOurs != nil {
+			return
+		}
+		enc, err := Marshal(ours)
+		if err != nil {
+			t.Fatalf("Marshal(%#v): %v", ours, err)
+		}
+		var again any
+		if err := Unmarshal(enc, &again); err != nil || !reflect.DeepEqual(again, ours) {
+			t.Fatalf("re-encoded %q as %q: strict decode gives %#v, %v", data, enc, again, err)
+		}
+		var streamed any
+		d := NewDecoder(iotest.OneByteReader(bytes.NewReader(data)))
+		d.SetLimits(lim)
+		if err := d.Decode(&streamed); err != nil || !reflect.DeepEqual(streamed, ours) {
 			t.Fatalf("stream decode of %q: %#v, %v", data, streamed, err)
 		}
 	})

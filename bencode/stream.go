@@ -162,7 +162,9 @@ func (d *Decoder) scan(b []byte, pos int) (end bool, next int, err error) {
 				return false, pos, shortErr(len(b), "string")
 			}
 			f := &d.stack[top]
-			if f.hasPrev && bytes.Compare(b[s:s+n], b[f.prevStart:f.prevEnd]) <= 0 {
+			// With AllowUnsorted the frame is only delimited here;
+			// Decode's UnmarshalLimits then refuses duplicate keys.
+			if !d.lim.AllowUnsorted && f.hasPrev && bytes.Compare(b[s:s+n], b[f.prevStart:f.prevEnd]) <= 0 {
 				return false, pos, syntaxErr(pos, "dictionary key %q is not sorted after %q", b[s:s+n], b[f.prevStart:f.prevEnd])
 			}
 			if err := d.token(pos); err != nil {

@@ -23,6 +23,13 @@ type Limits struct {
 	// keys, lists, dictionaries) in one decoded value (3,000,000), which
 	// bounds the memory decoding can allocate per input byte.
 	MaxTokens int
+	// AllowUnsorted accepts dictionary keys in any order. Duplicate keys
+	// are still refused. It is meant for input from the network (tracker
+	// responses, extension messages), where some clients send unsorted
+	// dictionaries; leave it off for .torrent files, whose info dictionary
+	// must be canonical for its hash to be reproducible. Values decoded
+	// with it re-encode sorted, so the bytes may differ from the input.
+	AllowUnsorted bool
 }
 
 func (l Limits) withDefaults() Limits {

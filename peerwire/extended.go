@@ -37,11 +37,13 @@ type ExtendedHandshake struct {
 }
 
 // extLimits bound the bencode of an extended handshake: it is a flat
-// dictionary with one nested dictionary.
-var extLimits = bencode.Limits{MaxDepth: 8, MaxStringLen: MaxExtendedLen, MaxSize: MaxExtendedLen}
+// dictionary with one nested dictionary. Keys may come in any order (some
+// clients do not sort them) but never twice.
+var extLimits = bencode.Limits{MaxDepth: 8, MaxStringLen: MaxExtendedLen, MaxSize: MaxExtendedLen, AllowUnsorted: true}
 
 // ParseExtendedHandshake decodes the payload of an extended message with
-// id 0. Keys it does not know are ignored. A payload that is not a bencoded
+// id 0. Keys it does not know are ignored; keys may come in any order, but a
+// repeated key is refused. A payload that is not a bencoded
 // dictionary, or a known key of the wrong type or outside its range, yields
 // a [*ProtocolError] wrapping [ErrBadExtended] (naming the key); the
 // bencode error, when there is one, is in its chain.

@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"reflect"
 	"testing"
+
+	"github.com/effusion-bt/effusion/bencode"
 )
 
 func TestExtendedHandshakeRoundTrip(t *testing.T) {
@@ -62,6 +64,25 @@ func TestExtendedHandshakeRealWorld(t *testing.T) {
 	}
 }
 
+// TestExtendedHandshakeUnsortedKeys: some clients send the handshake
+// dictionary (or m) with keys out of byte order; refusing it would drop the
+// peer's extensions, so the parse accepts any order but no repeated key.
+func TestExtendedHandshakeUnsortedKeys(t *testing.T) {
+	in := "d1:v4:test1:md6:ut_pexi1e11:ut_metadatai2ee1:pi6881e13:metadata_sizei99e4:reqqi250ee"
+	var strict any
+	if bencode.Unmarshal([]byte(in), &strict) == nil {
+		t.Fatal("test input is sorted")
+	}
+	h, err := ParseExtendedHandshake([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ExtendedHandshake{M: map[string]int{"ut_pex": 1, "ut_metadata": 2}, V: "test", P: 6881, MetadataSize: 99, Reqq: 250}
+	if !reflect.DeepEqual(h, want) {
+		t.Fatalf("got %+v, want %+v", h, want)
+	}
+}
+
 func TestExtendedHandshakeHostile(t *testing.T) {
 	cases := []struct {
 		in, field string
@@ -70,7 +91,8 @@ func TestExtendedHandshakeHostile(t *testing.T) {
 		{"le", "dictionary"},
 		{"i3e", "dictionary"},
 		{"d1:mdee junk", "dictionary"},
-		{"d1:v1:x1:mdee", "dictionary"}, // keys out of order: bencode is strict
+		{"d1:v1:x1:mdee1:v1:ye", "dictionary"}, // a repeated key, even out of order
+		{"d1:md1:xi1e1:xi2eee", "dictionary"},  // a repeated key in m
 		{"d1:md1:xi-1eee", "m.x"},
 		{"d1:md1:xi256eee", "m.x"},
 		{"d1:md1:x1:1ee", "m.x"},

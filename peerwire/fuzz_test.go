@@ -104,6 +104,7 @@ func FuzzExtendedHandshake(f *testing.F) {
 	f.Add([]byte("d1:mdee"))
 	f.Add([]byte("d4:ipv64:abcde"))
 	f.Add([]byte("d1:md1:xi256eee"))
+	f.Add([]byte("d1:v4:test1:md6:ut_pexi1e11:ut_metadatai2ee1:pi6881ee"))
 	f.Add([]byte("d4:ipv616:\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\x01\x02\x03\x046:yourip16:\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff\x01\x02\x03\x04e"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		h, err := ParseExtendedHandshake(in)

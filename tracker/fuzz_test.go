@@ -11,6 +11,8 @@ func FuzzParseAnnounceBody(f *testing.F) {
 	f.Add([]byte("d8:completei1e10:incompletei2e8:intervali60e12:min intervali30e5:peersld2:ip9:127.0.0.14:porti80eee6:peers618:\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x50e"))
 	f.Add([]byte("d10:tracker id3:abc15:warning message4:slowe"))
 	f.Add([]byte("<html>"))
+	f.Add([]byte(unsortedAnnounce))
+	f.Add([]byte(duplicateAnnounce))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := ParseAnnounceBody(body, 100)
 		if err != nil {
@@ -34,6 +36,7 @@ func FuzzParseScrapeBody(f *testing.F) {
 	f.Add([]byte("d5:filesd20:aaaaaaaaaaaaaaaaaaaad8:completei1e10:downloadedi2e10:incompletei3eeee"))
 	f.Add([]byte("d14:failure reason2:noe"))
 	f.Add([]byte("d5:filesdee"))
+	f.Add([]byte(unsortedScrape))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		m, err := ParseScrapeBody(body)
 		if err == nil && len(m) > MaxScrapeFiles {

@@ -13,7 +13,16 @@ import (
 // value cannot overflow time.Duration or park an announcer forever.
 const maxIntervalSeconds = 7 * 24 * 3600
 
-// ParseAnnounceBody decodes an HTTP announce response body: failure reason
+// netLimits accept dictionaries with unsorted keys (duplicates are still
+// refused): some trackers emit them, and refusing a whole announce response
+// over key order would lose the swarm for nothing.
+var netLimits = bencode.Limits{AllowUnsorted: true}
+
+// unmarshal decodes a tracker body, or a value taken from one, with netLimits.
+func unmarshal(data []byte, v any) error { return bencode.UnmarshalLimits(data, v, netLimits) }
+
+// ParseAnnounceBody decodes an HTTP announce response body (dictionary keys
+// in any order, but not repeated): failure reason
 // (returned as a *FailureError with an empty URL), warning message, interval,
 // min interval, tracker id, complete, incomplete, peers (compact string or a
 // list of dictionaries) and peers6. At most maxPeers peers are kept (<= 0: no
@@ -22,12 +31,12 @@ const maxIntervalSeconds = 7 * 24 * 3600
 func ParseAnnounceBody(body []byte, maxPeers int) (*AnnounceResponse, error) {
 	body = trimBody(body)
 	var d map[string]bencode.RawMessage
-	if err := bencode.Unmarshal(body, &d); err != nil {
+	if err := unmarshal(body, &d); err != nil {
 		return nil, &ParseError{Field: "body", Msg: err.Error()}
 	}
 	if raw, ok := d["failure reason"]; ok {
 		var s []byte
-		if err := bencode.Unmarshal(raw, &s); err != nil {
+		if err := unmarshal(raw, &s); err != nil {
 			return nil, &ParseError{Field: "failure reason", Msg: "not a string"}
 		}
 		return nil, &FailureError{Reason: sanitizeText(s, MaxFailureReason)}
@@ -40,7 +49,7 @@ func ParseAnnounceBody(body []byte, maxPeers int) (*AnnounceResponse, error) {
 			return "", nil
 		}
 		var s []byte
-		if err := bencode.Unmarshal(raw, &s); err != nil {
+		if err := unmarshal(raw, &s); err != nil {
 			return "", &ParseError{Field: key, Msg: "not a string"}
 		}
 		return sanitizeText(s, MaxFailureReason), nil
@@ -51,7 +60,7 @@ func ParseAnnounceBody(body []byte, maxPeers int) (*AnnounceResponse, error) {
 			return def, nil
 		}
 		var n int64
-		if err := bencode.Unmarshal(raw, &n); err != nil {
+		if err := unmarshal(raw, &n); err != nil {
 			return 0, &ParseError{Field: key, Msg: "not an integer"}
 		}
 		return min(max(n, lo), hi), nil
@@ -120,7 +129,7 @@ func parsePeers(dst []netip.AddrPort, raw bencode.RawMessage, ipv6 bool, maxPeer
 	}
 	if len(raw) > 0 && raw[0] >= '0' && raw[0] <= '9' {
 		var b []byte
-		if err := bencode.Unmarshal(raw, &b); err != nil {
+		if err := unmarshal(raw, &b); err != nil {
 			return dst, &ParseError{Field: field, Msg: err.Error()}
 		}
 		return ParseCompactPeers(dst, b, ipv6, maxPeers)
@@ -129,7 +138,7 @@ func parsePeers(dst []netip.AddrPort, raw bencode.RawMessage, ipv6 bool, maxPeer
 		return dst, &ParseError{Field: field, Msg: "neither a string nor a list"}
 	}
 	var list []bencode.RawMessage
-	if err := bencode.Unmarshal(raw, &list); err != nil {
+	if err := unmarshal(raw, &list); err != nil {
 		return dst, &ParseError{Field: field, Msg: err.Error()}
 	}
 	for i, e := range list {
@@ -137,7 +146,7 @@ func parsePeers(dst []netip.AddrPort, raw bencode.RawMessage, ipv6 bool, maxPeer
 			break
 		}
 		var p dictPeer
-		if err := bencode.Unmarshal(e, &p); err != nil {
+		if err := unmarshal(e, &p); err != nil {
 			return dst, &ParseError{Field: fmt.Sprintf("%s[%d]", field, i), Msg: err.Error()}
 		}
 		a, err := netip.ParseAddr(p.IP)
@@ -162,18 +171,19 @@ type scrapeFile struct {
 // MaxScrapeFiles caps the entries kept from one scrape response.
 const MaxScrapeFiles = 1000
 
-// ParseScrapeBody decodes an HTTP scrape response: "files" maps each 20-byte
+// ParseScrapeBody decodes an HTTP scrape response (keys in any order, not
+// repeated): "files" maps each 20-byte
 // info-hash to complete/downloaded/incomplete. Keys that are not 20 bytes are
 // skipped; a failure reason is a *FailureError; other errors wrap ErrBadResponse.
 func ParseScrapeBody(body []byte) (map[[20]byte]ScrapeStats, error) {
 	body = trimBody(body)
 	var d map[string]bencode.RawMessage
-	if err := bencode.Unmarshal(body, &d); err != nil {
+	if err := unmarshal(body, &d); err != nil {
 		return nil, &ParseError{Field: "body", Msg: err.Error()}
 	}
 	if raw, ok := d["failure reason"]; ok {
 		var s []byte
-		if err := bencode.Unmarshal(raw, &s); err != nil {
+		if err := unmarshal(raw, &s); err != nil {
 			return nil, &ParseError{Field: "failure reason", Msg: "not a string"}
 		}
 		return nil, &FailureError{Reason: sanitizeText(s, MaxFailureReason)}
@@ -183,7 +193,7 @@ func ParseScrapeBody(body []byte) (map[[20]byte]ScrapeStats, error) {
 		return nil, &ParseError{Field: "files", Msg: "missing"}
 	}
 	var files map[string]bencode.RawMessage
-	if err := bencode.Unmarshal(raw, &files); err != nil {
+	if err := unmarshal(raw, &files); err != nil {
 		return nil, &ParseError{Field: "files", Msg: err.Error()}
 	}
 	out := make(map[[20]byte]ScrapeStats, min(len(files), MaxScrapeFiles))
@@ -192,7 +202,7 @@ func ParseScrapeBody(body []byte) (map[[20]byte]ScrapeStats, error) {
 			continue
 		}
 		var f scrapeFile
-		if err := bencode.Unmarshal(v, &f); err != nil {
+		if err := unmarshal(v, &f); err != nil {
 			return nil, &ParseError{Field: "files entry", Msg: err.Error()}
 		}
 		out[[20]byte([]byte(k))] = ScrapeStats{
