@@ -19,7 +19,8 @@ type hashJob struct {
 	index   uint32
 	want    [20]byte
 	blocks  []*block
-	digests bool // the core wants block digests even if the piece verifies
+	digests bool    // the core wants block digests even if the piece verifies
+	h       *hasher // the session's handle, while queued
 }
 
 // hashResult is what the hasher casts back to the session.
@@ -42,30 +43,48 @@ func blockDigests(blocks []*block) []uint64 {
 	return d
 }
 
-// hasher verifies assembled pieces in memory (never reading them back from
-// disk) and writes the good ones, on a pool of goroutines bounded by the
-// cores. Results go to done, in completion order.
+// hasher is a session's handle on the process-wide hashing pool: it
+// verifies assembled pieces in memory (never reading them back from disk)
+// and writes the good ones. Results go to done, in completion order.
 type hasher struct {
-	jobs  chan *hashJob
-	store pieceStore
-	done  func(hashResult)
-	wg    sync.WaitGroup
-	// jobPool recycles job structs and their block slices.
-	jobPool sync.Pool
+	jobs    chan<- *hashJob // the pool's queue, while we hold a reference
+	store   pieceStore
+	done    func(hashResult)
+	pending sync.WaitGroup // this session's jobs not yet finished
 }
 
+// hashPool is the process-wide pool of hashing goroutines, one per core,
+// shared by every session: started with the first session, stopped with
+// the last.
+var hashPool struct {
+	sync.Mutex
+	refs int
+	jobs chan *hashJob
+	wg   sync.WaitGroup
+}
+
+// jobPool recycles job structs and their block slices.
+var jobPool sync.Pool
+
 func newHasher(store pieceStore, done func(hashResult)) *hasher {
-	h := &hasher{jobs: make(chan *hashJob, 16), store: store, done: done}
-	n := max(runtime.GOMAXPROCS(0), 1)
-	h.wg.Add(n)
-	for range n {
-		go h.run()
+	hashPool.Lock()
+	defer hashPool.Unlock()
+	if hashPool.refs == 0 {
+		// A short queue: when every hasher is busy the session waits,
+		// which bounds the pieces waiting to be hashed.
+		hashPool.jobs = make(chan *hashJob, 16)
+		n := max(runtime.GOMAXPROCS(0), 1)
+		hashPool.wg.Add(n)
+		for range n {
+			go runHasher(hashPool.jobs)
+		}
 	}
-	return h
+	hashPool.refs++
+	return &hasher{jobs: hashPool.jobs, store: store, done: done}
 }
 
 func (h *hasher) newJob(nblocks int) *hashJob {
-	j, _ := h.jobPool.Get().(*hashJob)
+	j, _ := jobPool.Get().(*hashJob)
 	if j == nil {
 		j = &hashJob{}
 	}
@@ -77,21 +96,33 @@ func (h *hasher) newJob(nblocks int) *hashJob {
 }
 
 // submit queues a job; it blocks only when every hasher is busy and the
-// queue is full, which bounds the memory of pieces waiting to be hashed.
-func (h *hasher) submit(j *hashJob) { h.jobs <- j }
-
-// close stops the pool after the queued jobs are done.
-func (h *hasher) close() {
-	close(h.jobs)
-	h.wg.Wait()
+// queue is full.
+func (h *hasher) submit(j *hashJob) {
+	j.h = h
+	h.pending.Add(1)
+	h.jobs <- j
 }
 
-func (h *hasher) run() {
-	defer h.wg.Done()
+// close waits for this session's jobs, then releases the pool (stopping
+// it when no session is left).
+func (h *hasher) close() {
+	h.pending.Wait()
+	hashPool.Lock()
+	defer hashPool.Unlock()
+	hashPool.refs--
+	if hashPool.refs == 0 {
+		close(hashPool.jobs)
+		hashPool.wg.Wait()
+	}
+}
+
+func runHasher(jobs <-chan *hashJob) {
+	defer hashPool.wg.Done()
 	sum := sha1.New()
 	var digest [sha1.Size]byte
 	var buf []byte // the piece, contiguous, for one write
-	for j := range h.jobs {
+	for j := range jobs {
+		h := j.h
 		var r hashResult
 		r, buf = h.process(sum, digest[:0], buf, j)
 		h.done(r)
@@ -99,13 +130,12 @@ func (h *hasher) run() {
 			putBlock(b)
 			j.blocks[i] = nil
 		}
-		h.jobPool.Put(j)
+		j.h = nil
+		jobPool.Put(j)
+		h.pending.Done()
 	}
 }
 
-// process gathers the piece into buf (hashing each block while it is hot
-// in the cache) and writes it with one call: one syscall per piece rather
-// than per block.
 func (h *hasher) process(sum hash.Hash, digest, buf []byte, j *hashJob) (hashResult, []byte) {
 	sum.Reset()
 	buf = buf[:0]
