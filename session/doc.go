@@ -34,8 +34,8 @@
 //   - Incoming connections arrive on a Listener: an acceptor pool (package
 //     acceptor) that reads the handshake's info-hash and hands the
 //     connection to the session serving it. Sessions may share a Listener.
-//   - A hasher pool (as many goroutines as cores) verifies pieces and
-//     writes them.
+//   - A process-wide hasher pool (one goroutine per core, shared by every
+//     session) verifies pieces and writes them.
 //
 // # The life of a block
 //
