@@ -203,6 +203,9 @@ func runTransfer(ctx context.Context, cfg session.Config, portSet, asJSON bool, 
 	if err != nil {
 		return err
 	}
+	if len(cfg.Torrent.Trackers()) == 0 && len(cfg.Peers) == 0 && !asJSON {
+		fmt.Fprintf(stderr, "no trackers and no --peer: waiting for peers to connect on %v\n", sess.Addr())
+	}
 	return followSession(ctx, sess, cfg.Seed, asJSON, stdout, stderr)
 }
 
