@@ -17,21 +17,8 @@ import (
 	"time"
 
 	"github.com/effusion-bt/effusion/bencode"
+	"github.com/effusion-bt/effusion/internal/testpeer"
 )
-
-// needTool returns the path of an external tool, skipping the test when it
-// is missing, unless CI=true (then the test fails).
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required in CI: %v", name, err)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
 
 func writeRandom(t *testing.T, path string, n int, seed uint64) {
 	t.Helper()
@@ -83,7 +70,7 @@ func mktorrentInfo(t *testing.T, mk, path string, log2 int, extra ...string) []b
 }
 
 func TestBuildMatchesMktorrent(t *testing.T) {
-	mk := needTool(t, "mktorrent")
+	mk := testpeer.Require(t, "mktorrent")
 	dir := makeTree(t)
 	single := filepath.Join(t.TempDir(), "single.bin")
 	writeRandom(t, single, 200000, 9)
@@ -311,13 +298,7 @@ func TestBuildWorkersAgree(t *testing.T) {
 // libtorrent (an independent implementation) reads a torrent made by Build
 // and computes the same info-hash, name, size and piece count.
 func TestBuildReadByLibtorrent(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if _, err := os.Stat(py); err != nil || exec.Command(py, "-c", "import libtorrent").Run() != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("python3-libtorrent is required in CI")
-		}
-		t.Skip("python3-libtorrent not installed")
-	}
+	py := testpeer.Python(t)
 	dir := makeTree(t)
 	m, data, err := Build(context.Background(), dir, BuildOptions{PieceLength: 16 << 10, Trackers: [][]string{{"http://127.0.0.1:1/announce"}}, Private: true})
 	if err != nil {
@@ -343,7 +324,7 @@ print(str(ti.info_hashes().v1), ti.name(), ti.total_size(), ti.num_pieces(), ti.
 // Transmission's transmission-show (a third implementation) reads a torrent
 // made by Build with the same info-hash, privacy and piece count.
 func TestBuildReadByTransmission(t *testing.T) {
-	show := needTool(t, "transmission-show")
+	show := testpeer.Require(t, "transmission-show")
 	single := filepath.Join(t.TempDir(), "one.bin")
 	writeRandom(t, single, 150000, 7)
 	m, data, err := Build(context.Background(), single, BuildOptions{PieceLength: 32 << 10, Private: true, Trackers: [][]string{{"http://127.0.0.1:1/announce"}}})

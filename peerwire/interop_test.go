@@ -1,18 +1,17 @@
 package peerwire
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/effusion-bt/effusion/internal/testpeer"
 	"github.com/effusion-bt/effusion/metainfo"
 )
 
@@ -20,12 +19,7 @@ import (
 // loopback: handshake with reserved bits, extended handshake both ways,
 // have all/bitfield, unchoke, and a requested block read into our buffer.
 func TestInteropLibtorrent(t *testing.T) {
-	if out, err := exec.Command("/usr/bin/python3", "-c", "import libtorrent").CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3-libtorrent missing: %v %s", err, out)
-		}
-		t.Skip("python3-libtorrent not installed")
-	}
+	python := testpeer.Python(t)
 	root := t.TempDir()
 	data := make([]byte, 100_000)
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -44,22 +38,10 @@ func TestInteropLibtorrent(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	cmd := exec.Command("/usr/bin/python3", "testdata/lt_seed.py", tf, root)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stdin.Close()
-		cmd.Wait()
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "PORT ") {
-		t.Fatalf("libtorrent seed did not start: %q %v", line, err)
-	}
-	conn, err := net.Dial("tcp", "127.0.0.1:"+strings.TrimSpace(line[5:]))
+	// The script seeds until its stdin closes (at cleanup).
+	seed := testpeer.Start(t, "", python, "testdata/lt_seed.py", tf, root)
+	line := seed.WaitLine(t, "PORT ", 60*time.Second)
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strings.TrimPrefix(line, "PORT "))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/effusion-bt/effusion/internal/testpeer"
 	"github.com/effusion-bt/effusion/metainfo"
 )
 
@@ -104,18 +105,13 @@ func TestOpenBuiltTorrent(t *testing.T) {
 // libtorrent's canonical v1 layout has BEP 47 padding files: they must
 // never reach the disk, and every piece must still verify.
 func TestOpenLibtorrentPaddedTorrent(t *testing.T) {
-	if _, err := exec.Command("/usr/bin/python3", "-c", "import libtorrent").CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("python3-libtorrent missing: %v", err)
-		}
-		t.Skip("python3-libtorrent not installed")
-	}
+	python := testpeer.Python(t)
 	root := t.TempDir()
 	writeTree(t, filepath.Join(root, "content"), map[string]int{
 		"a.bin": 40000, "b.bin": 70001, "d/c.bin": 12345, "e.bin": 1,
 	})
 	tf := filepath.Join(t.TempDir(), "x.torrent")
-	out, err := exec.Command("/usr/bin/python3", "testdata/lt_make_torrent.py", filepath.Join(root, "content"), tf, "32768").CombinedOutput()
+	out, err := exec.Command(python, "testdata/lt_make_torrent.py", filepath.Join(root, "content"), tf, "32768").CombinedOutput()
 	if err != nil {
 		t.Fatalf("libtorrent: %v\n%s", err, out)
 	}

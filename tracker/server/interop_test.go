@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,85 +12,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/effusion-bt/effusion/internal/testpeer"
 )
-
-const python = "/usr/bin/python3" // Debian's python3-libtorrent imports only here
-
-// needInterop skips (or fails under CI=true) when a real client is missing.
-func needInterop(t *testing.T) {
-	t.Helper()
-	missing := ""
-	if _, err := exec.LookPath("aria2c"); err != nil {
-		missing = "aria2c"
-	} else if err := exec.Command(python, "-c", "import libtorrent").Run(); err != nil {
-		missing = "python3-libtorrent"
-	}
-	if missing == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s not installed (required when CI=true)", missing)
-	}
-	t.Skipf("%s not installed", missing)
-}
-
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer safe to read while a process writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startProc runs a client in the background; it is killed at cleanup. done
-// receives its exit error.
-func startProc(t *testing.T, name string, args ...string) (*exec.Cmd, <-chan error, *syncBuffer) {
-	t.Helper()
-	cmd := exec.Command(name, args...)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	exited := make(chan struct{})
-	go func() {
-		done <- cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	return cmd, done, out
-}
 
 // TestRealClientsFindEachOther: a libtorrent seeder, a libtorrent leecher and
 // an aria2 leecher announce to our tracker, appear in its peer store, learn of
 // each other from it and complete the download (there is no other way for
 // them to meet: no DHT, LSD or PEX).
 func TestRealClientsFindEachOther(t *testing.T) {
-	needInterop(t)
+	python := testpeer.Python(t)
+	aria2 := testpeer.Require(t, "aria2c")
 	s := startServer(t, Config{Interval: time.Minute})
 	dir := t.TempDir()
 	seedDir := filepath.Join(dir, "seed")
@@ -125,36 +56,34 @@ func TestRealClientsFindEachOther(t *testing.T) {
 	}
 	s.store.mu.Unlock()
 
-	seedPort, ltPort, ariaPort := freeTCPPort(t), freeTCPPort(t), freeTCPPort(t)
-	_, seedDone, seedOut := startProc(t, python, script, "seed", tfile, seedDir, strconv.Itoa(seedPort), "60")
+	seedPort, ltPort, ariaPort := testpeer.FreePort(t), testpeer.FreePort(t), testpeer.FreePort(t)
+	seed := testpeer.Start(t, "", python, script, "seed", tfile, seedDir, strconv.Itoa(seedPort), "60")
 	ltDir, ariaDir := filepath.Join(dir, "lt"), filepath.Join(dir, "aria2")
 	os.MkdirAll(ltDir, 0o755)
-	_, ltDone, ltOut := startProc(t, python, script, "leech", tfile, ltDir, strconv.Itoa(ltPort), "60")
-	_, ariaDone, ariaOut := startProc(t, "aria2c", "--seed-time=0", "--enable-dht=false", "--enable-dht6=false",
-		"--bt-enable-lpd=false", "--enable-peer-exchange=false", "--listen-port="+strconv.Itoa(ariaPort),
-		"--interface=127.0.0.1", "--disable-ipv6=true", "--bt-require-crypto=false", "--bt-save-metadata=false",
-		"--console-log-level=warn", "--summary-interval=0", "--bt-stop-timeout=60", "--dir="+ariaDir, tfile)
+	lt := testpeer.Start(t, "", python, script, "leech", tfile, ltDir, strconv.Itoa(ltPort), "60")
+	aria := testpeer.Start(t, "", aria2, append(testpeer.Aria2Args(ariaPort),
+		"--seed-time=0", "--bt-stop-timeout=60", "--dir="+ariaDir, tfile)...)
 
 	// Both leechers must finish; the seeder keeps running.
 	deadline := time.After(60 * time.Second)
-	ltOK, ariaOK := false, false
-	for !ltOK || !ariaOK {
+	ltDone, ariaDone := lt.Done(), aria.Done()
+	for ltDone != nil || ariaDone != nil {
 		select {
-		case err := <-ltDone:
-			if err != nil {
-				t.Fatalf("libtorrent leecher: %v\n%s", err, ltOut)
+		case <-ltDone:
+			if err := lt.Err(); err != nil {
+				t.Fatalf("libtorrent leecher: %v\n%s", err, lt.Output())
 			}
-			ltOK, ltDone = true, nil
-		case err := <-ariaDone:
-			if err != nil {
-				t.Fatalf("aria2 leecher: %v\n%s", err, ariaOut)
+			ltDone = nil
+		case <-ariaDone:
+			if err := aria.Err(); err != nil {
+				t.Fatalf("aria2 leecher: %v\n%s", err, aria.Output())
 			}
-			ariaOK, ariaDone = true, nil
-		case err := <-seedDone:
-			t.Fatalf("seeder exited: %v\n%s", err, seedOut)
+			ariaDone = nil
+		case <-seed.Done():
+			t.Fatalf("seeder exited: %v\n%s", seed.Err(), seed.Output())
 		case <-deadline:
-			t.Fatalf("timed out (lt %v, aria2 %v); store %+v\nlt: %s\naria2: %s\nseed: %s", ltOK, ariaOK, s.Peers(ih), ltOut, ariaOut, seedOut)
-		case <-time.After(50 * time.Millisecond):
+			t.Fatalf("timed out (lt done %v, aria2 done %v); store %+v\nlt: %s\naria2: %s\nseed: %s",
+				ltDone == nil, ariaDone == nil, s.Peers(ih), lt.Output(), aria.Output(), seed.Output())
 		}
 	}
 	seenMu.Lock()

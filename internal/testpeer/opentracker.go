@@ -1,0 +1,111 @@
+package testpeer
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// opentrackerReady bounds the wait for opentracker to answer with its
+// whitelist loaded.
+const opentrackerReady = 5 * time.Second
+
+// StartOpentracker runs opentracker on 127.0.0.1 with a whitelist holding
+// infoHashes (Debian builds it in whitelist mode: any other torrent is
+// refused with a failure reason) and returns its HTTP and UDP announce URLs.
+// It returns only once opentracker answers and has loaded the whitelist; the
+// process is stopped at the test's cleanup. It ends the test through Missing
+// when opentracker is not installed.
+func StartOpentracker(t testing.TB, infoHashes ...[20]byte) (announceURL, udpURL string) {
+	t.Helper()
+	bin := Require(t, "opentracker")
+	// opentracker chroots into dir and drops privileges: the directory and
+	// the whitelist must be readable by others.
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var wl strings.Builder
+	for _, h := range infoHashes {
+		wl.WriteString(hex.EncodeToString(h[:]) + "\n")
+	}
+	path := filepath.Join(dir, "whitelist")
+	if err := os.WriteFile(path, []byte(wl.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	hp, up := FreePort(t), FreeUDPPort(t)
+	p := Start(t, dir, bin, "-i", "127.0.0.1", "-p", strconv.Itoa(hp), "-P", strconv.Itoa(up), "-d", dir, "-w", "/whitelist")
+	announceURL = "http://127.0.0.1:" + strconv.Itoa(hp) + "/announce"
+	udpURL = "udp://127.0.0.1:" + strconv.Itoa(up) + "/announce"
+	waitOpentracker(t, p, announceURL, infoHashes)
+	return announceURL, udpURL
+}
+
+// errNotAccepted: opentracker answered, but not with a normal announce
+// response (a failure reason while the whitelist is not loaded yet).
+var errNotAccepted = errors.New("announce not accepted")
+
+// waitOpentracker polls until every info-hash is accepted (with none, until
+// opentracker answers at all). opentracker starts listening before it has
+// read the whitelist, so an open port is not enough: until then it refuses
+// every torrent. The probe is a "stopped" announce of a peer that never
+// started, which registers nothing.
+func waitOpentracker(t testing.TB, p *Proc, announceURL string, infoHashes [][20]byte) {
+	t.Helper()
+	// probe returns an error unless opentracker answers; accepted says
+	// whether the answer is a normal announce response.
+	probe := func(h [20]byte) (accepted bool, err error) {
+		q := "info_hash=" + url.QueryEscape(string(h[:])) +
+			"&peer_id=" + url.QueryEscape("-TP0000-readinessprb") +
+			"&port=9&uploaded=0&downloaded=0&left=0&compact=1&event=stopped"
+		c := http.Client{Timeout: time.Second}
+		resp, err := c.Get(announceURL + "?" + q)
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if err != nil {
+			return false, err
+		}
+		if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(body, []byte("d")) || bytes.Contains(body, []byte("failure reason")) {
+			return false, fmt.Errorf("%w: status %d, body %q", errNotAccepted, resp.StatusCode, body)
+		}
+		return true, nil
+	}
+	anyAnswer := len(infoHashes) == 0
+	if anyAnswer {
+		infoHashes = [][20]byte{{}}
+	}
+	deadline := time.Now().Add(opentrackerReady)
+	for _, h := range infoHashes {
+		for {
+			accepted, err := probe(h)
+			if accepted || (anyAnswer && errors.Is(err, errNotAccepted)) {
+				break
+			}
+			select {
+			case <-p.Done():
+				t.Fatalf("opentracker exited (%v)\n%s", p.Err(), p.Output())
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("opentracker not ready with %x whitelisted after %v: %v", h, opentrackerReady, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
