@@ -28,7 +28,9 @@ type Limits struct {
 	// responses, extension messages), where some clients send unsorted
 	// dictionaries; leave it off for .torrent files, whose info dictionary
 	// must be canonical for its hash to be reproducible. Values decoded
-	// with it re-encode sorted, so the bytes may differ from the input.
+	// with it re-encode sorted, so the bytes may differ from the input;
+	// a RawMessage keeps the input's bytes, which Marshal then refuses if
+	// they hold unsorted keys (it checks RawMessages strictly).
 	AllowUnsorted bool
 }
 

@@ -87,6 +87,10 @@ func TestAllowUnsortedTyped(t *testing.T) {
 		string(s.R) != "d1:yi1e1:xi2ee" || !reflect.DeepEqual(s.L, []map[string]bool{{"t": true, "f": false}}) {
 		t.Fatalf("decoded %+v", s)
 	}
+	// The RawMessage kept the unsorted bytes, which encoding refuses.
+	if _, err := Marshal(s.R); err == nil {
+		t.Fatal("Marshal of an unsorted RawMessage succeeded")
+	}
 	// Keys the struct does not know are skipped, with the same rule.
 	if err := UnmarshalLimits([]byte("d1:zd1:bi1e1:ai2ee1:ai1ee"), &s, lenient); err != nil || s.A != 1 {
 		t.Fatalf("unknown unsorted dictionary: %v, A=%d", err, s.A)
