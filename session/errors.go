@@ -29,8 +29,6 @@ var (
 	ErrIdle = errors.New("session: peer idle")
 	// ErrStopped: the session was stopped (before completing, for Await).
 	ErrStopped = errors.New("session: stopped")
-	// ErrIncomplete: the data on disk misses pieces (Config.RequireComplete).
-	ErrIncomplete = errors.New("session: data incomplete")
 	// errBothSeeds: we and the peer are both seeds.
 	errBothSeeds = errors.New("session: both seeds")
 	// ErrClosed: the peer connection was closed by us.
