@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package sha1x
+
+const hasAsm = false
+
+func block8(state *[5][Lanes]uint32, ptrs *[Lanes]*byte, nblocks int) {
+	panic("sha1x: no vector implementation on this platform")
+}
