@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/effusion-bt/effusion/internal/sha1x"
 	"github.com/effusion-bt/effusion/peerwire"
 )
 
@@ -17,16 +18,18 @@ func VerifyPiece(data []byte, want [20]byte) bool {
 	return sha1.Sum(data) == want
 }
 
-// checkChunk is how much of a piece a Check worker reads at a time: small
-// enough that the bytes just read are still in the core's cache when they
-// are hashed, large enough that the pread costs little.
-const checkChunk = 128 << 10
+// checkChunk is how much of a piece a Check worker reads at a time, for
+// each of the up to sha1x.Lanes pieces it hashes together: small enough
+// that the bytes just read (lanes × chunk) are still in the core's cache
+// when they are hashed, large enough that the pread costs little.
+const checkChunk = 64 << 10
 
 // Check hashes the data already on disk and returns the pieces that match
 // their hash. Pieces that touch a missing or too-short file are missing
 // without being read; no file is created. Hashing runs on Options.Workers
-// goroutines (one reusable chunk buffer and SHA-1 state each), all ended
-// before Check returns. progress, if not nil, is called from Check's own
+// goroutines, all ended before Check returns; each takes a run of
+// consecutive pieces (up to sha1x.Lanes) and hashes them together, with
+// reusable chunk buffers. progress, if not nil, is called from Check's own
 // goroutine after each piece, with the number of pieces done and the total.
 //
 // A read error other than a missing or short file aborts the check and is
@@ -53,35 +56,37 @@ func (s *Storage) Check(ctx context.Context, progress func(done, total int)) (pe
 		workErr error
 	)
 	workers := max(1, min(s.workers, n))
+	// Runs short enough that every worker gets some of a small torrent.
+	per := max(1, min(sha1x.Lanes, n/workers))
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			buf := make([]byte, min(checkChunk, s.pieceLen))
-			h := sha1.New()
-			var sum [sha1.Size]byte
+			w := checkWorker{s: s, present: present}
+			for k := range per {
+				w.bufs[k] = make([]byte, min(checkChunk, s.pieceLen))
+			}
 			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
+				first := int(next.Add(int64(per)) - int64(per))
+				if first >= n {
 					return
 				}
-				ok := false
+				last := min(first+per, n)
 				if s.onHash != nil {
 					s.onHash()
 				}
-				if s.piecePresent(i, present) {
-					var err error
-					ok, err = s.hashPiece(i, buf, h, sum[:0])
-					if err != nil {
-						errOnce.Do(func() { workErr = err })
-						cancel()
+				ok, err := w.hashRun(first, last)
+				if err != nil {
+					errOnce.Do(func() { workErr = err })
+					cancel()
+					return
+				}
+				for i := first; i < last; i++ {
+					select {
+					case results <- result{i, ok[i-first]}:
+					case <-ctx.Done():
 						return
 					}
-				}
-				select {
-				case results <- result{i, ok}:
-				case <-ctx.Done():
-					return
 				}
 			}
 		}()
@@ -145,26 +150,75 @@ func (s *Storage) piecePresent(i int, present []int64) bool {
 	return true
 }
 
-type hasher interface {
-	io.Writer
-	Reset()
-	Sum([]byte) []byte
+// checkWorker is one Check goroutine's reusable state.
+type checkWorker struct {
+	s       *Storage
+	present []int64
+	bufs    [sha1x.Lanes][]byte // a chunk buffer per lane
+	multi   sha1x.Multi
 }
 
-func (s *Storage) hashPiece(i int, buf []byte, h hasher, sum []byte) (bool, error) {
-	h.Reset()
-	off := int64(i) * s.pieceLen
-	for left := s.PieceLen(i); left > 0; {
-		chunk := buf[:min(int64(len(buf)), left)]
-		if _, err := s.ReadAt(chunk, off); err != nil {
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return false, nil // changed under us: treat as missing
-			}
-			return false, err
+// hashRun hashes pieces first..last-1 (at most sha1x.Lanes): those present
+// with the same length together, any other alone. ok[i-first] reports
+// whether piece i is present and matches its hash.
+func (w *checkWorker) hashRun(first, last int) (ok [sha1x.Lanes]bool, err error) {
+	var group, odd [sha1x.Lanes]int
+	ng, no := 0, 0
+	for i := first; i < last; i++ {
+		switch {
+		case !w.s.piecePresent(i, w.present):
+		case ng == 0 || w.s.PieceLen(i) == w.s.PieceLen(group[0]):
+			group[ng] = i
+			ng++
+		default:
+			odd[no] = i
+			no++
 		}
-		h.Write(chunk)
-		off += int64(len(chunk))
-		left -= int64(len(chunk))
 	}
-	return [20]byte(h.Sum(sum)) == s.hashes[i], nil
+	if ng > 0 {
+		if err := w.hashGroup(group[:ng], first, &ok); err != nil {
+			return ok, err
+		}
+	}
+	for _, i := range odd[:no] {
+		if err := w.hashGroup([]int{i}, first, &ok); err != nil {
+			return ok, err
+		}
+	}
+	return ok, nil
+}
+
+// hashGroup hashes pieces of equal length in lockstep, a chunk of each at
+// a time. A piece whose file vanished or shrank under us counts as
+// missing; other read errors are returned.
+func (w *checkWorker) hashGroup(idx []int, first int, ok *[sha1x.Lanes]bool) error {
+	s := w.s
+	length := s.PieceLen(idx[0])
+	var dead [sha1x.Lanes]bool
+	var chunks [sha1x.Lanes][]byte
+	w.multi.Reset(len(idx))
+	for off := int64(0); off < length; {
+		c := min(int64(len(w.bufs[0])), length-off)
+		for k, i := range idx {
+			chunks[k] = w.bufs[k][:c]
+			if dead[k] {
+				continue // hashed anyway (lanes move together), ignored
+			}
+			if _, err := s.ReadAt(chunks[k], int64(i)*s.pieceLen+off); err != nil {
+				if errors.Is(err, fs.ErrNotExist) || errors.Is(err, io.ErrUnexpectedEOF) {
+					dead[k] = true // changed under us: treat as missing
+					continue
+				}
+				return err
+			}
+		}
+		w.multi.Write(&chunks)
+		off += c
+	}
+	var sums [sha1x.Lanes][sha1x.Size]byte
+	w.multi.Sum(&sums)
+	for k, i := range idx {
+		ok[i-first] = !dead[k] && sums[k] == s.hashes[i]
+	}
+	return nil
 }

@@ -48,7 +48,7 @@ type Storage struct {
 	readOnly     bool
 	fc           *fileCache
 	createdEmpty atomic.Bool // zero-length files exist
-	onHash       func()      // test hook: called as a Check worker starts a piece
+	onHash       func()      // test hook: called as a Check worker starts a run of pieces
 }
 
 // OpenLayout prepares storage for layout under dir (created unless
