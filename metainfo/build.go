@@ -2,7 +2,6 @@ package metainfo
 
 import (
 	"context"
-	"crypto/sha1"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/effusion-bt/effusion/bencode"
+	"github.com/effusion-bt/effusion/internal/sha1x"
 )
 
 // Piece lengths Build chooses from when none is given, and accepts.
@@ -267,9 +267,15 @@ func collect(path string) (files []srcFile, name string, single bool, err error)
 	return files, name, false, nil
 }
 
+// buildChunk is how much of each piece a Build worker reads at a time:
+// with sha1x.Lanes pieces in flight, lanes × chunk stays in the core's
+// cache between the read and the hashing.
+const buildChunk = 64 << 10
+
 // hashPieces hashes every piece with opts.Workers goroutines. Workers take
-// piece indices from a shared counter, read the piece with pread (across
-// file boundaries) into their own buffer, and store the hash; Build's
+// runs of consecutive piece indices from a shared counter, read them with
+// pread (across file boundaries) into their own buffers, a chunk at a
+// time, hash them together (internal/sha1x) and store the hashes; Build's
 // goroutine collects completions for Progress and the first error.
 func hashPieces(ctx context.Context, files []srcFile, total, pl int64, opts BuildOptions) ([]byte, error) {
 	n := int((total + pl - 1) / pl)
@@ -288,29 +294,64 @@ func hashPieces(ctx context.Context, files []srcFile, total, pl int64, opts Buil
 		err   error
 	}
 	results := make(chan result, workers*4)
+	// Each worker takes runs of up to sha1x.Lanes consecutive pieces and
+	// hashes them together, a chunk of each at a time, each lane reading
+	// with its own pieceReader (so each keeps moving forward in a file).
+	per := int64(max(1, min(sha1x.Lanes, n/workers)))
+	chunk := min(pl, buildChunk)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			r := pieceReader{files: files}
-			defer r.close()
-			buf := make([]byte, pl)
+			var readers [sha1x.Lanes]pieceReader
+			var bufs, chunks [sha1x.Lanes][]byte
+			for k := range per {
+				readers[k].files = files
+				bufs[k] = make([]byte, chunk)
+			}
+			defer func() {
+				for k := range readers {
+					readers[k].close()
+				}
+			}()
+			var m sha1x.Multi
+			var sums [sha1x.Lanes][sha1x.Size]byte
 			for {
-				i := next.Add(1) - 1
-				if i >= int64(n) || ctx.Err() != nil {
+				first := next.Add(per) - per
+				if first >= int64(n) || ctx.Err() != nil {
 					return
 				}
-				start := i * pl
-				length := min(pl, total-start)
-				if err := r.readAt(buf[:length], start); err != nil {
-					results <- result{err: err}
-					return
-				}
-				h := sha1.Sum(buf[:length])
-				copy(pieces[i*20:], h[:])
-				select {
-				case results <- result{bytes: length}:
-				case <-ctx.Done():
-					return
+				last := min(first+per, int64(n))
+				// The run's pieces of the first one's length, then a short
+				// last piece of the torrent, if the run holds it, alone.
+				for lo := first; lo < last; {
+					length := min(pl, total-lo*pl)
+					hi := lo + 1
+					for hi < last && min(pl, total-hi*pl) == length {
+						hi++
+					}
+					lanes := int(hi - lo)
+					m.Reset(lanes)
+					for off := int64(0); off < length; off += chunk {
+						c := min(chunk, length-off)
+						for k := range lanes {
+							chunks[k] = bufs[k][:c]
+							if err := readers[k].readAt(chunks[k], (lo+int64(k))*pl+off); err != nil {
+								results <- result{err: err}
+								return
+							}
+						}
+						m.Write(&chunks)
+					}
+					m.Sum(&sums)
+					for k := range lanes {
+						copy(pieces[(lo+int64(k))*20:], sums[k][:])
+						select {
+						case results <- result{bytes: length}:
+						case <-ctx.Done():
+							return
+						}
+					}
+					lo = hi
 				}
 			}
 		})
