@@ -1,7 +1,10 @@
 //go:build ignore
 
-// gen writes sha1x_amd64.s: 8-lane SHA-1 on AVX2, one message per 32-bit
-// lane. Run by go generate (see sha1x_amd64.go).
+// gen writes sha1x_amd64.s: 8-lane SHA-1, one message per 32-bit lane of
+// the YMM registers, in two flavours: AVX2, and AVX-512VL (rotates and
+// three-input logic in one instruction each, and the 16-word message
+// schedule held in Y16..Y31 instead of on the stack). Run by go generate
+// (see sha1x_amd64.go).
 package main
 
 import (
@@ -16,6 +19,9 @@ func p(format string, args ...any) { fmt.Fprintf(&b, "\t"+format+"\n", args...) 
 
 // w is the stack offset of message word t in the 16-entry ring.
 func w(t int) string { return fmt.Sprintf("%d(SP)", (t&15)*32) }
+
+// wr is the register of message word t in the AVX-512 flavour.
+func wr(t int) string { return fmt.Sprintf("Y%d", 16+(t&15)) }
 
 func main() {
 	ks := []string{"0x5a827999", "0x6ed9eba1", "0x8f1bbcdc", "0xca62c1d6"}
@@ -32,6 +38,7 @@ func main() {
 		}
 		fmt.Fprintf(&b, "GLOBL k%d<>(SB), RODATA|NOPTR, $32\n\n", i)
 	}
+	// Byte swap of each 32-bit word, both 128-bit halves.
 	for j := 0; j < 4; j++ {
 		v := "$0x0405060700010203"
 		if j%2 == 1 {
@@ -49,18 +56,29 @@ TEXT ·cpuid7ebx(SB), NOSPLIT, $0-4
 	MOVL BX, ret+0(FP)
 	RET
 
-// func block8(state *[5][8]uint32, ptrs *[8]*byte, nblocks int)
+`)
+	gen("block8", false)
+	gen("block8x", true)
+	if err := os.WriteFile("sha1x_amd64.s", []byte(b.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func gen(name string, avx512 bool) {
+	fmt.Fprintf(&b, `// func %[1]s(state *[5][8]uint32, ptrs *[8]*byte, nblocks int)
 //
 // Hashes nblocks consecutive 64-byte blocks of each of the 8 lanes,
 // lane i reading from ptrs[i]. The state is word-major: state[j][i] is
-// word j of lane i. The stack holds the 16-word message ring, each word
-// a YMM of 8 lanes.
-TEXT ·block8(SB), 0, $512-24
+// word j of lane i. The stack holds the 16-word message ring (the AVX2
+// flavour's schedule; the AVX-512 one only passes the words through it),
+// each word a YMM of 8 lanes.
+TEXT ·%[1]s(SB), 0, $512-24
 	MOVQ state+0(FP), R12
 	MOVQ ptrs+8(FP), R13
 	MOVQ nblocks+16(FP), R11
 	TESTQ R11, R11
-	JZ done
+	JZ %[1]s_done
 	MOVQ 0(R13), AX
 	MOVQ 8(R13), BX
 	MOVQ 16(R13), CX
@@ -71,8 +89,8 @@ TEXT ·block8(SB), 0, $512-24
 	MOVQ 56(R13), R9
 	XORQ R10, R10
 
-loop:
-`)
+%[1]s_loop:
+`, name)
 	bases := []string{"AX", "BX", "CX", "DX", "SI", "DI", "R8", "R9"}
 	// Transpose two 8x8 halves: bytes 0..31 -> words 0..7, 32..63 -> 8..15.
 	for half := 0; half < 2; half++ {
@@ -110,6 +128,11 @@ loop:
 			p("VMOVDQU Y0, %s", w(half*8+k+4))
 		}
 	}
+	if avx512 {
+		for t := 0; t < 16; t++ {
+			p("VMOVDQU32 %s, %s", w(t), wr(t))
+		}
+	}
 	// State a..e in Y0..Y4; W = Y5, T1 = Y6, T2 = Y7.
 	for j := 0; j < 5; j++ {
 		p("VMOVDQU %d(R12), Y%d", j*32, j)
@@ -120,59 +143,89 @@ loop:
 		r := func(i int) string { return regs[((i-t)%5+5)%5] }
 		a, bb, c, d, e := r(0), r(1), r(2), r(3), r(4)
 		fmt.Fprintf(&b, "\t// round %d\n", t)
-		if t < 16 {
-			p("VPADDD %s, %s, %s", w(t), e, e)
+		if avx512 {
+			round512(t, a, bb, c, d, e)
 		} else {
-			p("VMOVDQU %s, Y5", w(t-3))
-			p("VPXOR %s, Y5, Y5", w(t-8))
-			p("VPXOR %s, Y5, Y5", w(t-14))
-			p("VPXOR %s, Y5, Y5", w(t-16))
-			p("VPSLLD $1, Y5, Y6")
-			p("VPSRLD $31, Y5, Y5")
-			p("VPOR Y6, Y5, Y5")
-			if t < 77 { // words past 76 are never read again
-				p("VMOVDQU Y5, %s", w(t))
-			}
-			p("VPADDD Y5, %s, %s", e, e)
+			round2(t, a, bb, c, d, e)
 		}
-		p("VPADDD k%d<>(SB), %s, %s", t/20, e, e)
-		switch t / 20 {
-		case 0: // Ch: d ^ (b & (c ^ d))
-			p("VPXOR %s, %s, Y6", c, d)
-			p("VPAND %s, Y6, Y6", bb)
-			p("VPXOR %s, Y6, Y6", d)
-		case 2: // Maj: (b & c) | (d & (b | c))
-			p("VPOR %s, %s, Y6", c, bb)
-			p("VPAND %s, Y6, Y6", d)
-			p("VPAND %s, %s, Y7", c, bb)
-			p("VPOR Y7, Y6, Y6")
-		default: // Parity
-			p("VPXOR %s, %s, Y6", c, bb)
-			p("VPXOR %s, Y6, Y6", d)
-		}
-		p("VPADDD Y6, %s, %s", e, e)
-		p("VPSLLD $5, %s, Y6", a)
-		p("VPSRLD $27, %s, Y7", a)
-		p("VPOR Y7, Y6, Y6")
-		p("VPADDD Y6, %s, %s", e, e)
-		p("VPSLLD $30, %s, Y6", bb)
-		p("VPSRLD $2, %s, %s", bb, bb)
-		p("VPOR Y6, %s, %s", bb, bb)
 	}
 	for j := 0; j < 5; j++ {
 		p("VPADDD %d(R12), Y%d, Y%d", j*32, j, j)
 		p("VMOVDQU Y%d, %d(R12)", j, j*32)
 	}
-	b.WriteString(`	ADDQ $64, R10
+	fmt.Fprintf(&b, `	ADDQ $64, R10
 	DECQ R11
-	JNZ loop
+	JNZ %[1]s_loop
 	VZEROUPPER
 
-done:
+%[1]s_done:
 	RET
-`)
-	if err := os.WriteFile("sha1x_amd64.s", []byte(b.String()), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+
+`, name)
+}
+
+// round2 is round t on AVX2: e += ROTL5(a) + F(b, c, d) + K + W[t];
+// b = ROTL30(b). The caller rotates the roles of the registers.
+func round2(t int, a, bb, c, d, e string) {
+	if t < 16 {
+		p("VPADDD %s, %s, %s", w(t), e, e)
+	} else {
+		p("VMOVDQU %s, Y5", w(t-3))
+		p("VPXOR %s, Y5, Y5", w(t-8))
+		p("VPXOR %s, Y5, Y5", w(t-14))
+		p("VPXOR %s, Y5, Y5", w(t-16))
+		p("VPSLLD $1, Y5, Y6")
+		p("VPSRLD $31, Y5, Y5")
+		p("VPOR Y6, Y5, Y5")
+		if t < 77 { // words past 76 are never read again
+			p("VMOVDQU Y5, %s", w(t))
+		}
+		p("VPADDD Y5, %s, %s", e, e)
 	}
+	p("VPADDD k%d<>(SB), %s, %s", t/20, e, e)
+	switch t / 20 {
+	case 0: // Ch: d ^ (b & (c ^ d))
+		p("VPXOR %s, %s, Y6", c, d)
+		p("VPAND %s, Y6, Y6", bb)
+		p("VPXOR %s, Y6, Y6", d)
+	case 2: // Maj: (b & c) | (d & (b | c))
+		p("VPOR %s, %s, Y6", c, bb)
+		p("VPAND %s, Y6, Y6", d)
+		p("VPAND %s, %s, Y7", c, bb)
+		p("VPOR Y7, Y6, Y6")
+	default: // Parity
+		p("VPXOR %s, %s, Y6", c, bb)
+		p("VPXOR %s, Y6, Y6", d)
+	}
+	p("VPADDD Y6, %s, %s", e, e)
+	p("VPSLLD $5, %s, Y6", a)
+	p("VPSRLD $27, %s, Y7", a)
+	p("VPOR Y7, Y6, Y6")
+	p("VPADDD Y6, %s, %s", e, e)
+	p("VPSLLD $30, %s, Y6", bb)
+	p("VPSRLD $2, %s, %s", bb, bb)
+	p("VPOR Y6, %s, %s", bb, bb)
+}
+
+// round512 is round t with AVX-512VL: VPROLD rotates, VPTERNLOGD computes
+// F (and the schedule's three-way XOR) in one instruction, whose first
+// source is its destination. Truth tables, index A<<2|B<<1|C: Ch (A ? B :
+// C) 0xca, Parity 0x96, Maj 0xe8.
+func round512(t int, a, bb, c, d, e string) {
+	wt := wr(t)
+	if t >= 16 {
+		// wt holds W[t-16]: W[t] = ROTL1(W[t-16] ^ W[t-3] ^ W[t-8] ^ W[t-14]).
+		p("VPTERNLOGD $0x96, %s, %s, %s", wr(t-8), wr(t-3), wt)
+		p("VPXORD %s, %s, %s", wr(t-14), wt, wt)
+		p("VPROLD $1, %s, %s", wt, wt)
+	}
+	p("VPADDD %s, %s, %s", wt, e, e)
+	p("VPADDD k%d<>(SB), %s, %s", t/20, e, e)
+	imm := map[int]string{0: "0xca", 1: "0x96", 2: "0xe8", 3: "0x96"}[t/20]
+	p("VMOVDQU %s, Y6", bb)
+	p("VPTERNLOGD $%s, %s, %s, Y6", imm, d, c)
+	p("VPADDD Y6, %s, %s", e, e)
+	p("VPROLD $5, %s, Y6", a)
+	p("VPADDD Y6, %s, %s", e, e)
+	p("VPROLD $30, %s, %s", bb, bb)
 }

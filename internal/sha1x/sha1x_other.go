@@ -4,6 +4,10 @@ package sha1x
 
 const hasAsm = false
 
-func block8(state *[5][Lanes]uint32, ptrs *[Lanes]*byte, nblocks int) {
+const hasAVX512 = false
+
+var useAVX512 = false
+
+func blocks(state *[5][Lanes]uint32, ptrs *[Lanes]*byte, nblocks int) {
 	panic("sha1x: no vector implementation on this platform")
 }

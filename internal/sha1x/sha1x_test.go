@@ -27,17 +27,33 @@ func modes(t *testing.T, f func(t *testing.T)) {
 		}
 		f(t)
 	})
+	t.Run("avx2", func(t *testing.T) {
+		if !Accelerated() || !hasAVX512 {
+			t.Skip("the vector path is already AVX2 (or absent)")
+		}
+		useAVX512 = false
+		defer func() { useAVX512 = true }()
+		f(t)
+	})
 }
 
 func TestSelfTest(t *testing.T) {
 	if !hasAsm {
 		t.Skip("no vector path on this machine")
 	}
-	if err := selfTest(); err != nil {
-		t.Fatal(err)
+	if !Accelerated() || useAVX512 != hasAVX512 {
+		t.Fatalf("self-test turned off a flavour: vector %v, AVX-512 %v of %v", Accelerated(), useAVX512, hasAVX512)
 	}
-	if !Accelerated() {
-		t.Fatal("self-test passes but the vector path is off")
+	for _, x := range []bool{true, false} {
+		if x && !hasAVX512 {
+			continue
+		}
+		useAVX512 = x
+		err := selfTest()
+		useAVX512 = hasAVX512
+		if err != nil {
+			t.Fatalf("AVX-512 %v: %v", x, err)
+		}
 	}
 }
 
@@ -299,6 +315,16 @@ func BenchmarkSum8(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSum8AVX2 is BenchmarkSum8 with the AVX2 flavour forced.
+func BenchmarkSum8AVX2(b *testing.B) {
+	if !Accelerated() || !hasAVX512 {
+		b.Skip("the vector path is already AVX2 (or absent)")
+	}
+	useAVX512 = false
+	defer func() { useAVX512 = true }()
+	BenchmarkSum8(b)
 }
 
 // BenchmarkSum8Lanes: the vector path with fewer lanes filled (what a
