@@ -7,6 +7,7 @@
 #   SIZE_MIB    payload size (default 1024), one file of random bytes
 #   PIECE_KIB   piece length, a power of two (default 1024)
 #   RUNS        runs per (scenario, client), at least 3 for medians (default 3)
+#   RUN_TIMEOUT_S  limit for each measured client (default 120)
 #   CLIENTS     any of: effusion lt anacrolix aria2 transmission qbittorrent
 #               (default: all six)
 #   SCENARIOS   any of (default: leech seed pairs swarm ceiling):
@@ -33,7 +34,7 @@
 set -u
 export LC_ALL=C
 
-SIZE_MIB=1024; PIECE_KIB=1024; RUNS=3; NSWARM=4; RUN_TIMEOUT=300; TAG=""; KEEP=0; APPEND=0
+SIZE_MIB=1024; PIECE_KIB=1024; RUNS=3; NSWARM=4; RUN_TIMEOUT=120; TAG=""; KEEP=0; APPEND=0
 CLIENTS="effusion lt anacrolix aria2 transmission qbittorrent"
 SCENARIOS="leech seed pairs swarm ceiling"
 BENCH=$(cd "$(dirname "$0")" && pwd)
@@ -44,7 +45,7 @@ while getopts "s:l:r:c:x:n:t:o:g:kah" opt; do
         s) SIZE_MIB=$OPTARG;; l) PIECE_KIB=$OPTARG;; r) RUNS=$OPTARG;;
         c) CLIENTS=$OPTARG;; x) SCENARIOS=$OPTARG;; n) NSWARM=$OPTARG;;
         t) RUN_TIMEOUT=$OPTARG;; o) OUTDIR=$OPTARG;; g) TAG=$OPTARG;; k) KEEP=1;; a) APPEND=1;;
-        *) sed -n '2,31p' "$0"; exit 2;;
+        *) sed -n '2,32p' "$0"; exit 2;;
     esac
 done
 
