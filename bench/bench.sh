@@ -45,7 +45,7 @@ while getopts "s:l:r:c:x:n:t:o:g:kah" opt; do
         s) SIZE_MIB=$OPTARG;; l) PIECE_KIB=$OPTARG;; r) RUNS=$OPTARG;;
         c) CLIENTS=$OPTARG;; x) SCENARIOS=$OPTARG;; n) NSWARM=$OPTARG;;
         t) RUN_TIMEOUT=$OPTARG;; o) OUTDIR=$OPTARG;; g) TAG=$OPTARG;; k) KEEP=1;; a) APPEND=1;;
-        *) sed -n '2,32p' "$0"; exit 2;;
+        *) sed -n '2,33p' "$0"; exit 2;;
     esac
 done
 
