@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"net"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -182,5 +184,31 @@ func (p *Proc) Wait(t testing.TB, within time.Duration) {
 		}
 	case <-timer.C:
 		t.Fatalf("%s did not finish within %v\n%s", p.Name, within, p.Output())
+	}
+}
+
+// WaitPort waits until something accepts TCP connections on
+// 127.0.0.1:port, for programs that print nothing when they are ready. It
+// fails the test if the process exits first or nothing listens within the
+// given time (a guard against a hung program, not a timing assertion).
+func (p *Proc) WaitPort(t testing.TB, port int, within time.Duration) {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(within)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited (%v) before listening on %s\n%s", p.Name, p.err, addr, p.Output())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: nothing listens on %s after %v: %v\n%s", p.Name, addr, within, err, p.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

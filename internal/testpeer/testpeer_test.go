@@ -86,6 +86,29 @@ func TestProcStopInterrupts(t *testing.T) {
 	}
 }
 
+func TestProcWaitPort(t *testing.T) {
+	sh := Require(t, "sh")
+	p := Start(t, "", sh, "-c", "exec sleep 60")
+	port := FreePort(t)
+	// Nothing listens yet: WaitPort must not return before the listener.
+	if f := runFake(func(tb testing.TB) { p.WaitPort(tb, port, 100*time.Millisecond) }); f.how != "fatal" || !strings.Contains(f.msg, "nothing listens") {
+		t.Fatalf("no listener: %s %q", f.how, f.msg)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p.WaitPort(t, port, 10*time.Second)
+	// A process that exits before listening fails at once, whatever the
+	// time allowed.
+	gone := Start(t, "", sh, "-c", "exit 0")
+	<-gone.Done()
+	if f := runFake(func(tb testing.TB) { gone.WaitPort(tb, FreePort(t), time.Hour) }); f.how != "fatal" || !strings.Contains(f.msg, "exited") {
+		t.Fatalf("exited process: %s %q", f.how, f.msg)
+	}
+}
+
 // announce sends a minimal HTTP announce and returns the body.
 func announce(t *testing.T, announceURL string, h [20]byte) string {
 	t.Helper()
