@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/effusion-bt/effusion/internal/sha1x"
 )
@@ -54,14 +55,54 @@ type hasher struct {
 	pending sync.WaitGroup // this session's jobs not yet finished
 }
 
+// Batching: the multi-buffer SHA-1 costs about as much per call whatever
+// the number of lanes, so it pays only from a few pieces at a time. A
+// worker that finds fewer than batchTarget jobs queued waits for more, at
+// most batchWait (or until the pool closes), then hashes what it has: the
+// pieces of a download in progress arrive every millisecond or two, so
+// under load batches fill up, and a lone last piece is late by batchWait
+// at most.
+const (
+	batchTarget = 4
+	batchWait   = 2 * time.Millisecond
+)
+
+// workerPool is a set of hashing goroutines fed by one queue.
+type workerPool struct {
+	jobs   chan *hashJob
+	gather chan struct{} // held by the worker gathering a batch
+	wg     sync.WaitGroup
+	target int           // batch size worth waiting for; 1: never wait
+	wait   time.Duration // the longest a worker waits for a batch to fill
+	// onBatch, if set before start, sees each batch's size (for tests).
+	onBatch func(n int)
+}
+
+// start runs n workers. A short queue: when every worker is busy the
+// sessions wait, which bounds the pieces waiting to be hashed.
+func (p *workerPool) start(n int) {
+	p.jobs = make(chan *hashJob, 16)
+	p.gather = make(chan struct{}, 1)
+	p.wg.Add(n)
+	for range n {
+		go p.run()
+	}
+}
+
+// stop closes the queue (workers then finish what is queued without
+// waiting for more) and waits for the workers.
+func (p *workerPool) stop() {
+	close(p.jobs)
+	p.wg.Wait()
+}
+
 // hashPool is the process-wide pool of hashing goroutines, one per core,
 // shared by every session: started with the first session, stopped with
 // the last.
 var hashPool struct {
 	sync.Mutex
 	refs int
-	jobs chan *hashJob
-	wg   sync.WaitGroup
+	pool *workerPool
 }
 
 // jobPool recycles job structs and their block slices.
@@ -71,17 +112,15 @@ func newHasher(store pieceStore, done func(hashResult)) *hasher {
 	hashPool.Lock()
 	defer hashPool.Unlock()
 	if hashPool.refs == 0 {
-		// A short queue: when every hasher is busy the session waits,
-		// which bounds the pieces waiting to be hashed.
-		hashPool.jobs = make(chan *hashJob, 16)
-		n := max(runtime.GOMAXPROCS(0), 1)
-		hashPool.wg.Add(n)
-		for range n {
-			go runHasher(hashPool.jobs)
+		p := &workerPool{target: 1}
+		if sha1x.Accelerated() {
+			p.target, p.wait = batchTarget, batchWait
 		}
+		p.start(max(runtime.GOMAXPROCS(0), 1)) // one per core
+		hashPool.pool = p
 	}
 	hashPool.refs++
-	return &hasher{jobs: hashPool.jobs, store: store, done: done}
+	return &hasher{jobs: hashPool.pool.jobs, store: store, done: done}
 }
 
 func (h *hasher) newJob(nblocks int) *hashJob {
@@ -112,35 +151,90 @@ func (h *hasher) close() {
 	defer hashPool.Unlock()
 	hashPool.refs--
 	if hashPool.refs == 0 {
-		close(hashPool.jobs)
-		hashPool.wg.Wait()
+		hashPool.pool.stop()
+		hashPool.pool = nil
 	}
 }
 
-// runHasher is one hashing goroutine. It takes what is queued, up to
-// sha1x.Lanes jobs (never waiting for more than one), and hashes the jobs
-// of equal piece length together: with the vector SHA-1 that is several
-// times the throughput of hashing them one after the other.
-func runHasher(jobs <-chan *hashJob) {
-	defer hashPool.wg.Done()
+// run is one hashing goroutine. It gathers a batch from the queue, up to
+// sha1x.Lanes jobs, waiting a little for a batch of p.target (see
+// batchWait), and hashes the jobs of equal piece length together: with the
+// vector SHA-1 that is several times the throughput of hashing them one
+// after the other. One worker gathers at a time (holding p.gather), so
+// that while the others hash and write, the next batch fills up for one
+// worker instead of trickling to all of them a piece each.
+func (p *workerPool) run() {
+	defer p.wg.Done()
 	w := &hashWorker{sum: sha1.New(), batch: make([]*hashJob, 0, sha1x.Lanes)}
-	for j := range jobs {
-		batch := append(w.batch[:0], j)
-	more:
-		for len(batch) < sha1x.Lanes {
-			select {
-			case j, ok := <-jobs:
-				if !ok {
-					break more
-				}
-				batch = append(batch, j)
-			default:
-				break more
+	var timer *time.Timer
+	for {
+		p.gather <- struct{}{}
+		batch, open := p.collect(w.batch[:0], &timer)
+		<-p.gather
+		if len(batch) > 0 {
+			if p.onBatch != nil {
+				p.onBatch(len(batch))
 			}
+			w.run(batch)
+			clear(batch)
 		}
-		w.run(batch)
-		clear(batch)
+		if !open {
+			return
+		}
 	}
+}
+
+// collect gathers a batch into batch: at least one job (blocking until
+// then), what else is queued, and, while there are fewer than p.target,
+// what comes within p.wait. It reports whether the queue is still open.
+func (p *workerPool) collect(batch []*hashJob, timer **time.Timer) ([]*hashJob, bool) {
+	j, ok := <-p.jobs
+	if !ok {
+		return batch, false
+	}
+	batch = append(batch, j)
+	if !drain(p.jobs, &batch) {
+		return batch, false
+	}
+	if len(batch) >= p.target {
+		return batch, true
+	}
+	if *timer == nil {
+		*timer = time.NewTimer(p.wait)
+	} else {
+		(*timer).Reset(p.wait)
+	}
+	defer (*timer).Stop()
+	for len(batch) < p.target {
+		select {
+		case j, ok := <-p.jobs:
+			if !ok {
+				return batch, false
+			}
+			batch = append(batch, j)
+		case <-(*timer).C:
+			// Take whatever else came meanwhile, without waiting.
+			return batch, drain(p.jobs, &batch)
+		}
+	}
+	return batch, drain(p.jobs, &batch)
+}
+
+// drain adds the queued jobs to batch, up to sha1x.Lanes, without
+// waiting. It reports whether the queue is still open.
+func drain(jobs <-chan *hashJob, batch *[]*hashJob) bool {
+	for len(*batch) < sha1x.Lanes {
+		select {
+		case j, ok := <-jobs:
+			if !ok {
+				return false
+			}
+			*batch = append(*batch, j)
+		default:
+			return true
+		}
+	}
+	return true
 }
 
 // hashWorker is a hashing goroutine's reusable state.

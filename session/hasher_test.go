@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
+	"github.com/effusion-bt/effusion/internal/sha1x"
 	"github.com/effusion-bt/effusion/peerwire"
 )
 
@@ -147,4 +151,160 @@ func TestHasherPool(t *testing.T) {
 	}
 	h.close()
 	checkResults(t, ps, results, store)
+}
+
+// batchPool is a pool of workers configured as the accelerated
+// process-wide one, recording batch sizes, and a session handle on it recording
+// when each piece finished (virtual time, inside a synctest bubble).
+type batchPool struct {
+	p       *workerPool
+	h       *hasher
+	store   *memStore
+	mu      sync.Mutex
+	batches []int
+	doneAt  map[uint32]time.Time
+	results map[uint32]hashResult
+}
+
+func newBatchPool(workers int) *batchPool {
+	b := &batchPool{
+		store:   &memStore{pieces: map[int][]byte{}},
+		doneAt:  map[uint32]time.Time{},
+		results: map[uint32]hashResult{},
+	}
+	b.p = &workerPool{target: batchTarget, wait: batchWait, onBatch: func(n int) {
+		b.mu.Lock()
+		b.batches = append(b.batches, n)
+		b.mu.Unlock()
+	}}
+	b.p.start(workers)
+	b.h = &hasher{jobs: b.p.jobs, store: b.store, done: func(r hashResult) {
+		b.mu.Lock()
+		b.results[r.index] = r
+		b.doneAt[r.index] = time.Now()
+		b.mu.Unlock()
+	}}
+	return b
+}
+
+// submit queues good pieces first..first+n-1, all of the same layout.
+func (b *batchPool) submit(first, n int) []testPiece {
+	var ps []testPiece
+	for i := range n {
+		p := testPiece{data: randomData(uint64(200+first+i), 2*peerwire.BlockSize), good: true}
+		ps = append(ps, p)
+		b.h.submit(makeJob(b.h, first+i, p))
+	}
+	return ps
+}
+
+func (b *batchPool) state() (batches []int, done int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.batches), len(b.results)
+}
+
+// TestHasherLoneJobWaitsAtMostTheBound: a lone piece waits for company
+// exactly batchWait, then is hashed alone.
+func TestHasherLoneJobWaitsAtMostTheBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBatchPool(1)
+		start := time.Now()
+		ps := b.submit(0, 1)
+		time.Sleep(batchWait - time.Nanosecond)
+		synctest.Wait()
+		if _, done := b.state(); done != 0 {
+			t.Fatalf("lone piece hashed before the bound (%v)", time.Since(start))
+		}
+		b.h.pending.Wait()
+		if got := b.doneAt[0].Sub(start); got != batchWait {
+			t.Errorf("lone piece done after %v, want %v", got, batchWait)
+		}
+		b.p.stop()
+		if batches, _ := b.state(); !slices.Equal(batches, []int{1}) {
+			t.Errorf("batches %v, want [1]", batches)
+		}
+		checkResults(t, ps, b.results, b.store)
+	})
+}
+
+// TestHasherBatchesQueuedJobs: pieces arriving within the bound are
+// hashed as one batch as soon as there are batchTarget of them, also
+// with several workers (one gathers while the others work).
+func TestHasherBatchesQueuedJobs(t *testing.T) {
+	for _, workers := range []int{1, 2, 4} {
+		t.Run(fmt.Sprint(workers, "workers"), func(t *testing.T) { testBatchesQueuedJobs(t, workers) })
+	}
+}
+
+func testBatchesQueuedJobs(t *testing.T, workers int) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBatchPool(workers)
+		start := time.Now()
+		var ps []testPiece
+		ps = append(ps, b.submit(0, batchTarget-1)...)
+		time.Sleep(batchWait / 2)
+		synctest.Wait()
+		if _, done := b.state(); done != 0 {
+			t.Fatalf("%d pieces hashed before the batch filled", done)
+		}
+		ps = append(ps, b.submit(batchTarget-1, 1)...)
+		b.h.pending.Wait()
+		for i := range batchTarget {
+			if got := b.doneAt[uint32(i)].Sub(start); got != batchWait/2 {
+				t.Errorf("piece %d done after %v, want %v (when the batch filled)", i, got, batchWait/2)
+			}
+		}
+		batches, _ := b.state()
+		if !slices.Equal(batches, []int{batchTarget}) {
+			t.Errorf("batches %v, want [%d]", batches, batchTarget)
+		}
+		b.p.stop()
+		checkResults(t, ps, b.results, b.store)
+	})
+}
+
+// TestHasherFullQueueDoesNotWait: a worker finding a full batch queued
+// hashes it at once.
+func TestHasherFullQueueDoesNotWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBatchPool(1)
+		start := time.Now()
+		ps := b.submit(0, 16)
+		b.h.pending.Wait()
+		for i := range ps {
+			if got := b.doneAt[uint32(i)].Sub(start); got != 0 {
+				t.Errorf("piece %d done after %v, want at once", i, got)
+			}
+		}
+		b.p.stop()
+		batches, _ := b.state()
+		if len(batches) < 2 || slices.Contains(batches, 1) || slices.Max(batches) > sha1x.Lanes {
+			t.Errorf("batches %v: want batches of 2..%d for 16 queued pieces", batches, sha1x.Lanes)
+		}
+		checkResults(t, ps, b.results, b.store)
+	})
+}
+
+// TestHasherStopWhileWaiting: stopping the pool while a worker waits for
+// a batch hashes what it holds and returns at once, leaving no goroutine
+// (synctest.Test fails on a goroutine left in the bubble).
+func TestHasherStopWhileWaiting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBatchPool(1)
+		start := time.Now()
+		ps := b.submit(0, 2)
+		synctest.Wait()
+		if _, done := b.state(); done != 0 {
+			t.Fatalf("%d pieces hashed before the bound", done)
+		}
+		b.p.stop()
+		if got := time.Since(start); got != 0 {
+			t.Errorf("stop took %v, want no wait", got)
+		}
+		if batches, _ := b.state(); !slices.Equal(batches, []int{2}) {
+			t.Errorf("batches %v, want [2]", batches)
+		}
+		checkResults(t, ps, b.results, b.store)
+	})
 }
