@@ -268,9 +268,13 @@ func testBatchesQueuedJobs(t *testing.T, workers int) {
 // hashes it at once.
 func TestHasherFullQueueDoesNotWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		b := newBatchPool(1)
+		// Queue all 16 before the worker starts, so that it finds them
+		// queued rather than racing the submitter for the first ones.
+		b := newBatchPool(0)
 		start := time.Now()
 		ps := b.submit(0, 16)
+		b.p.wg.Add(1)
+		go b.p.run()
 		b.h.pending.Wait()
 		for i := range ps {
 			if got := b.doneAt[uint32(i)].Sub(start); got != 0 {
