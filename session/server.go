@@ -222,9 +222,11 @@ func (srv *server) checked(e evChecked) statem.Result[Phase, *server] {
 	if srv.core.Complete() {
 		ph = Seeding
 		srv.wasComplete = true
+	}
+	srv.publish(ph) // before Await returns, so that Stats agrees with it
+	if ph == Seeding {
 		srv.s.markComplete()
 	}
-	srv.publish(ph)
 	close(srv.s.checked)
 	srv.log.Info("data checked", "have", len(e.have), "pieces", srv.f.numPieces)
 	if ph == Seeding && !srv.cfg.Seed {
