@@ -61,18 +61,23 @@ var errNotAccepted = errors.New("announce not accepted")
 // waitOpentracker polls until every info-hash is accepted (with none, until
 // opentracker answers at all). opentracker starts listening before it has
 // read the whitelist, so an open port is not enough: until then it refuses
-// every torrent. The probe is a "stopped" announce of a peer that never
-// started, which registers nothing.
+// every torrent. The probe is a "started" announce
+// (opentracker skips the whitelist for "stopped" ones, so those prove
+// nothing), followed at once by a "stopped" one that takes the probing peer
+// out of the torrent again.
 func waitOpentracker(t testing.TB, p *Proc, announceURL string, infoHashes [][20]byte) {
 	t.Helper()
 	// probe returns an error unless opentracker answers; accepted says
 	// whether the answer is a normal announce response.
-	probe := func(h [20]byte) (accepted bool, err error) {
+	c := http.Client{Timeout: time.Second}
+	announce := func(h [20]byte, event string) (*http.Response, error) {
 		q := "info_hash=" + url.QueryEscape(string(h[:])) +
 			"&peer_id=" + url.QueryEscape("-TP0000-readinessprb") +
-			"&port=9&uploaded=0&downloaded=0&left=0&compact=1&event=stopped"
-		c := http.Client{Timeout: time.Second}
-		resp, err := c.Get(announceURL + "?" + q)
+			"&port=9&uploaded=0&downloaded=0&left=0&compact=1&event=" + event
+		return c.Get(announceURL + "?" + q)
+	}
+	probe := func(h [20]byte) (accepted bool, err error) {
+		resp, err := announce(h, "started")
 		if err != nil {
 			return false, err
 		}
@@ -84,6 +89,12 @@ func waitOpentracker(t testing.TB, p *Proc, announceURL string, infoHashes [][20
 		if resp.StatusCode != http.StatusOK || !bytes.HasPrefix(body, []byte("d")) || bytes.Contains(body, []byte("failure reason")) {
 			return false, fmt.Errorf("%w: status %d, body %q", errNotAccepted, resp.StatusCode, body)
 		}
+		// Leave nothing behind: the probe must not show up as a peer.
+		stop, err := announce(h, "stopped")
+		if err != nil {
+			return false, err
+		}
+		stop.Body.Close()
 		return true, nil
 	}
 	anyAnswer := len(infoHashes) == 0
