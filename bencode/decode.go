@@ -92,6 +92,22 @@ func (d *decodeState) enter() error {
 	return nil
 }
 
+// more reports whether the list or dictionary being read has another
+// element. At its closing 'e' it consumes the 'e', leaves the container
+// and reports false.
+func (d *decodeState) more() (bool, error) {
+	c, err := d.peek()
+	if err != nil {
+		return false, err
+	}
+	if c == 'e' {
+		d.off++
+		d.depth--
+		return false, nil
+	}
+	return true, nil
+}
+
 // int reads an integer token at d.off.
 func (d *decodeState) int() (int64, error) {
 	if err := d.token(); err != nil {
@@ -219,13 +235,11 @@ func (d *decodeState) skip() error {
 		}
 		d.off++
 		for {
-			c, err := d.peek()
+			more, err := d.more()
 			if err != nil {
 				return err
 			}
-			if c == 'e' {
-				d.off++
-				d.depth--
+			if !more {
 				return nil
 			}
 			if err := d.skip(); err != nil {
@@ -239,13 +253,11 @@ func (d *decodeState) skip() error {
 		d.off++
 		ks := newDictKeys()
 		for {
-			c, err := d.peek()
+			more, err := d.more()
 			if err != nil {
 				return err
 			}
-			if c == 'e' {
-				d.off++
-				d.depth--
+			if !more {
 				return nil
 			}
 			if _, err := d.key(&ks); err != nil {
@@ -282,13 +294,11 @@ func (d *decodeState) generic() (any, error) {
 		d.off++
 		l := []any{}
 		for {
-			c, err := d.peek()
+			more, err := d.more()
 			if err != nil {
 				return nil, err
 			}
-			if c == 'e' {
-				d.off++
-				d.depth--
+			if !more {
 				return l, nil
 			}
 			v, err := d.generic()
@@ -305,13 +315,11 @@ func (d *decodeState) generic() (any, error) {
 		m := map[string]any{}
 		ks := newDictKeys()
 		for {
-			c, err := d.peek()
+			more, err := d.more()
 			if err != nil {
 				return nil, err
 			}
-			if c == 'e' {
-				d.off++
-				d.depth--
+			if !more {
 				return m, nil
 			}
 			k, err := d.key(&ks)

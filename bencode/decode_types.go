@@ -239,13 +239,11 @@ func newSliceDecoder(t reflect.Type) decFunc {
 			v.Set(reflect.MakeSlice(t, 0, 0))
 		}
 		for {
-			c, err := d.peek()
+			more, err := d.more()
 			if err != nil {
 				return err
 			}
-			if c == 'e' {
-				d.off++
-				d.depth--
+			if !more {
 				v.SetLen(n)
 				return nil
 			}
@@ -321,13 +319,11 @@ func newMapDecoder(t reflect.Type) decFunc {
 		dec := decoderFor(elem)
 		ks := newDictKeys()
 		for {
-			c, err := d.peek()
+			more, err := d.more()
 			if err != nil {
 				return err
 			}
-			if c == 'e' {
-				d.off++
-				d.depth--
+			if !more {
 				return nil
 			}
 			k, err := d.key(&ks)
@@ -357,13 +353,11 @@ func newStructDecoder(t reflect.Type) decFunc {
 		d.off++
 		ks := newDictKeys()
 		for {
-			c, err := d.peek()
+			more, err := d.more()
 			if err != nil {
 				return err
 			}
-			if c == 'e' {
-				d.off++
-				d.depth--
+			if !more {
 				return nil
 			}
 			k, err := d.key(&ks)
