@@ -65,12 +65,17 @@ type fileCache struct {
 	open   map[int]*handle
 	idle   idleList
 	closed bool
-	opens  int // files opened over the cache's life (for tests)
-	peak   int // most files open at once (for tests)
+	// unsynced marks files closed (evicted) after a write and not fsynced
+	// since: Sync opens them again to cover them.
+	unsynced map[int]bool
+	fsync    func(*os.File) error // (*os.File).Sync; tests count the calls
+	opens    int                  // files opened over the cache's life (for tests)
+	peak     int                  // most files open at once (for tests)
 }
 
 func newFileCache(root *os.Root, files []fileEntry, max int, readOnly bool) *fileCache {
-	c := &fileCache{root: root, files: files, max: max, readOnly: readOnly, open: make(map[int]*handle)}
+	c := &fileCache{root: root, files: files, max: max, readOnly: readOnly, open: make(map[int]*handle),
+		fsync: (*os.File).Sync}
 	c.cond.L = &c.mu
 	return c
 }
@@ -188,31 +193,36 @@ func (c *fileCache) release(h *handle, wrote bool) {
 	c.mu.Unlock()
 }
 
-// evict closes an idle handle, syncing it first if it holds unsynced data
-// so that a later Sync still covers everything written.
+// evict closes an idle handle. It does not fsync (that would stall every
+// acquire behind the disk): a file closed with unsynced writes is
+// remembered, and the next Sync opens it again to cover it.
 func (c *fileCache) evict(h *handle) {
 	c.idle.remove(h)
+	if h.dirty {
+		if c.unsynced == nil {
+			c.unsynced = make(map[int]bool)
+		}
+		c.unsynced[h.idx] = true
+	}
 	c.closeHandle(h)
 }
 
+// closeHandle closes h without fsyncing it: the data is with the kernel,
+// which survives the process; only Sync asks for it to be on the disk.
 func (c *fileCache) closeHandle(h *handle) error {
-	var err error
-	if h.dirty {
-		err = h.f.Sync()
-	}
-	if cerr := h.f.Close(); err == nil {
-		err = cerr
-	}
+	err := h.f.Close()
 	delete(c.open, h.idx)
 	return err
 }
 
-// sync fsyncs every open file written since its last sync.
+// sync fsyncs every file written since its last sync: the open ones, and
+// those evicted since, which it opens again (fsync covers a file's data
+// whichever descriptor wrote it).
 func (c *fileCache) sync() error {
 	c.mu.Lock()
 	var dirty []*handle
 	for _, h := range c.open {
-		if h.dirty {
+		if h.dirty || c.unsynced[h.idx] {
 			h.dirty = false
 			h.refs++ // keep it open while syncing outside the lock
 			if h.idle {
@@ -221,20 +231,38 @@ func (c *fileCache) sync() error {
 			dirty = append(dirty, h)
 		}
 	}
+	var reopen []int
+	for idx := range c.unsynced {
+		if c.open[idx] == nil {
+			reopen = append(reopen, idx)
+		}
+	}
+	clear(c.unsynced)
 	c.mu.Unlock()
 	var first error
 	for _, h := range dirty {
-		err := h.f.Sync()
+		err := c.fsync(h.f)
 		if err != nil && first == nil {
 			first = err
 		}
 		c.release(h, err != nil) // still dirty if the sync failed
 	}
+	for _, idx := range reopen {
+		h, err := c.acquire(idx, false)
+		if err == nil {
+			err = c.fsync(h.f)
+			c.release(h, err != nil)
+		}
+		if err != nil && first == nil {
+			first = err
+		}
+	}
 	return first
 }
 
-// close syncs and closes every idle handle and makes later acquires fail;
-// handles still in use are closed when released.
+// close closes every idle handle, without fsyncing (call sync first for
+// that), and makes later acquires fail; handles still in use are closed
+// when released.
 func (c *fileCache) close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

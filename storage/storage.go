@@ -249,7 +249,10 @@ func (s *Storage) createEmptyFiles() error {
 // Sync flushes to disk every file written since the last Sync.
 func (s *Storage) Sync() error { return s.fc.sync() }
 
-// Close syncs and closes all files. Later calls fail with ErrClosed.
+// Close closes all files. It does not fsync them: call Sync first when
+// the data must be on the disk rather than with the kernel (a process that
+// exits or crashes loses nothing the kernel holds). Later calls fail with
+// ErrClosed.
 func (s *Storage) Close() error {
 	err := s.fc.close()
 	if rerr := s.root.Close(); err == nil && rerr != nil && !errors.Is(rerr, os.ErrClosed) {

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -437,6 +438,52 @@ func TestFileCacheBound(t *testing.T) {
 	}
 	if err := s.Sync(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSyncCoversEvictedFiles: neither eviction nor Close fsyncs (an fsync
+// there would stall the download, or add up to a second per GiB at exit),
+// yet Sync still reaches every file written since the last Sync, including
+// those evicted from the cache since, and only those.
+func TestSyncCoversEvictedFiles(t *testing.T) {
+	var specs []fspec
+	for i := range 6 {
+		specs = append(specs, fspec{path: "f" + string(rune('a'+i)), length: 100})
+	}
+	fx := newFixture(t, 100, specs...)
+	s := open(t, t.TempDir(), fx, Options{MaxOpenFiles: 2})
+	var synced []string
+	s.fc.fsync = func(f *os.File) error {
+		synced = append(synced, filepath.Base(f.Name()))
+		return nil
+	}
+	for _, i := range []int{0, 2, 4} { // fa, fc, fe: opening fe evicts fa
+		if err := s.WritePiece(i, fx.piece(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, opens, _ := s.fc.stats(); opens != 3 {
+		t.Fatalf("%d opens, want 3", opens)
+	}
+	if len(synced) != 0 {
+		t.Fatalf("eviction fsynced %v", synced)
+	}
+	if err := s.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(synced)
+	if want := []string{"fa", "fc", "fe"}; !slices.Equal(synced, want) {
+		t.Fatalf("Sync fsynced %v, want %v", synced, want)
+	}
+	synced = nil
+	if err := s.Sync(); err != nil || len(synced) != 0 {
+		t.Fatalf("second Sync with nothing written: fsynced %v, err %v", synced, err)
+	}
+	if err := s.WritePiece(5, fx.piece(5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil || len(synced) != 0 {
+		t.Fatalf("Close fsynced %v, err %v", synced, err)
 	}
 }
 
