@@ -45,8 +45,9 @@
 // the server. The server asks the core whether it was requested
 // (BlockReceived) and files it under its piece. When the core says a piece
 // is complete, its blocks go to the hasher, which hashes them in memory
-// while gathering them, compares the digest, and writes the piece with
-// one WritePiece call; it is never read back. The result returns to the
+// (eight pieces at once when it can), compares the digest, and writes the
+// piece straight from its blocks with one vectored write (pwritev); it is
+// never read back. The result returns to the
 // server, the core records it, and the server sends HAVE to every peer.
 // Nothing is allocated per block in steady state.
 //

@@ -13,7 +13,9 @@ import (
 
 // pieceStore is the part of storage the hasher writes verified pieces to.
 type pieceStore interface {
-	WritePiece(index int, data []byte) error
+	// WritePieceBlocks writes a verified piece held as its consecutive
+	// blocks (one vectored write: the blocks are not gathered first).
+	WritePieceBlocks(index int, blocks [][]byte) error
 }
 
 // hashJob is one assembled piece: its blocks in order, each a pooled block.
@@ -243,7 +245,7 @@ type hashWorker struct {
 	multi sha1x.Multi
 	batch []*hashJob
 	group [sha1x.Lanes]*hashJob
-	buf   []byte // the piece, contiguous, for one write
+	iov   [][]byte // the piece's blocks, for one vectored write
 }
 
 // run hashes a batch, in groups of jobs with the same block layout, and
@@ -265,7 +267,7 @@ func (w *hashWorker) run(batch []*hashJob) {
 		if len(group) < sha1x.MinLanes {
 			for _, j := range group {
 				var r hashResult
-				r, w.buf = j.h.process(w.sum, w.buf, j)
+				r, w.iov = j.h.process(w.sum, w.iov, j)
 				finish(j, r)
 			}
 		} else {
@@ -305,7 +307,7 @@ func (w *hashWorker) runGroup(group []*hashJob) {
 	w.multi.Sum(&sums)
 	for i, j := range group {
 		var r hashResult
-		r, w.buf = j.h.check(sums[i], w.buf, j)
+		r, w.iov = j.h.check(sums[i], w.iov, j)
 		finish(j, r)
 	}
 }
@@ -323,46 +325,38 @@ func finish(j *hashJob, r hashResult) {
 	h.pending.Done()
 }
 
-// process hashes one job while gathering it into buf, then checks it.
-func (h *hasher) process(sum hash.Hash, buf []byte, j *hashJob) (hashResult, []byte) {
+// process hashes one job, a block at a time, then checks it; iov is
+// scratch space for its blocks.
+func (h *hasher) process(sum hash.Hash, iov [][]byte, j *hashJob) (hashResult, [][]byte) {
 	sum.Reset()
-	buf = buf[:0]
 	for _, b := range j.blocks {
-		n := len(buf)
-		buf = append(buf, b.bytes()...)
-		sum.Write(buf[n:])
+		sum.Write(b.bytes())
 	}
 	var digest [sha1.Size]byte
 	sum.Sum(digest[:0])
-	return h.verify(digest, buf, j)
+	return h.check(digest, iov, j)
 }
 
-// check gathers a job already hashed to digest into buf, then checks it.
-func (h *hasher) check(digest [sha1.Size]byte, buf []byte, j *hashJob) (hashResult, []byte) {
+// check compares the digest of a job's piece with the expected one and
+// writes the piece, straight from its blocks, if they match. A mismatch
+// (or a request from the core) carries the block digests for smart
+// banning.
+func (h *hasher) check(digest [sha1.Size]byte, iov [][]byte, j *hashJob) (hashResult, [][]byte) {
 	if digest != j.want {
-		// No write: no need to gather.
-		return hashResult{index: j.index, digests: blockDigests(j.blocks)}, buf
-	}
-	buf = buf[:0]
-	for _, b := range j.blocks {
-		buf = append(buf, b.bytes()...)
-	}
-	return h.verify(digest, buf, j)
-}
-
-// verify compares the digest of the piece in buf with the expected one and
-// writes the piece if they match. A mismatch (or a request from the core)
-// carries the block digests for smart banning.
-func (h *hasher) verify(digest [sha1.Size]byte, buf []byte, j *hashJob) (hashResult, []byte) {
-	if digest != j.want {
-		return hashResult{index: j.index, digests: blockDigests(j.blocks)}, buf
+		return hashResult{index: j.index, digests: blockDigests(j.blocks)}, iov
 	}
 	r := hashResult{index: j.index, ok: true}
 	if j.digests {
 		r.digests = blockDigests(j.blocks)
 	}
-	if err := h.store.WritePiece(int(j.index), buf); err != nil {
-		return hashResult{index: j.index, err: err}, buf
+	iov = iov[:0]
+	for _, b := range j.blocks {
+		iov = append(iov, b.bytes())
 	}
-	return r, buf
+	err := h.store.WritePieceBlocks(int(j.index), iov)
+	clear(iov) // the blocks go back to the pool
+	if err != nil {
+		return hashResult{index: j.index, err: err}, iov
+	}
+	return r, iov
 }

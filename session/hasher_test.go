@@ -24,13 +24,13 @@ type memStore struct {
 
 var errDiskFull = errors.New("disk full")
 
-func (s *memStore) WritePiece(index int, data []byte) error {
+func (s *memStore) WritePieceBlocks(index int, blocks [][]byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail[index] {
 		return errDiskFull
 	}
-	s.pieces[index] = slices.Clone(data)
+	s.pieces[index] = bytes.Join(blocks, nil)
 	return nil
 }
 

@@ -67,3 +67,29 @@ func TestWriteBlocksAtManyIovecs(t *testing.T) {
 		t.Fatal("content differs")
 	}
 }
+
+// TestWritePieceBlocksAllocs: a verified piece of 64 blocks goes to disk
+// without an allocation (the session writes one per piece received).
+func TestWritePieceBlocksAllocs(t *testing.T) {
+	fx := newFixture(t, 1<<20, fspec{path: "f", length: 2 << 20})
+	s := open(t, t.TempDir(), fx, Options{})
+	blocks := splitBlocks(fx.piece(1), 16<<10)
+	if err := s.WritePieceBlocks(1, blocks); err != nil { // creates and sizes the file
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := s.WritePieceBlocks(1, blocks); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 && !raceEnabled { // the race detector allocates
+		t.Fatalf("%v allocations per piece written", allocs)
+	}
+	got, _ := os.ReadFile(filepath.Join(s.root.Name(), "f"))
+	if !bytes.Equal(got[1<<20:], fx.piece(1)) {
+		t.Fatal("piece 1 differs on disk")
+	}
+	if err := s.WritePieceBlocks(1, blocks[1:]); !errors.Is(err, ErrRange) {
+		t.Fatalf("short piece: %v", err)
+	}
+}

@@ -124,6 +124,22 @@ func (s *Storage) WritePiece(index int, data []byte) error {
 	return err
 }
 
+// WritePieceBlocks writes piece index held as consecutive blocks, which
+// must add up to the piece's length, with one vectored write per file
+// (WriteBlocksAt): a piece received as 16 KiB blocks reaches the disk
+// without being gathered into one buffer first.
+func (s *Storage) WritePieceBlocks(index int, blocks [][]byte) error {
+	var n int64
+	for _, b := range blocks {
+		n += int64(len(b))
+	}
+	if index < 0 || index >= len(s.hashes) || n != s.PieceLen(index) {
+		return s.rangeErr("write", index, 0, n)
+	}
+	_, err := s.WriteBlocksAt(blocks, int64(index)*s.pieceLen)
+	return err
+}
+
 // ReadBlock fills buf with the bytes of piece index starting at begin (for
 // serving a request). The range must lie inside the piece.
 func (s *Storage) ReadBlock(index int, begin int64, buf []byte) error {
@@ -183,7 +199,9 @@ func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 			if err != nil {
 				return done, err
 			}
+			h.wmu.Lock()
 			_, err = h.f.WriteAt(p[done:done+n], pos)
+			h.wmu.Unlock()
 			s.fc.release(h, true)
 			if err != nil {
 				return done, err
