@@ -116,12 +116,18 @@ type Peer struct {
 	vec   [][]byte
 	hdrs  []byte
 	rbufs [uploadBatch]*[peerwire.BlockSize]byte
+	zc    *zeroCopy // the sendfile path (nil: read and write each block)
 
 	done chan struct{} // closed when reader and writer have exited
 	wg   sync.WaitGroup
 }
 
 var peerSeq atomic.Uint64
+
+// sentByFile and sentByCopy count the blocks the sendfile upload path
+// has sent from the file and by reading them, in this process (tests
+// check that both are taken).
+var sentByFile, sentByCopy atomic.Int64
 
 // newPeer wraps a connection whose handshake is complete. Nothing runs
 // until start.
@@ -173,6 +179,7 @@ func (p *Peer) Done() <-chan struct{} { return p.done }
 // has exited.
 func (p *Peer) start(br io.Reader) {
 	r := peerwire.NewReader(br, peerwire.ReaderOptions{NumPieces: p.f.numPieces})
+	p.setupZeroCopy()
 	p.wg.Add(1)
 	go p.writeLoop()
 	go func() {
@@ -434,7 +441,12 @@ func (p *Peer) writeLoop() {
 				p.spare = out
 				break
 			}
-			err := p.writeBatch(out, p.batch)
+			var err error
+			if p.zc != nil {
+				err = p.writeBatchZeroCopy(out, p.batch)
+			} else {
+				err = p.writeBatch(out, p.batch)
+			}
 			p.mu.Lock()
 			p.spare = out[:0]
 			p.mu.Unlock()
@@ -472,10 +484,8 @@ func (p *Peer) writeBatch(out []byte, reqs []upReq) error {
 			}
 			continue
 		}
-		if p.f.upLimit != nil {
-			if err := p.f.upLimit.WaitN(p.ctx, int(u.length)); err != nil {
-				return err
-			}
+		if err := p.waitUpload(int(u.length)); err != nil {
+			return err
 		}
 		p.hdrs = peerwire.AppendPieceHeader(p.hdrs, u.index, u.begin, int(u.length))
 		p.vec = append(p.vec, p.hdrs[h:], buf)
@@ -493,6 +503,14 @@ func (p *Peer) writeBatch(out []byte, reqs []upReq) error {
 	}
 	p.lastSend.Store(time.Now().UnixNano())
 	return nil
+}
+
+// waitUpload waits for the upload rate limit to allow n more bytes.
+func (p *Peer) waitUpload(n int) error {
+	if p.f.upLimit == nil {
+		return nil
+	}
+	return p.f.upLimit.WaitN(p.ctx, n)
 }
 
 // queue appends an encoded message for the writer.

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -168,5 +169,32 @@ func TestFailedPhase(t *testing.T) {
 	}
 	if st := s.Stats(); st.Phase != Failed {
 		t.Fatalf("phase %v, want failed", st.Phase)
+	}
+}
+
+// TestDownloadMultiFileFromEffusionSeeder: files of odd sizes, so that
+// many blocks cross a file boundary. The seeder sends blocks inside one
+// file with sendfile and the others by reading them; the copy must be
+// exact either way.
+func TestDownloadMultiFileFromEffusionSeeder(t *testing.T) {
+	seedDir, leechDir := t.TempDir(), t.TempDir()
+	byFile, byCopy := sentByFile.Load(), sentByCopy.Load()
+	files := []testFile{
+		{path: []string{"a.bin"}, data: randomData(2, 100_003)},
+		{path: []string{"tiny"}, data: randomData(3, 5)},
+		{path: []string{"sub", "b.bin"}, data: randomData(4, 70_000)},
+		{path: []string{"sub", "c.bin"}, data: randomData(5, 1<<20+3)},
+	}
+	mi, _ := makeTorrent(t, seedDir, "multi", 32<<10, "", files...)
+	seeder := startSession(t, Config{Torrent: mi, Dir: seedDir, Seed: true})
+	awaitOrFail(t, seeder, 10*time.Second)
+	leecher := startSession(t, Config{Torrent: mi, Dir: leechDir, Peers: []netip.AddrPort{loopback(seeder)}})
+	awaitOrFail(t, leecher, 30*time.Second)
+	samePayload(t, mi, seedDir, leechDir)
+	if st := seeder.Stats(); st.Uploaded != mi.Info.TotalLength() {
+		t.Fatalf("seeder uploaded %d bytes, want %d", st.Uploaded, mi.Info.TotalLength())
+	}
+	if runtime.GOOS == "linux" && (sentByFile.Load() == byFile || sentByCopy.Load() == byCopy) {
+		t.Fatalf("blocks sent with sendfile: %d, by copying: %d; want both", sentByFile.Load()-byFile, sentByCopy.Load()-byCopy)
 	}
 }
