@@ -23,7 +23,8 @@
 #   env: BENCH_WORK (default $TMPDIR/effusion-bench), ANACROLIX (path of the
 #        anacrolix `torrent` v1.58.1 binary, default $(go env GOPATH)/bin/torrent),
 #        TRACKER_PORT (default 16969; seeders use 31000-31399, leechers 21000-25000,
-#        qBittorrent's WebUI those +5000; ports in use are skipped)
+#        qBittorrent's WebUI those +5000; ports in use are skipped), SETTLE (seconds
+#        of pause after a sync before every measured run, default 2: see settle())
 #
 # Runs alternate: round r runs every scenario and every client once (the client
 # order rotates each round) before round r+1, so drift on a shared machine hits
@@ -45,7 +46,7 @@ while getopts "s:l:r:c:x:n:t:o:g:kah" opt; do
         s) SIZE_MIB=$OPTARG;; l) PIECE_KIB=$OPTARG;; r) RUNS=$OPTARG;;
         c) CLIENTS=$OPTARG;; x) SCENARIOS=$OPTARG;; n) NSWARM=$OPTARG;;
         t) RUN_TIMEOUT=$OPTARG;; o) OUTDIR=$OPTARG;; g) TAG=$OPTARG;; k) KEEP=1;; a) APPEND=1;;
-        *) sed -n '2,33p' "$0"; exit 2;;
+        *) sed -n '2,34p' "$0"; exit 2;;
     esac
 done
 
@@ -53,6 +54,7 @@ PY=/usr/bin/python3    # Debian's python3-libtorrent imports only here
 ANACROLIX=${ANACROLIX:-$(go env GOPATH)/bin/torrent}
 WORK=${BENCH_WORK:-${TMPDIR:-/tmp}/effusion-bench}
 TRACKER_PORT=${TRACKER_PORT:-16969}
+SETTLE=${SETTLE:-2}
 SIZE_B=$((SIZE_MIB * 1048576))
 PAYDIR=$WORK/payload-${SIZE_MIB}M
 STAMP=$(date +%Y%m%d-%H%M%S)
@@ -284,6 +286,7 @@ run_case() {
         row "$sc,$sk,$lk,$subj,$SIZE_MIB,$PIECE_KIB,$n,$r,,,,,,,,,,,seeder-fail,"
         return
     fi
+    settle
     local s0; s0=$(tree_cpu "$stp")
     # leechers
     local i pids=() ports=() t0 t1
@@ -343,9 +346,18 @@ run_case() {
     [ "$KEEP" = 1 ] || rm -rf "$rd"/l*/dl "$rd"/l*/prof "$sd/prof"
 }
 
+# settle: the same state of the machine before every measured run. On a VM
+# the memory a run writes its copy into costs more when the pages were freed
+# seconds ago (the host has taken them back) than just before: without a
+# pause, a run that starts right after the previous one's copy was deleted
+# (a fast seeder start, the ceiling) gets cheaper writes than one behind a
+# slow seeder's check. Dirty data is written back first (sync), then every
+# run waits the same SETTLE seconds.
+settle() { sync; sleep "$SETTLE"; }
+
 run_ceiling() {  # ROUND
     local r=$1 rd=$SESSION/ceiling-r$1 out
-    mkdir -p "$rd"; sync
+    mkdir -p "$rd"; settle
     out=$(timeout -k 5 "$RUN_TIMEOUT" "$BIN/ceiling" -file "$PAYDIR/data.bin" -piece $((PIECE_KIB * 1024)) \
         -out "$rd/copy.bin" 2>"$rd/err.log")
     echo "$out" > "$rd/out.txt"
