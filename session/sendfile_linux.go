@@ -110,8 +110,8 @@ func (p *Peer) writeBatchZeroCopy(out []byte, reqs []upReq) error {
 			// Across files or padding: copy it, as writeBatch does.
 			n := len(buf)
 			buf = peerwire.AppendPieceHeader(buf, u.index, u.begin, int(u.length))
-			buf = append(buf, make([]byte, u.length)...)[:n+13+int(u.length)]
-			err = p.f.store.ReadBlock(int(u.index), int64(u.begin), buf[n+13:])
+			buf = append(buf, make([]byte, u.length)...)
+			err = p.f.store.ReadBlock(int(u.index), int64(u.begin), buf[len(buf)-int(u.length):])
 			if err == nil {
 				if err := p.waitUpload(int(u.length)); err != nil {
 					return err
@@ -146,10 +146,10 @@ func (p *Peer) writeBatchZeroCopy(out []byte, reqs []upReq) error {
 			err = z.sendSpan(sp)
 		}
 		sp.Release()
-		sentByFile.Add(1)
 		if err != nil {
 			return err
 		}
+		sentByFile.Add(1)
 	}
 	if len(buf) > 0 {
 		if _, err := p.conn.Write(buf); err != nil {
