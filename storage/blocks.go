@@ -65,6 +65,21 @@ func (s *Storage) WriteBlocksAt(blocks [][]byte, off int64) (int, error) {
 	return done, nil
 }
 
+// advance drops the first n bytes written from iovs, and the empty
+// buffers after them, after a (short) vectored write.
+func advance(iovs [][]byte, n int) [][]byte {
+	for len(iovs) > 0 && (n > 0 || len(iovs[0]) == 0) {
+		if n >= len(iovs[0]) {
+			n -= len(iovs[0])
+			iovs = iovs[1:]
+		} else {
+			iovs[0] = iovs[0][n:]
+			n = 0
+		}
+	}
+	return iovs
+}
+
 // writeEach is the portable fallback of pwritev: one WriteAt per buffer.
 func writeEach(f *os.File, iovs [][]byte, off int64) error {
 	for _, b := range iovs {

@@ -57,15 +57,7 @@ func pwritev(f *os.File, iovs [][]byte, off int64) error {
 			return &os.PathError{Op: "pwritev", Path: f.Name(), Err: io.ErrShortWrite}
 		}
 		off += int64(n)
-		for n > 0 || (len(iovs) > 0 && len(iovs[0]) == 0) {
-			if n >= len(iovs[0]) {
-				n -= len(iovs[0])
-				iovs = iovs[1:]
-			} else {
-				iovs[0] = iovs[0][n:]
-				n = 0
-			}
-		}
+		iovs = advance(iovs, n)
 	}
 	return nil
 }

@@ -18,10 +18,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/effusion-bt/effusion/internal/sha1x"
+	"github.com/effusion-bt/effusion/storage"
 )
 
 // Result is one measurement of the machine's ceiling.
@@ -66,7 +68,18 @@ func Run(ctx context.Context, src, dst string, pieceLen, workers int) (Result, e
 	if err != nil {
 		return Result{}, fmt.Errorf("ceiling: hashing %s: %w", src, err)
 	}
-	out, err := os.Create(dst)
+	// The copy goes through package storage, the writes Effusion makes:
+	// one pwritev per piece, one at a time per file.
+	f, err := os.Create(dst) // start from an empty file
+	if err != nil {
+		return Result{}, err
+	}
+	f.Close()
+	out, err := storage.OpenLayout(filepath.Dir(dst), storage.Layout{
+		PieceLength: int64(pieceLen),
+		Files:       []storage.File{{Path: []string{filepath.Base(dst)}, Length: size}},
+		Hashes:      want,
+	}, storage.Options{})
 	if err != nil {
 		return Result{}, err
 	}
@@ -137,6 +150,11 @@ func sendFile(ln net.Listener, f *os.File) error {
 	return err
 }
 
+// pieceWriter takes verified pieces as their blocks (a *storage.Storage).
+type pieceWriter interface {
+	WritePieceBlocks(index int, blocks [][]byte) error
+}
+
 // blockSize is the unit of receiving: a BitTorrent block.
 const blockSize = 16 << 10
 
@@ -146,12 +164,13 @@ const blockSize = 16 << 10
 // pieces of one length. A worker hashes a batch's pieces in lockstep, a
 // block at a time (internal/sha1x, the fastest SHA-1 for many pieces on
 // this machine), compares the digests and writes each piece straight from
-// its blocks with one pwritev, one write at a time: the work a client must
+// its blocks (package storage: one pwritev, one write at a time per file):
+// the work a client must
 // do, done the cheapest way we know (the way Effusion's hasher does it). A
 // ceiling computed with slower parts than a client's would understate the
 // machine. Reading the next batch overlaps the hashing of the previous
 // ones. It returns the first bad piece or -1.
-func receivePieces(r io.Reader, dst *os.File, want [][sha1.Size]byte, size int64, pieceLen, workers int) (int, error) {
+func receivePieces(r io.Reader, dst pieceWriter, want [][sha1.Size]byte, size int64, pieceLen, workers int) (int, error) {
 	type piece struct {
 		index  int
 		blocks [][]byte
@@ -166,7 +185,6 @@ func receivePieces(r io.Reader, dst *os.File, want [][sha1.Size]byte, size int64
 	jobs := make(chan *batch)
 	var (
 		wg       sync.WaitGroup
-		wmu      sync.Mutex // one pwrite at a time: see below
 		mu       sync.Mutex
 		bad      = -1
 		firstErr error
@@ -191,12 +209,7 @@ func receivePieces(r io.Reader, dst *os.File, want [][sha1.Size]byte, size int64
 				for i := range b.n {
 					p := &b.pieces[i]
 					ok := sums[i] == want[p.index]
-					// Concurrent writes to one file queue on the inode's
-					// lock, where Linux spins: serialized here, a waiting
-					// worker sleeps instead.
-					wmu.Lock()
-					err := writeBlocks(dst, p.blocks, int64(p.index)*int64(pieceLen))
-					wmu.Unlock()
+					err := dst.WritePieceBlocks(p.index, p.blocks)
 					mu.Lock()
 					if !ok && (bad < 0 || p.index < bad) {
 						bad = p.index

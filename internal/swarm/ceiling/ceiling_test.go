@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/effusion-bt/effusion/storage"
 	"go.uber.org/goleak"
 )
 
@@ -51,7 +52,11 @@ func TestReceiveReportsFirstBadPiece(t *testing.T) {
 	}
 	want[7][0] ^= 1
 	want[3][5] ^= 1
-	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	out, err := storage.OpenLayout(t.TempDir(), storage.Layout{
+		PieceLength: 1024,
+		Files:       []storage.File{{Path: []string{"out"}, Length: int64(len(data))}},
+		Hashes:      want,
+	}, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
