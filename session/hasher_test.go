@@ -228,6 +228,46 @@ func TestHasherLoneJobWaitsAtMostTheBound(t *testing.T) {
 	})
 }
 
+// TestHasherLastPieceDoesNotWait: a session's last piece is hashed at once,
+// with the pieces waiting for company before it, whether it finds them
+// queued or arrives while a worker waits.
+func TestHasherLastPieceDoesNotWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBatchPool(1)
+		start := time.Now()
+		ps := b.submit(0, 2)
+		time.Sleep(batchWait / 4)
+		p := testPiece{data: randomData(99, 2*peerwire.BlockSize), good: true}
+		j := makeJob(b.h, 2, p)
+		j.last = true
+		b.h.submit(j)
+		ps = append(ps, p)
+		b.h.pending.Wait()
+		for i := range 3 {
+			if got := b.doneAt[uint32(i)].Sub(start); got != batchWait/4 {
+				t.Errorf("piece %d done after %v, want %v (when the last piece came)", i, got, batchWait/4)
+			}
+		}
+		// Found queued with another: no wait either.
+		start = time.Now()
+		ps = append(ps, b.submit(3, 1)...)
+		p = testPiece{data: randomData(98, 2*peerwire.BlockSize), good: true}
+		j = makeJob(b.h, 4, p)
+		j.last = true
+		b.h.submit(j)
+		ps = append(ps, p)
+		b.h.pending.Wait()
+		if got := b.doneAt[4].Sub(start); got != 0 {
+			t.Errorf("queued last piece done after %v, want 0", got)
+		}
+		b.p.stop()
+		if batches, _ := b.state(); !slices.Equal(batches, []int{3, 2}) {
+			t.Errorf("batches %v, want [3 2]", batches)
+		}
+		checkResults(t, ps, b.results, b.store)
+	})
+}
+
 // TestHasherBatchesQueuedJobs: pieces arriving within the bound are
 // hashed as one batch as soon as there are batchTarget of them, also
 // with several workers (one gathers while the others work).

@@ -40,6 +40,7 @@ type server struct {
 	byPeerID  map[[20]byte]*Peer                             // for duplicate detection
 	clients   map[*Peer]string                               // "v" from the extension handshake
 	partial   map[uint32]*hashJob                            // pieces being assembled
+	hashing   int64                                          // bytes of the pieces with the hasher
 	book      *addrBook                                      // peer addresses to dial
 	procs     map[netip.AddrPort]*connection.Conn[*peerProc] // outgoing connection processes
 	incoming  int                                            // connected incoming peers
@@ -172,6 +173,7 @@ func (srv *server) HandleEvent(ctx context.Context, ev statem.Event, ph Phase, _
 	case evPeerGone:
 		srv.onPeerGone(e.p)
 	case hashResult:
+		srv.hashing -= srv.core.PieceLen(e.index)
 		if e.err != nil {
 			return srv.shutdown(Failed, fmt.Errorf("session: writing piece %d: %w", e.index, e.err))
 		}
@@ -278,6 +280,9 @@ func (srv *server) step(ph Phase, actions ...statem.Action) statem.Result[Phase,
 		j.index = i
 		j.want = srv.cfg.Torrent.Info.PieceHash(int(i))
 		j.digests = srv.core.NeedDigests(i)
+		srv.hashing += srv.core.PieceLen(i)
+		// No other piece to come: the hasher need not wait for company.
+		j.last = srv.core.Stats().Left <= srv.hashing
 		srv.hasher.submit(j)
 	}
 	for _, i := range rd.Have {
