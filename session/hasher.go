@@ -70,6 +70,9 @@ type hasher struct {
 const (
 	batchTarget = sha1x.Lanes
 	batchWait   = 20 * time.Millisecond
+	// batchBlocks stops the wait for pieces of 4 MiB and more: a quarter of
+	// the in-flight blocks, so that the readers are never held up by it.
+	batchBlocks = maxInflightBlocks / 4
 )
 
 // workerPool is a set of hashing goroutines fed by one queue.
@@ -201,7 +204,7 @@ func (p *workerPool) collect(batch []*hashJob, timer **time.Timer) ([]*hashJob, 
 	if !drain(p.jobs, &batch) {
 		return batch, false
 	}
-	if len(batch) >= p.target || hasLast(batch) {
+	if p.enough(batch) {
 		return batch, true
 	}
 	if *timer == nil {
@@ -210,16 +213,13 @@ func (p *workerPool) collect(batch []*hashJob, timer **time.Timer) ([]*hashJob, 
 		(*timer).Reset(p.wait)
 	}
 	defer (*timer).Stop()
-	for len(batch) < p.target {
+	for !p.enough(batch) {
 		select {
 		case j, ok := <-p.jobs:
 			if !ok {
 				return batch, false
 			}
 			batch = append(batch, j)
-			if j.last {
-				return batch, drain(p.jobs, &batch)
-			}
 		case <-(*timer).C:
 			// Take whatever else came meanwhile, without waiting.
 			return batch, drain(p.jobs, &batch)
@@ -228,14 +228,22 @@ func (p *workerPool) collect(batch []*hashJob, timer **time.Timer) ([]*hashJob, 
 	return batch, drain(p.jobs, &batch)
 }
 
-// hasLast reports whether a job in batch is its session's last piece.
-func hasLast(batch []*hashJob) bool {
+// enough reports whether a batch is worth hashing without waiting for
+// more: it has p.target pieces, or holds a session's last piece, or
+// batchBlocks blocks (large pieces: waiting for more would hold the
+// in-flight blocks the readers need to receive them).
+func (p *workerPool) enough(batch []*hashJob) bool {
+	if len(batch) >= p.target {
+		return true
+	}
+	blocks := 0
 	for _, j := range batch {
 		if j.last {
 			return true
 		}
+		blocks += len(j.blocks)
 	}
-	return false
+	return blocks >= batchBlocks
 }
 
 // drain adds the queued jobs to batch, up to sha1x.Lanes, without

@@ -352,3 +352,29 @@ func TestHasherStopWhileWaiting(t *testing.T) {
 		checkResults(t, ps, b.results, b.store)
 	})
 }
+
+// TestHasherEnough: a batch is hashed without waiting once it has the
+// target count, a session's last piece, or a quarter of the in-flight
+// blocks (pieces of 4 MiB and more: waiting would starve the readers).
+func TestHasherEnough(t *testing.T) {
+	p := &workerPool{target: batchTarget}
+	job := func(blocks int, last bool) *hashJob {
+		return &hashJob{blocks: make([]*block, blocks), last: last}
+	}
+	for _, c := range []struct {
+		name  string
+		batch []*hashJob
+		want  bool
+	}{
+		{"one 1 MiB piece", []*hashJob{job(64, false)}, false},
+		{"seven 1 MiB pieces", slices.Repeat([]*hashJob{job(64, false)}, batchTarget-1), false},
+		{"eight 1 MiB pieces", slices.Repeat([]*hashJob{job(64, false)}, batchTarget), true},
+		{"a last piece", []*hashJob{job(64, false), job(3, true)}, true},
+		{"two 8 MiB pieces", []*hashJob{job(batchBlocks/2, false), job(batchBlocks/2, false)}, true},
+		{"one 8 MiB piece", []*hashJob{job(batchBlocks/2, false)}, false},
+	} {
+		if got := p.enough(c.batch); got != c.want {
+			t.Errorf("%s: enough %v, want %v", c.name, got, c.want)
+		}
+	}
+}
