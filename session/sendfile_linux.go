@@ -133,7 +133,8 @@ func (p *Peer) writeBatchZeroCopy(out []byte, reqs []upReq) error {
 			sp.Release()
 			return err
 		}
-		if !corked {
+		if !corked && p.f.upLimit == nil {
+			// (Not under a rate limit: its waits would hold corked data.)
 			_ = z.rc.Control(z.ctl)
 			corked = true
 		}
