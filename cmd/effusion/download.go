@@ -26,6 +26,7 @@ func init() { rootCmd.AddCommand(newDownloadCmd()) }
 
 // transferFlags are the flags download and seed share.
 type transferFlags struct {
+	bind     string
 	port     int
 	peers    []string
 	maxPeers int
@@ -37,6 +38,7 @@ type transferFlags struct {
 func (f *transferFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.IntVar(&f.port, "port", 6881, "TCP port to accept peers on (0 picks a free one)")
+	fl.StringVar(&f.bind, "bind", "", "IP address to accept peers on, e.g. 127.0.0.1 (empty: every interface)")
 	fl.StringArrayVar(&f.peers, "peer", nil, "peer HOST:PORT to connect to (repeatable; works without a tracker)")
 	fl.IntVar(&f.maxPeers, "max-peers", session.DefaultMaxPeers, "most peers connected at once")
 	fl.StringVar(&f.dlRate, "download-rate", "", "download limit in bytes/s (suffixes k, M, G; empty: unlimited)")
@@ -49,11 +51,18 @@ func (f *transferFlags) config(mi *metainfo.MetaInfo, dir string) (session.Confi
 	cfg := session.Config{
 		Torrent:    mi,
 		Dir:        dir,
-		ListenAddr: net.JoinHostPort("", strconv.Itoa(f.port)),
+		ListenAddr: net.JoinHostPort(f.bind, strconv.Itoa(f.port)),
 		MaxPeers:   f.maxPeers,
 	}
 	if f.port < 0 || f.port > 65535 {
 		return cfg, fmt.Errorf("--port %d: not a port", f.port)
+	}
+	if f.bind != "" {
+		ip, err := netip.ParseAddr(f.bind)
+		if err != nil || ip.Zone() != "" {
+			return cfg, fmt.Errorf("--bind %q: not an IP address", f.bind)
+		}
+		cfg.ListenAddr = netip.AddrPortFrom(ip, uint16(f.port)).String()
 	}
 	for _, p := range f.peers {
 		ap, err := resolvePeer(p)
@@ -190,7 +199,8 @@ func startSession(ctx context.Context, cfg session.Config, portSet bool) (*sessi
 	sess, err := session.Start(ctx, cfg)
 	var oe *net.OpError
 	if err != nil && !portSet && errors.As(err, &oe) && oe.Op == "listen" {
-		cfg.ListenAddr = ":0"
+		host, _, _ := net.SplitHostPort(cfg.ListenAddr) // keep --bind
+		cfg.ListenAddr = net.JoinHostPort(host, "0")
 		sess, err = session.Start(ctx, cfg)
 	}
 	return sess, err
