@@ -354,8 +354,8 @@ func TestHasherStopWhileWaiting(t *testing.T) {
 }
 
 // TestHasherEnough: a batch is hashed without waiting once it has the
-// target count, a session's last piece, or a quarter of the in-flight
-// blocks (pieces of 4 MiB and more: waiting would starve the readers).
+// target count, a session's last piece, or half the in-flight blocks
+// (large pieces: waiting for more would starve the readers).
 func TestHasherEnough(t *testing.T) {
 	p := &workerPool{target: batchTarget}
 	job := func(blocks int, last bool) *hashJob {
@@ -370,8 +370,8 @@ func TestHasherEnough(t *testing.T) {
 		{"seven 1 MiB pieces", slices.Repeat([]*hashJob{job(64, false)}, batchTarget-1), false},
 		{"eight 1 MiB pieces", slices.Repeat([]*hashJob{job(64, false)}, batchTarget), true},
 		{"a last piece", []*hashJob{job(64, false), job(3, true)}, true},
-		{"two 8 MiB pieces", []*hashJob{job(batchBlocks/2, false), job(batchBlocks/2, false)}, true},
-		{"one 8 MiB piece", []*hashJob{job(batchBlocks/2, false)}, false},
+		{"two pieces of half the block bound", []*hashJob{job(batchBlocks/2, false), job(batchBlocks/2, false)}, true},
+		{"one piece of half the block bound", []*hashJob{job(batchBlocks/2, false)}, false},
 	} {
 		if got := p.enough(c.batch); got != c.want {
 			t.Errorf("%s: enough %v, want %v", c.name, got, c.want)
