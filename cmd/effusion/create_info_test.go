@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,27 +16,21 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// runFormatsCmd runs create/info on a fresh command tree (fresh flags) and
-// reports what main would: stdout, stderr with main's "effusion: " line,
-// and the exit status.
-func runFormatsCmd(t *testing.T, args ...string) (string, string, int) {
-	t.Helper()
+// runCmd runs effusion with args on a fresh command tree (fresh flags)
+// and reports what main would: stdout, stderr with main's "effusion: "
+// line, and the exit status.
+func runCmd(ctx context.Context, args ...string) (string, string, int) {
 	root := &cobra.Command{Use: "effusion", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(newCreateCmd(), newInfoCmd())
+	root.AddCommand(newCreateCmd(), newInfoCmd(), newDownloadCmd(), newSeedCmd())
 	var out, errb bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&errb)
 	root.SetArgs(args)
-	code := 0
-	if err := root.Execute(); err != nil {
+	err := root.ExecuteContext(ctx)
+	if err != nil {
 		fmt.Fprintln(&errb, "effusion:", err)
-		code = 1
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
 	}
-	return out.String(), errb.String(), code
+	return out.String(), errb.String(), exitCode(err)
 }
 
 func formatsWriteFile(t *testing.T, path string, data []byte) {
@@ -54,7 +49,7 @@ func TestCreateAndInfo(t *testing.T) {
 	formatsWriteFile(t, filepath.Join(content, "b", "x.bin"), bytes.Repeat([]byte("x"), 100000))
 	formatsWriteFile(t, filepath.Join(content, "a.txt"), []byte("hello"))
 	out := filepath.Join(dir, "out.torrent")
-	stdout, stderr, code := runFormatsCmd(t, "create", content, "-o", out, "--piece-length", "32k",
+	stdout, stderr, code := runCmd(t.Context(), "create", content, "-o", out, "--piece-length", "32k",
 		"--tracker", "http://127.0.0.1:1/announce,http://127.0.0.1:2/announce", "--tracker", "udp://127.0.0.1:3",
 		"--private", "--web-seed", "http://127.0.0.1:4/", "--comment", "c")
 	if code != 0 {
@@ -74,7 +69,7 @@ func TestCreateAndInfo(t *testing.T) {
 		t.Fatalf("stderr %q (no progress bar off a terminal)", stderr)
 	}
 
-	stdout, stderr, code = runFormatsCmd(t, "info", out)
+	stdout, stderr, code = runCmd(t.Context(), "info", out)
 	if code != 0 {
 		t.Fatalf("info: %d %s", code, stderr)
 	}
@@ -88,7 +83,7 @@ func TestCreateAndInfo(t *testing.T) {
 		}
 	}
 
-	stdout, _, code = runFormatsCmd(t, "info", "--json", out)
+	stdout, _, code = runCmd(t.Context(), "info", "--json", out)
 	var j torrentJSON
 	if code != 0 || json.Unmarshal([]byte(stdout), &j) != nil {
 		t.Fatalf("json: %d %q", code, stdout)
@@ -100,17 +95,17 @@ func TestCreateAndInfo(t *testing.T) {
 	// Default output name is NAME.torrent in the working directory; an
 	// existing file is not overwritten without --force.
 	t.Chdir(dir)
-	if _, stderr, code = runFormatsCmd(t, "create", content, "--no-date"); code != 0 {
+	if _, stderr, code = runCmd(t.Context(), "create", content, "--no-date"); code != 0 {
 		t.Fatalf("default name: %s", stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "payload.torrent")); err != nil {
 		t.Fatal(err)
 	}
-	_, stderr, code = runFormatsCmd(t, "create", content)
+	_, stderr, code = runCmd(t.Context(), "create", content)
 	if code != 2 || stderr != "effusion: payload.torrent: already exists (use --force to overwrite)\n" {
 		t.Fatalf("overwrite: %d %q", code, stderr)
 	}
-	if _, stderr, code = runFormatsCmd(t, "create", content, "--force"); code != 0 {
+	if _, stderr, code = runCmd(t.Context(), "create", content, "--force"); code != 0 {
 		t.Fatalf("--force: %s", stderr)
 	}
 }
@@ -134,7 +129,7 @@ func TestCreateErrorsWriteNothing(t *testing.T) {
 	}
 	for _, tt := range tests {
 		out := filepath.Join(dir, "out.torrent")
-		_, stderr, code := runFormatsCmd(t, append(tt.args, "-o", out)...)
+		_, stderr, code := runCmd(t.Context(), append(tt.args, "-o", out)...)
 		if code != 2 || stderr != tt.want {
 			t.Errorf("%q: status %d stderr %q, want 2 %q", tt.args, code, stderr, tt.want)
 		}
@@ -166,7 +161,7 @@ func TestInfoMalformed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		for _, args := range [][]string{{"info", tt.arg}, {"info", "--json", tt.arg}} {
-			stdout, stderr, code := runFormatsCmd(t, args...)
+			stdout, stderr, code := runCmd(t.Context(), args...)
 			if code != 2 || stderr != tt.want || stdout != "" {
 				t.Errorf("%q: status %d stdout %q stderr %q, want 2 and %q", args, code, stdout, stderr, tt.want)
 			}
@@ -176,7 +171,7 @@ func TestInfoMalformed(t *testing.T) {
 
 func TestInfoMagnet(t *testing.T) {
 	uri := "magnet:?xt=urn:btih:2af633c618e64c9ea3972789f5764fbea6f42d40&dn=hello&tr=udp%3A%2F%2Ft%3A1&x.pe=127.0.0.1:6881&so=0,2-3"
-	stdout, stderr, code := runFormatsCmd(t, "info", uri)
+	stdout, stderr, code := runCmd(t.Context(), "info", uri)
 	if code != 0 {
 		t.Fatal(stderr)
 	}
@@ -185,7 +180,7 @@ func TestInfoMagnet(t *testing.T) {
 			t.Errorf("lacks %q:\n%s", want, stdout)
 		}
 	}
-	stdout, _, code = runFormatsCmd(t, "info", "--json", uri)
+	stdout, _, code = runCmd(t.Context(), "info", "--json", uri)
 	var j magnetJSON
 	if code != 0 || json.Unmarshal([]byte(stdout), &j) != nil || !j.Magnet || j.InfoHash != "2af633c618e64c9ea3972789f5764fbea6f42d40" || len(j.SelectOnly) != 2 {
 		t.Fatalf("%d %s", code, stdout)
@@ -233,7 +228,7 @@ func TestCreateWarnsAboutUnportableNames(t *testing.T) {
 	formatsWriteFile(t, filepath.Join(content, "CON"), []byte("x"))
 	formatsWriteFile(t, filepath.Join(content, "ok.txt"), []byte("y"))
 	formatsWriteFile(t, filepath.Join(content, "tab\there"), []byte("z"))
-	_, stderr, code := runFormatsCmd(t, "create", content, "-o", filepath.Join(dir, "c.torrent"))
+	_, stderr, code := runCmd(t.Context(), "create", content, "-o", filepath.Join(dir, "c.torrent"))
 	if code != 0 {
 		t.Fatal(stderr)
 	}

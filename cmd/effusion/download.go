@@ -57,12 +57,8 @@ func (f *transferFlags) config(mi *metainfo.MetaInfo, dir string) (session.Confi
 	if f.port < 0 || f.port > 65535 {
 		return cfg, fmt.Errorf("--port %d: not a port", f.port)
 	}
-	if f.bind != "" {
-		ip, err := netip.ParseAddr(f.bind)
-		if err != nil || ip.Zone() != "" {
-			return cfg, fmt.Errorf("--bind %q: not an IP address", f.bind)
-		}
-		cfg.ListenAddr = netip.AddrPortFrom(ip, uint16(f.port)).String()
+	if ip, err := netip.ParseAddr(f.bind); f.bind != "" && (err != nil || ip.Zone() != "") {
+		return cfg, fmt.Errorf("--bind %q: not an IP address", f.bind)
 	}
 	for _, p := range f.peers {
 		ap, err := resolvePeer(p)
@@ -197,8 +193,7 @@ keep every verified piece and fetch only the rest.`,
 // falls back to a free one (an explicit --port is never changed).
 func startSession(ctx context.Context, cfg session.Config, portSet bool) (*session.Session, error) {
 	sess, err := session.Start(ctx, cfg)
-	var oe *net.OpError
-	if err != nil && !portSet && errors.As(err, &oe) && oe.Op == "listen" {
+	if err != nil && !portSet && errors.Is(err, syscall.EADDRINUSE) {
 		host, _, _ := net.SplitHostPort(cfg.ListenAddr) // keep --bind
 		cfg.ListenAddr = net.JoinHostPort(host, "0")
 		sess, err = session.Start(ctx, cfg)

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,29 +17,7 @@ import (
 
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/session"
-	"github.com/spf13/cobra"
 )
-
-// runTransferCmd runs download/seed on a fresh command tree and returns
-// stdout, stderr and the exit status main would use.
-func runTransferCmd(ctx context.Context, args ...string) (string, string, int) {
-	root := &cobra.Command{Use: "effusion", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(newDownloadCmd(), newSeedCmd())
-	var out, errb bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	root.SetArgs(args)
-	code := 0
-	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(&errb, "effusion:", err)
-		code = 1
-		var ee *exitError
-		if errors.As(err, &ee) {
-			code = ee.code
-		}
-	}
-	return out.String(), errb.String(), code
-}
 
 // transferFixture writes a payload, its .torrent, and starts an in-process
 // seeder; it returns the torrent path, the payload and the seeder.
@@ -89,7 +67,7 @@ func TestDownloadCmdCompletesWithJSONProgress(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	stdout, stderr, code := runTransferCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
+	stdout, stderr, code := runCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
 		"--peer", seederAddr(seeder), "--json")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, stderr)
@@ -122,7 +100,7 @@ func TestSeedCmdIncompleteDataExits2(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, stderr, code := runTransferCmd(ctx, "seed", tpath, "-d", dir, "--port", "0")
+	_, stderr, code := runCmd(ctx, "seed", tpath, "-d", dir, "--port", "0")
 	if code != 2 {
 		t.Fatalf("exit %d, want 2\n%s", code, stderr)
 	}
@@ -136,7 +114,7 @@ func TestDownloadCmdInterruptedThenResumed(t *testing.T) {
 	dir := t.TempDir()
 	// First run: 1 MiB/s, interrupted after about a second.
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	_, stderr, code := runTransferCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
+	_, stderr, code := runCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
 		"--peer", seederAddr(seeder), "--download-rate", "1M")
 	cancel()
 	if code == 0 {
@@ -145,7 +123,7 @@ func TestDownloadCmdInterruptedThenResumed(t *testing.T) {
 	// Second run: completes, keeping what the first verified.
 	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	stdout, stderr, code := runTransferCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
+	stdout, stderr, code := runCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
 		"--peer", seederAddr(seeder), "--json")
 	if code != 0 {
 		t.Fatalf("resumed download: exit %d\n%s", code, stderr)
@@ -200,17 +178,56 @@ func TestBindFlag(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for _, bad := range []string{"localhost", "10.0.0.300", "fe80::1%eth0"} {
-		_, stderr, code := runTransferCmd(ctx, "download", tpath, "-o", t.TempDir(), "--bind", bad)
+		_, stderr, code := runCmd(ctx, "download", tpath, "-o", t.TempDir(), "--bind", bad)
 		if code != 2 || !strings.Contains(stderr, "--bind") {
 			t.Errorf("--bind %q: exit %d, stderr %q; want 2 naming --bind", bad, code, stderr)
 		}
 	}
 	dir := t.TempDir()
-	if _, stderr, code := runTransferCmd(ctx, "download", tpath, "-o", dir, "--bind", "127.0.0.1", "--port", "0",
+	if _, stderr, code := runCmd(ctx, "download", tpath, "-o", dir, "--bind", "127.0.0.1", "--port", "0",
 		"--peer", seederAddr(seeder)); code != 0 {
 		t.Fatalf("download --bind 127.0.0.1: exit %d\n%s", code, stderr)
 	}
 	if got, err := os.ReadFile(filepath.Join(dir, "payload.bin")); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("downloaded file differs (err %v)", err)
+	}
+}
+
+// TestStartSessionPortFallback: a taken default port falls back to a free
+// one on the same address; a taken --port is an error; so is a --bind to
+// an address the machine does not have (no fallback: a free port would not
+// help).
+func TestStartSessionPortFallback(t *testing.T) {
+	_, _, _, mi := transferFixture(t, 64<<10)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	taken := ln.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	stop := func(s *session.Session) {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		s.Stop(sctx)
+	}
+	cfg := session.Config{Torrent: mi, Dir: t.TempDir(), ListenAddr: taken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s, err := startSession(ctx, cfg, false)
+	if err != nil {
+		t.Fatalf("default port taken: %v", err)
+	}
+	if a := s.Addr(); a.Addr().String() != "127.0.0.1" || a.String() == taken {
+		t.Errorf("fell back to %v, want another port on 127.0.0.1", a)
+	}
+	stop(s)
+	if s, err := startSession(ctx, cfg, true); err == nil {
+		stop(s)
+		t.Error("explicit --port taken: no error")
+	}
+	cfg.ListenAddr = "192.0.2.1:0" // TEST-NET-1: not this machine's
+	if s, err := startSession(ctx, cfg, false); err == nil {
+		stop(s)
+		t.Error("--bind to a foreign address: no error")
 	}
 }
