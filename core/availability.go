@@ -19,14 +19,13 @@ func (t *Torrent) PeerBitfield(id PeerID, bf []byte) {
 	p.gotAvail = true
 	if allSet(bf, t.n) {
 		t.seedAll(p)
-		t.afterGain(p)
-		return
-	}
-	for i, b := range bf {
-		for b != 0 {
-			j := leadingZeros8(b)
-			b &^= 0x80 >> j
-			t.peerGains(p, uint32(i*8+j))
+	} else {
+		for i, b := range bf {
+			for b != 0 {
+				j := leadingZeros8(b)
+				b &^= 0x80 >> j
+				t.peerGains(p, uint32(i*8+j))
+			}
 		}
 	}
 	t.afterGain(p)
@@ -54,31 +53,30 @@ func (t *Torrent) PeerHave(id PeerID, piece uint32) {
 // PeerHaveAll records a BEP 6 HAVE ALL. Without the fast extension, or
 // after another availability message, the peer is dropped.
 func (t *Torrent) PeerHaveAll(id PeerID) {
-	p := t.lookup(id)
-	if p == nil {
-		return
+	if p := t.takeAvail(id); p != nil {
+		t.seedAll(p)
+		t.afterGain(p)
 	}
-	if !p.fast || p.gotAvail || p.sawHave {
-		t.drop(p, ReasonProtocol, false)
-		return
-	}
-	p.gotAvail = true
-	t.seedAll(p)
-	t.afterGain(p)
 }
 
 // PeerHaveNone records a BEP 6 HAVE NONE, with the same rules as
 // PeerHaveAll.
-func (t *Torrent) PeerHaveNone(id PeerID) {
+func (t *Torrent) PeerHaveNone(id PeerID) { t.takeAvail(id) }
+
+// takeAvail records that peer id sent a HAVE ALL or HAVE NONE and returns
+// it, or nil when the peer is unknown or was dropped for sending one
+// without the fast extension or after another availability message.
+func (t *Torrent) takeAvail(id PeerID) *peer {
 	p := t.lookup(id)
 	if p == nil {
-		return
+		return nil
 	}
 	if !p.fast || p.gotAvail || p.sawHave {
 		t.drop(p, ReasonProtocol, false)
-		return
+		return nil
 	}
 	p.gotAvail = true
+	return p
 }
 
 // seedAll records that p has every piece. Seeds are counted apart

@@ -1,6 +1,9 @@
 package core
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // lateCap bounds how many cancelled or abandoned requests per peer are
 // remembered, so that a block answering one of them is discarded quietly
@@ -329,10 +332,8 @@ func (t *Torrent) PeerAllowedFast(id PeerID, piece uint32) {
 		t.drop(p, ReasonBadIndex, false)
 		return
 	}
-	for _, f := range p.fastSet {
-		if f == piece {
-			return
-		}
+	if slices.Contains(p.fastSet, piece) {
+		return
 	}
 	if len(p.fastSet) < maxAllowedFast {
 		p.fastSet = append(p.fastSet, piece)

@@ -73,27 +73,24 @@ func (t *Torrent) rememberFailure(piece uint32, r *record, digests []uint64) {
 // blocks are banned, senders whose blocks were all good are forgiven the
 // strike.
 func (t *Torrent) judge(f *failRecord, good []uint64) {
+	// t.contrib lists the senders judged so far: the guilty first, then
+	// the forgiven (each once, in one pass over the blocks apiece).
 	t.contrib = t.contrib[:0]
 	for b, id := range f.from {
-		if f.digests[b] != good[b] {
+		if f.digests[b] != good[b] && !containsID(t.contrib, id) {
+			t.contrib = append(t.contrib, id)
 			if p := t.lookup(id); p != nil {
 				t.drop(p, ReasonBadData, true)
 			}
 		}
 	}
 	for _, id := range f.from {
-		innocent := true
-		for b2, id2 := range f.from {
-			if id2 == id && f.digests[b2] != good[b2] {
-				innocent = false
-				break
-			}
+		if containsID(t.contrib, id) {
+			continue // guilty, or forgiven already
 		}
-		if innocent && !containsID(t.contrib, id) {
-			t.contrib = append(t.contrib, id)
-			if p := t.lookup(id); p != nil && p.strikes > 0 {
-				p.strikes--
-			}
+		t.contrib = append(t.contrib, id)
+		if p := t.lookup(id); p != nil && p.strikes > 0 {
+			p.strikes--
 		}
 	}
 }
