@@ -2,7 +2,6 @@ package session
 
 import (
 	"crypto/sha1"
-	"hash"
 	"hash/maphash"
 	"runtime"
 	"sync"
@@ -175,7 +174,7 @@ func (h *hasher) close() {
 // worker instead of trickling to all of them a piece each.
 func (p *workerPool) run() {
 	defer p.wg.Done()
-	w := &hashWorker{sum: sha1.New(), batch: make([]*hashJob, 0, sha1x.Lanes)}
+	w := &hashWorker{batch: make([]*hashJob, 0, sha1x.Lanes)}
 	var timer *time.Timer
 	for {
 		p.gather <- struct{}{}
@@ -267,8 +266,7 @@ func drain(jobs <-chan *hashJob, batch *[]*hashJob) bool {
 
 // hashWorker is a hashing goroutine's reusable state.
 type hashWorker struct {
-	sum   hash.Hash // one piece at a time, as it is gathered
-	multi sha1x.Multi
+	multi sha1x.Multi // crypto/sha1 per piece below sha1x.MinLanes pieces
 	batch []*hashJob
 	group [sha1x.Lanes]*hashJob
 	iov   [][]byte // the piece's blocks, for one vectored write
@@ -290,15 +288,7 @@ func (w *hashWorker) run(batch []*hashJob) {
 				rest = append(rest, j)
 			}
 		}
-		if len(group) < sha1x.MinLanes {
-			for _, j := range group {
-				var r hashResult
-				r, w.iov = j.h.process(w.sum, w.iov, j)
-				finish(j, r)
-			}
-		} else {
-			w.runGroup(group)
-		}
+		w.runGroup(group)
 		clear(batch[len(rest):])
 		batch = rest
 	}
@@ -319,7 +309,8 @@ func sameLayout(a, b *hashJob) bool {
 }
 
 // runGroup hashes jobs of the same layout together, straight from their
-// blocks, then verifies and writes each.
+// blocks (sha1x.Multi falls back to crypto/sha1 per piece when there are
+// too few to share the vector path), then verifies and writes each.
 func (w *hashWorker) runGroup(group []*hashJob) {
 	w.multi.Reset(len(group))
 	var chunks [sha1x.Lanes][]byte
@@ -332,9 +323,7 @@ func (w *hashWorker) runGroup(group []*hashJob) {
 	var sums [sha1x.Lanes][sha1.Size]byte
 	w.multi.Sum(&sums)
 	for i, j := range group {
-		var r hashResult
-		r, w.iov = j.h.check(sums[i], w.iov, j)
-		finish(j, r)
+		finish(j, w.check(sums[i], j))
 	}
 }
 
@@ -351,38 +340,26 @@ func finish(j *hashJob, r hashResult) {
 	h.pending.Done()
 }
 
-// process hashes one job, a block at a time, then checks it; iov is
-// scratch space for its blocks.
-func (h *hasher) process(sum hash.Hash, iov [][]byte, j *hashJob) (hashResult, [][]byte) {
-	sum.Reset()
-	for _, b := range j.blocks {
-		sum.Write(b.bytes())
-	}
-	var digest [sha1.Size]byte
-	sum.Sum(digest[:0])
-	return h.check(digest, iov, j)
-}
-
 // check compares the digest of a job's piece with the expected one and
 // writes the piece, straight from its blocks, if they match. A mismatch
 // (or a request from the core) carries the block digests for smart
 // banning.
-func (h *hasher) check(digest [sha1.Size]byte, iov [][]byte, j *hashJob) (hashResult, [][]byte) {
+func (w *hashWorker) check(digest [sha1.Size]byte, j *hashJob) hashResult {
 	if digest != j.want {
-		return hashResult{index: j.index, digests: blockDigests(j.blocks)}, iov
+		return hashResult{index: j.index, digests: blockDigests(j.blocks)}
 	}
 	r := hashResult{index: j.index, ok: true}
 	if j.digests {
 		r.digests = blockDigests(j.blocks)
 	}
-	iov = iov[:0]
+	w.iov = w.iov[:0]
 	for _, b := range j.blocks {
-		iov = append(iov, b.bytes())
+		w.iov = append(w.iov, b.bytes())
 	}
-	err := h.store.WritePieceBlocks(int(j.index), iov)
-	clear(iov) // the blocks go back to the pool
+	err := j.h.store.WritePieceBlocks(int(j.index), w.iov)
+	clear(w.iov) // the blocks go back to the pool
 	if err != nil {
-		return hashResult{index: j.index, err: err}, iov
+		return hashResult{index: j.index, err: err}
 	}
-	return r, iov
+	return r
 }

@@ -117,8 +117,8 @@ func TestHasherBatch(t *testing.T) {
 	store := &memStore{pieces: map[int][]byte{}, fail: map[int]bool{6: true}}
 	results := map[uint32]hashResult{}
 	h := &hasher{store: store, done: func(r hashResult) { results[r.index] = r }}
-	w := &hashWorker{sum: sha1.New()}
-	// Batches of 8 (one full group), 1 (the single path), 8 starting with
+	w := &hashWorker{}
+	// Batches of 8 (one full group), 1 (crypto/sha1 inside sha1x.Multi), 8 starting with
 	// the short last piece (a group of 1, then one of 7), and 3.
 	for _, order := range [][]int{{0, 1, 2, 3, 4, 5, 6, 7}, {8}, {19, 9, 10, 11, 12, 13, 14, 15}, {16, 17, 18}} {
 		var batch []*hashJob

@@ -477,9 +477,7 @@ func (p *Peer) writeBatch(out []byte, reqs []upReq) error {
 		}
 		buf := p.rbufs[i][:u.length]
 		if err := p.f.store.ReadBlock(int(u.index), int64(u.begin), buf); err != nil {
-			p.f.log.Warn("reading a block to upload", "piece", u.index, "err", err)
-			if p.fast {
-				p.hdrs = peerwire.AppendReject(p.hdrs, u.index, u.begin, u.length)
+			if p.hdrs = p.unreadable(p.hdrs, u, err); len(p.hdrs) > h {
 				p.vec = append(p.vec, p.hdrs[h:])
 			}
 			continue
@@ -503,6 +501,16 @@ func (p *Peer) writeBatch(out []byte, reqs []upReq) error {
 	}
 	p.lastSend.Store(time.Now().UnixNano())
 	return nil
+}
+
+// unreadable logs a requested block we could not read and appends its
+// REJECT to dst when the fast extension lets us say so.
+func (p *Peer) unreadable(dst []byte, u upReq, err error) []byte {
+	p.f.log.Warn("reading a block to upload", "piece", u.index, "err", err)
+	if p.fast {
+		dst = peerwire.AppendReject(dst, u.index, u.begin, u.length)
+	}
+	return dst
 }
 
 // waitUpload waits for the upload rate limit to allow n more bytes.

@@ -123,10 +123,7 @@ func (p *Peer) writeBatchZeroCopy(out []byte, reqs []upReq) error {
 			buf = buf[:n]
 		}
 		if err != nil {
-			p.f.log.Warn("reading a block to upload", "piece", u.index, "err", err)
-			if p.fast {
-				buf = peerwire.AppendReject(buf, u.index, u.begin, u.length)
-			}
+			buf = p.unreadable(buf, u, err)
 			continue
 		}
 		if err := p.waitUpload(int(u.length)); err != nil {
