@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/effusion-bt/effusion/bencode"
-	"github.com/effusion-bt/effusion/internal/sha1x"
+	"github.com/effusion-bt/effusion/sha1x"
 )
 
 // Piece lengths Build chooses from when none is given, and accepts.
@@ -275,7 +275,7 @@ const buildChunk = 64 << 10
 // hashPieces hashes every piece with opts.Workers goroutines. Workers take
 // runs of consecutive piece indices from a shared counter, read them with
 // pread (across file boundaries) into their own buffers, a chunk at a
-// time, hash them together (internal/sha1x) and store the hashes; Build's
+// time, hash them together (sha1x) and store the hashes; Build's
 // goroutine collects completions for Progress and the first error.
 func hashPieces(ctx context.Context, files []srcFile, total, pl int64, opts BuildOptions) ([]byte, error) {
 	n := int((total + pl - 1) / pl)

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/effusion-bt/effusion/internal/sha1x"
+	"github.com/effusion-bt/effusion/sha1x"
 )
 
 // pieceStore is the part of storage the hasher writes verified pieces to.

@@ -11,8 +11,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/effusion-bt/effusion/internal/sha1x"
 	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/sha1x"
 )
 
 // memStore records the pieces written, or fails the ones in fail.

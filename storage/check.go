@@ -9,8 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/effusion-bt/effusion/internal/sha1x"
 	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/sha1x"
 )
 
 // VerifyPiece reports whether data hashes (SHA-1) to want.

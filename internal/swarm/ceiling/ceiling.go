@@ -3,7 +3,7 @@
 // piece, pwrite. Benchmarks report a client's throughput as a fraction of it.
 //
 // It does that work the fastest way we know on this machine (16 KiB
-// blocks from a free list, the multi-buffer SHA-1 of internal/sha1x, one
+// blocks from a free list, the multi-buffer SHA-1 of sha1x, one
 // pwritev per piece, writes that do not contend): a
 // ceiling built with slower parts than a client uses is no ceiling (with
 // crypto/sha1, which runs at 500 MB/s per core on CPUs without SHA-NI,
@@ -22,7 +22,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/effusion-bt/effusion/internal/sha1x"
+	"github.com/effusion-bt/effusion/sha1x"
 	"github.com/effusion-bt/effusion/storage"
 )
 
@@ -162,7 +162,7 @@ const blockSize = 16 << 10
 // (the most recently released first, still in the CPU's caches) and
 // hands them to workers in batches of up to sha1x.Lanes consecutive
 // pieces of one length. A worker hashes a batch's pieces in lockstep, a
-// block at a time (internal/sha1x, the fastest SHA-1 for many pieces on
+// block at a time (sha1x, the fastest SHA-1 for many pieces on
 // this machine), compares the digests and writes each piece straight from
 // its blocks (package storage: one pwritev, one write at a time per file):
 // the work a client must

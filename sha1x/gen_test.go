@@ -42,6 +42,6 @@ func TestGeneratedAssemblyUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatal("sha1x_amd64.s differs from what gen.go writes: run go generate ./internal/sha1x/")
+		t.Fatal("sha1x_amd64.s differs from what gen.go writes: run go generate ./sha1x/")
 	}
 }
