@@ -9,7 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/bitset"
 	"github.com/effusion-bt/effusion/sha1x"
 )
 
@@ -34,12 +34,12 @@ const checkChunk = 64 << 10
 //
 // A read error other than a missing or short file aborts the check and is
 // returned; so is ctx's error if it ends first.
-func (s *Storage) Check(ctx context.Context, progress func(done, total int)) (peerwire.Bitfield, error) {
+func (s *Storage) Check(ctx context.Context, progress func(done, total int)) (bitset.Set, error) {
 	n := len(s.hashes)
-	have := peerwire.NewBitfield(n)
+	have := bitset.New(n)
 	present, err := s.presentFiles()
 	if err != nil {
-		return peerwire.Bitfield{}, err
+		return bitset.Set{}, err
 	}
 	type result struct {
 		index int
@@ -107,10 +107,10 @@ func (s *Storage) Check(ctx context.Context, progress func(done, total int)) (pe
 		}
 	}
 	if workErr != nil {
-		return peerwire.Bitfield{}, workErr
+		return bitset.Set{}, workErr
 	}
 	if done < n {
-		return peerwire.Bitfield{}, parent.Err()
+		return bitset.Set{}, parent.Err()
 	}
 	return have, nil
 }
