@@ -32,7 +32,7 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 	}
 	step := func() {
 		r := q.pop()
-		tor.BlockReceived(ids[r.peer], r.piece, r.block*BlockSize, BlockSize)
+		tor.BlockReceived(ids[r.peer], r.piece, r.block*BlockSize, BlockSize, nil)
 		for rd := tor.Ready(); !rd.Empty(); rd = tor.Ready() {
 			for _, m := range rd.Messages {
 				if m.Kind == MsgRequest {

@@ -1,14 +1,23 @@
 package core
 
-// PeerBitfield records the peer's bitfield in wire format. It must be the
-// peer's first availability message and exactly ceil(n/8) bytes with the
-// spare bits zero; otherwise the peer is dropped (ReasonBadBitfield).
+// Availability rules. The first availability message (BITFIELD, or BEP 6's
+// HAVE ALL or HAVE NONE) must come before any HAVE or block; real clients
+// bend the rest (aria2 sends INTERESTED before its bitfield, repeats its
+// bitfield, or follows HAVE NONE with a bitfield), so a repeat is accepted
+// when it only adds pieces (they count as HAVEs) and drops the peer
+// (ReasonBadBitfield) when it takes one back. HAVE ALL and HAVE NONE need
+// the fast extension (ReasonProtocol otherwise). These are the only
+// availability rules: the shell forwards the messages as they come.
+
+// PeerBitfield records the peer's bitfield in wire format: exactly
+// ceil(n/8) bytes with the spare bits zero, else the peer is dropped
+// (ReasonBadBitfield).
 func (t *Torrent) PeerBitfield(id PeerID, bf []byte) {
-	p := t.lookup(id)
+	p := t.from(id)
 	if p == nil {
 		return
 	}
-	if p.gotAvail || p.sawHave || len(bf) != (t.n+7)/8 {
+	if len(bf) != (t.n+7)/8 {
 		t.drop(p, ReasonBadBitfield, false)
 		return
 	}
@@ -16,7 +25,12 @@ func (t *Torrent) PeerBitfield(id PeerID, bf []byte) {
 		t.drop(p, ReasonBadBitfield, false)
 		return
 	}
-	p.gotAvail = true
+	if !t.firstAvail(p, ReasonBadBitfield) {
+		if p.gotAvail {
+			t.moreAvail(p, bf)
+		}
+		return
+	}
 	if allSet(bf, t.n) {
 		t.seedAll(p)
 	} else {
@@ -31,10 +45,56 @@ func (t *Torrent) PeerBitfield(id PeerID, bf []byte) {
 	t.afterGain(p)
 }
 
+// firstAvail takes p's first availability message: false when it is a
+// repeat (p.gotAvail) or, dropping p with r, when it comes after a HAVE or
+// a block.
+func (t *Torrent) firstAvail(p *peer, r Reason) bool {
+	if p.gotAvail {
+		return false
+	}
+	if p.sawOther {
+		t.drop(p, r, false)
+		return false
+	}
+	p.gotAvail = true
+	return true
+}
+
+// moreAvail applies a repeated bitfield: pieces it adds are HAVEs; taking
+// one back drops the peer.
+func (t *Torrent) moreAvail(p *peer, bf []byte) {
+	if p.seedCounted {
+		if !allSet(bf, t.n) {
+			t.drop(p, ReasonBadBitfield, false)
+		}
+		return
+	}
+	for i := 0; i < t.n; i++ {
+		if p.bits.has(uint32(i)) && bf[i>>3]&(0x80>>(i&7)) == 0 {
+			t.drop(p, ReasonBadBitfield, false)
+			return
+		}
+	}
+	gained := false
+	for i, b := range bf {
+		for b != 0 {
+			j := leadingZeros8(b)
+			b &^= 0x80 >> j
+			if k := uint32(i*8 + j); !p.bits.has(k) {
+				t.peerGains(p, k)
+				gained = true
+			}
+		}
+	}
+	if gained {
+		t.afterGain(p)
+	}
+}
+
 // PeerHave records a HAVE. An index out of range drops the peer
 // (ReasonBadIndex); a repeated HAVE is ignored.
 func (t *Torrent) PeerHave(id PeerID, piece uint32) {
-	p := t.lookup(id)
+	p := t.from(id)
 	if p == nil {
 		return
 	}
@@ -42,7 +102,7 @@ func (t *Torrent) PeerHave(id PeerID, piece uint32) {
 		t.drop(p, ReasonBadIndex, false)
 		return
 	}
-	p.sawHave = true
+	p.sawOther = true
 	if p.bits.has(piece) {
 		return
 	}
@@ -50,33 +110,48 @@ func (t *Torrent) PeerHave(id PeerID, piece uint32) {
 	t.afterGain(p)
 }
 
-// PeerHaveAll records a BEP 6 HAVE ALL. Without the fast extension, or
-// after another availability message, the peer is dropped.
+// PeerHaveAll records a BEP 6 HAVE ALL (also as a repeat: the peer became a
+// seed).
 func (t *Torrent) PeerHaveAll(id PeerID) {
-	if p := t.takeAvail(id); p != nil {
-		t.seedAll(p)
-		t.afterGain(p)
+	p := t.from(id)
+	if p == nil {
+		return
 	}
+	if !p.fast {
+		t.drop(p, ReasonProtocol, false)
+		return
+	}
+	if !t.firstAvail(p, ReasonProtocol) {
+		if !p.gotAvail || p.seedCounted {
+			return
+		}
+		// A repeat: the peer completed. Seeds are counted apart from the
+		// per-piece availability, so take its pieces out of it first.
+		for w, word := range p.bits {
+			for word != 0 {
+				t.availDec(uint32(w*64) + uint32(trailingZeros(word)))
+				word &= word - 1
+			}
+		}
+	}
+	t.seedAll(p)
+	t.afterGain(p)
 }
 
-// PeerHaveNone records a BEP 6 HAVE NONE, with the same rules as
-// PeerHaveAll.
-func (t *Torrent) PeerHaveNone(id PeerID) { t.takeAvail(id) }
-
-// takeAvail records that peer id sent a HAVE ALL or HAVE NONE and returns
-// it, or nil when the peer is unknown or was dropped for sending one
-// without the fast extension or after another availability message.
-func (t *Torrent) takeAvail(id PeerID) *peer {
-	p := t.lookup(id)
+// PeerHaveNone records a BEP 6 HAVE NONE; as a repeat it may not take
+// pieces back.
+func (t *Torrent) PeerHaveNone(id PeerID) {
+	p := t.from(id)
 	if p == nil {
-		return nil
+		return
 	}
-	if !p.fast || p.gotAvail || p.sawHave {
+	if !p.fast {
 		t.drop(p, ReasonProtocol, false)
-		return nil
+		return
 	}
-	p.gotAvail = true
-	return p
+	if !t.firstAvail(p, ReasonProtocol) && p.gotAvail && p.npieces > 0 {
+		t.drop(p, ReasonBadBitfield, false)
+	}
 }
 
 // seedAll records that p has every piece. Seeds are counted apart

@@ -111,7 +111,7 @@ func benchCore(b *testing.B, pieces int) {
 			b.StartTimer()
 		}
 		r := q.pop()
-		tor.BlockReceived(ids[r.peer], r.piece, r.block*BlockSize, BlockSize)
+		tor.BlockReceived(ids[r.peer], r.piece, r.block*BlockSize, BlockSize, nil)
 		for rd := tor.Ready(); !rd.Empty(); rd = tor.Ready() {
 			for _, m := range rd.Messages {
 				if m.Kind == MsgRequest {

@@ -13,6 +13,7 @@ type block struct {
 	nreq  uint8
 	req   [maxDupLimit]PeerID // peers it is requested from
 	from  PeerID              // who sent the accepted copy (for blame)
+	data  any                 // the shell's payload of the accepted copy
 }
 
 func (b *block) requestedBy(id PeerID) bool {
@@ -102,18 +103,22 @@ func (t *Torrent) locate(piece, begin, length uint32) (b int, ok bool) {
 	return b, true
 }
 
-// BlockReceived records a PIECE message's block (the payload stays with the
-// shell). The verdict says whether to store the payload. A block that
-// matches no request to this peer (nor one we recently cancelled) is a
-// protocol violation: the verdict is BlockViolation and the peer is in
-// Ready.Drops. When the block completes its piece, the piece is in
-// Ready.Hash; other peers that had the block requested (end game) are sent
-// cancels.
-func (t *Torrent) BlockReceived(id PeerID, piece, begin, length uint32) BlockVerdict {
-	p := t.lookup(id)
+// BlockReceived records a PIECE message's block. data is the shell's handle
+// on the payload (a pooled buffer; opaque to the core): with BlockAccepted
+// the core keeps it in the piece's record, the one place a piece is
+// assembled, until TakePiece hands the piece's data back in block order
+// (or Ready.Discard, if the piece is abandoned); with any other verdict the
+// shell keeps it. A block that matches no request to this peer (nor one we
+// recently cancelled) is a protocol violation: the verdict is
+// BlockViolation and the peer is in Ready.Drops. When the block completes
+// its piece, the piece is in Ready.Hash; other peers that had the block
+// requested (end game) are sent cancels.
+func (t *Torrent) BlockReceived(id PeerID, piece, begin, length uint32, data any) BlockVerdict {
+	p := t.from(id)
 	if p == nil {
 		return BlockDiscarded
 	}
+	p.sawOther = true
 	b, ok := t.locate(piece, begin, length)
 	if !ok {
 		t.drop(p, ReasonBadIndex, false)
@@ -137,6 +142,7 @@ func (t *Torrent) BlockReceived(id PeerID, piece, begin, length uint32) BlockVer
 			blk.nreq = 0
 			blk.state = blkReceived
 			blk.from = p.id
+			blk.data = data
 			r.nrecv++
 			t.progress(p, length)
 			t.downloaded += int64(length)
@@ -178,7 +184,7 @@ func (t *Torrent) progress(p *peer, n uint32) {
 // A reject for a request never sent (nor recently cancelled), or from a
 // peer without the fast extension, drops the peer.
 func (t *Torrent) PeerReject(id PeerID, piece, begin, length uint32) {
-	p := t.lookup(id)
+	p := t.from(id)
 	if p == nil {
 		return
 	}
@@ -270,6 +276,10 @@ func (t *Torrent) abandon(i uint32) {
 	r := &t.recs[k]
 	for b := range r.blocks {
 		blk := &r.blocks[b]
+		if blk.data != nil {
+			t.rd.Discard = append(t.rd.Discard, blk.data)
+			blk.data = nil
+		}
 		ref := reqRef{piece: i, block: uint32(b)}
 		for _, q := range blk.req[:blk.nreq] {
 			if qp := t.lookup(q); qp != nil && qp.removeOut(ref) {
@@ -345,4 +355,40 @@ func (t *Torrent) PieceHashed(piece uint32, ok bool) {
 		}
 	}
 	t.bump()
+}
+
+// TakePiece appends the data of piece's blocks, in block order, to dst and
+// hands it to the shell (the core keeps none of it): call it for each piece
+// of Ready.Hash, before PieceHashed. A piece not awaiting verification
+// appends nothing.
+func (t *Torrent) TakePiece(piece uint32, dst []any) []any {
+	if int(piece) >= t.n || t.state[piece] != stHashing {
+		return dst
+	}
+	r := &t.recs[t.rec[piece]]
+	for b := range r.blocks {
+		dst = append(dst, r.blocks[b].data)
+		r.blocks[b].data = nil
+	}
+	return dst
+}
+
+// TakeAll appends the data of every block the core still holds (pieces
+// not complete, or complete and not yet taken) to dst and forgets it: for
+// the shell's shutdown, after which the Torrent is not used again.
+func (t *Torrent) TakeAll(dst []any) []any {
+	for i := range t.n {
+		k := t.rec[i]
+		if k < 0 {
+			continue
+		}
+		r := &t.recs[k]
+		for b := range r.blocks {
+			if d := r.blocks[b].data; d != nil {
+				dst = append(dst, d)
+				r.blocks[b].data = nil
+			}
+		}
+	}
+	return dst
 }

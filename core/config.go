@@ -59,6 +59,11 @@ type Config struct {
 	BanStrikes int
 	// RateWindow is the time constant of the rate estimators. Default 5 s.
 	RateWindow time.Duration
+	// SilentGrace and IdleGrace rule Evictable: a peer that sent nothing
+	// for SilentGrace after connecting (default 5 s), or that has been
+	// connected IdleGrace (default 60 s) without interest either way, may
+	// give its slot to a new peer.
+	SilentGrace, IdleGrace time.Duration
 }
 
 const maxDupLimit = 4
@@ -102,5 +107,7 @@ func (c *Config) fill() error {
 	def(&c.BanStrikes, 3)
 	c.BanStrikes = max(c.BanStrikes, 1)
 	defd(&c.RateWindow, 5*time.Second)
+	defd(&c.SilentGrace, 5*time.Second)
+	defd(&c.IdleGrace, time.Minute)
 	return nil
 }

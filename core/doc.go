@@ -36,9 +36,9 @@
 //		case <-ticker.C:
 //			t.Tick(time.Since(start))
 //		case c := <-connected: // handshake done
-//			c.id = t.PeerConnected(core.Caps{Fast: c.fast, ReqQ: c.reqq})
-//			send(c, bitfield or have-all/have-none from t.AppendBitfield)
-//		case ev := <-fromPeers:
+//			c.id = t.PeerConnected(core.Caps{Fast: c.fast, AllowedFast: peerwire.AllowedFastSet(...)})
+//			// its greeting (bitfield or have all/none, allowed fast) is in the next Ready
+//		case ev := <-fromPeers: // forwarded as they come; the core owns the rules
 //			switch m := ev.msg; m.kind {
 //			case bitfield:       t.PeerBitfield(ev.id, m.bits)
 //			case have:           t.PeerHave(ev.id, m.index)
@@ -51,62 +51,30 @@
 //			case allowedFast:    t.PeerAllowedFast(ev.id, m.index)
 //			case suggest:        t.PeerSuggest(ev.id, m.index)
 //			case reject:         t.PeerReject(ev.id, m.index, m.begin, m.length)
-//			case request:
-//				switch t.PeerRequest(ev.id, m.index, m.begin, m.length) {
-//				case core.RequestServe:  queue the upload (bounded; REJECT beyond)
-//				case core.RequestReject: send REJECT
-//				}                        // Ignore, Violation: nothing (a Drop follows)
-//			case piece: // the payload was read into a pooled buffer
-//				if t.BlockReceived(ev.id, m.index, m.begin, m.length) == core.BlockAccepted {
-//					store the block (piece buffer or pwrite)
+//			case piece: // the payload was read into a pooled buffer, buf
+//				if t.BlockReceived(ev.id, m.index, m.begin, m.length, buf) != core.BlockAccepted {
+//					recycle(buf) // else the core holds it until its piece is complete
 //				}
 //			}
 //		case sent := <-uploads:   t.Uploaded(sent.id, sent.n)
-//		case g := <-granted:      t.GrantAllowedFast(g.id, g.index) // after sending ALLOWED FAST
 //		case h := <-hashed:       t.PieceHashed(h.index, h.ok) // or PieceHashedDigests
 //		case id := <-closed:      t.PeerGone(id)
+//		case nc := <-newcomer:    // at the peer limit
+//			if v := t.Evictable(); v != core.NoPeer { close v; admit nc }
 //		}
 //		rd := t.Ready() // fills request pipelines; valid until the next Ready
 //		for _, m := range rd.Messages { send m.Kind to m.Peer }
-//		for _, i := range rd.Hash     { hash piece i (hasher pool) → PieceHashed }
+//		for _, i := range rd.Hash     { hash t.TakePiece(i, nil) (hasher pool) → PieceHashed }
 //		for _, i := range rd.Have     { send HAVE i to every peer }
 //		for _, d := range rd.Drops    { close d.Peer; if d.Ban, ban its address }
+//		for _, b := range rd.Discard  { recycle(b) }
 //		if rd.Completed               { announce "completed" }
 //	}
 //
-// When the core chokes a peer (MsgChoke) the shell drops that peer's queued
-// uploads, rejecting them when the fast extension is on. CANCELs the peer
-// sends us are the shell's business too (remove from the upload queue).
-//
-// # Policies
-//
-// Picking: the first RandomFirst pieces at random, then rarest first, ties
-// random; availability buckets updated in O(1) per HAVE, bitfield entry or
-// departure, never re-sorted. A peer keeps to its current piece, then
-// finishes partial pieces nobody is working on before starting new ones,
-// and helps with other peers' current pieces only when it has nothing else
-// to do; only pieces the peer has; allowed-fast pieces while it chokes us;
-// suggestions as a hint. End game starts when every missing block is
-// requested: a block may then be requested from up to EndgameDuplicates
-// peers (by peers with nearly empty pipelines), and the others get CANCEL
-// when it arrives. Picking costs amortised O(1) per block.
-//
-// Pipelining: 16 KiB blocks; each peer's pipeline is its download rate times
-// RequestQueueTime, in blocks, with slow start, between MinRequests and
-// min(MaxRequests, the peer's reqq). A peer that leaves requests unanswered
-// for SnubTimeout is snubbed: its requests are cancelled and go to other
-// peers; a single request dropped silently is cancelled after SnubTimeout. A choke without the fast extension returns the peer's requests to
-// the pool; a REJECT returns one.
-//
-// Verification: a failed piece returns to the pool; each peer that sent
-// one of its blocks gets a strike, and a sole contributor or a peer with
-// BanStrikes strikes is dropped with Ban. A failed piece is then fetched
-// from a single peer, so a second failure names the culprit. With block
-// digests (PieceHashedDigests, NeedDigests) the core bans the liar as soon
-// as the piece verifies and forgives the others (smart ban).
-//
-// Choking: UnchokeSlots regular slots re-ranked every RechokeInterval: by
-// download rate while leeching (snubbed peers excluded), by upload rate
-// with rotation while seeding; one optimistic slot rotating every
-// OptimisticInterval, new peers three times as likely.
+// Requests a peer sends us are admitted by AdmitRequest, a pure function
+// the shell may call on the peer's own goroutine (from its have-set, its
+// choke state and the allowed fast pieces it sent); when the core chokes a
+// peer (MsgChoke) the shell applies the same rule to that peer's queued
+// requests. CANCELs the peer sends us are the shell's business (remove from
+// the upload queue).
 package core

@@ -39,7 +39,7 @@ func Example() {
 		}
 		haves += len(rd.Have)
 		for _, m := range blocks {
-			if t.BlockReceived(peer, m.Piece, m.Begin, m.Length) == core.BlockAccepted {
+			if t.BlockReceived(peer, m.Piece, m.Begin, m.Length, nil) == core.BlockAccepted {
 				stored += int64(m.Length) // the shell stores the payload
 			}
 		}

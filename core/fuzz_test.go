@@ -76,9 +76,9 @@ func FuzzEvents(f *testing.F) {
 					k := int(next()) % len(reqs)
 					m := reqs[k]
 					reqs = append(reqs[:k], reqs[k+1:]...)
-					tor.BlockReceived(m.Peer, m.Piece, m.Begin, m.Length)
+					tor.BlockReceived(m.Peer, m.Piece, m.Begin, m.Length, nil)
 				} else {
-					tor.BlockReceived(peer(), uint32(next()%uint8(n+1)), uint32(next()%4)*BlockSize, BlockSize)
+					tor.BlockReceived(peer(), uint32(next()%uint8(n+1)), uint32(next()%4)*BlockSize, BlockSize, nil)
 				}
 			case 8:
 				tor.PeerChoke(peer())
@@ -119,7 +119,9 @@ func FuzzEvents(f *testing.F) {
 			case 16:
 				tor.SetWanted(uint32(next()%uint8(n)), next()%2 == 0)
 			case 17:
-				tor.PeerRequest(peer(), uint32(next()%uint8(n+1)), uint32(next())*1024, uint32(next())*256)
+				if id := tor.Evictable(); id != NoPeer && next()%2 == 0 {
+					tor.PeerGone(id)
+				}
 			case 18:
 				tor.Uploaded(peer(), int(next())*100)
 			case 19:
@@ -167,7 +169,7 @@ func FuzzEvents(f *testing.F) {
 					dropped[k] = true
 					continue
 				}
-				tor.BlockReceived(seed, m.Piece, m.Begin, m.Length)
+				tor.BlockReceived(seed, m.Piece, m.Begin, m.Length, nil)
 			}
 			for _, h := range hashes {
 				tor.PieceHashed(h, true)

@@ -94,7 +94,7 @@ func (x *h) tick(d time.Duration) batch {
 // deliver answers requests with blocks, hashing completed pieces as ok.
 func (x *h) deliver(reqs []Message) batch {
 	for _, m := range reqs {
-		if v := x.BlockReceived(m.Peer, m.Piece, m.Begin, m.Length); v != BlockAccepted {
+		if v := x.BlockReceived(m.Peer, m.Piece, m.Begin, m.Length, nil); v != BlockAccepted {
 			x.tb.Fatalf("block %+v: %v", m, v)
 		}
 	}

@@ -43,8 +43,9 @@ type peer struct {
 	npieces     int
 	seedCounted bool // has every piece, counted in Torrent.seeds, not in avail
 	gotAvail    bool // bitfield, have-all or have-none seen
-	sawHave     bool
-	interesting int // pieces it has that we need
+	heard       bool // the peer has sent a message (not counting keep-alives)
+	sawOther    bool // a HAVE or a block came (no first availability message after it)
+	interesting int  // pieces it has that we need
 
 	amInterested   bool
 	amChoking      bool
@@ -66,7 +67,6 @@ type peer struct {
 
 	cur        int64    // piece being downloaded from this peer, -1 if none
 	fastSet    []uint32 // pieces the peer allows us while it chokes us
-	granted    []uint32 // pieces we allow the peer while we choke it
 	suggest    []uint32
 	stuck      bool   // last pick failed...
 	stuckEpoch uint64 // ...at this epoch
@@ -140,8 +140,51 @@ func (t *Torrent) lookup(id PeerID) *peer {
 	return p
 }
 
+// from is lookup for an event that came from the peer: it notes that the
+// peer has said something (see Evictable).
+func (t *Torrent) from(id PeerID) *peer {
+	p := t.lookup(id)
+	if p != nil {
+		p.heard = true
+	}
+	return p
+}
+
+// Evictable names the connected peer least worth keeping, for a shell at
+// its peer limit that has a new peer wanting a slot (libtorrent evicts by
+// usefulness the same way), or NoPeer when every peer is worth its slot:
+// first one that has sent nothing at all (the core never sees keep-alives)
+// in the SilentGrace since it connected, then one connected for IdleGrace
+// that is neither interested in us nor interesting to us; the longest
+// connected first.
+func (t *Torrent) Evictable() PeerID {
+	var silent, idle *peer
+	for _, p := range t.live {
+		age := t.now - p.connectedAt
+		switch {
+		case !p.heard && age >= t.cfg.SilentGrace:
+			if silent == nil || p.connectedAt < silent.connectedAt {
+				silent = p
+			}
+		case age >= t.cfg.IdleGrace && !p.amInterested && !p.peerInterested:
+			if idle == nil || p.connectedAt < idle.connectedAt {
+				idle = p
+			}
+		}
+	}
+	switch {
+	case silent != nil:
+		return silent.id
+	case idle != nil:
+		return idle.id
+	}
+	return NoPeer
+}
+
 // PeerConnected registers a peer whose handshake completed and returns its
-// handle. It returns NoPeer when 65,535 peers are already registered.
+// handle; its greeting (our availability, allowed fast grants) is in the
+// next Ready, before any other message to it. It returns NoPeer when
+// 65,535 peers are already registered.
 func (t *Torrent) PeerConnected(caps Caps) PeerID {
 	var p *peer
 	var slot int
@@ -166,7 +209,6 @@ func (t *Torrent) PeerConnected(caps Caps) PeerID {
 		bits:        p.bits,
 		out:         p.out[:0],
 		fastSet:     p.fastSet[:0],
-		granted:     p.granted[:0],
 		suggest:     p.suggest[:0],
 		amChoking:   true,
 		peerChoking: true,
@@ -179,13 +221,14 @@ func (t *Torrent) PeerConnected(caps Caps) PeerID {
 	t.setReqQ(p, caps.ReqQ)
 	p.liveIdx = len(t.live)
 	t.live = append(t.live, p)
+	t.greet(p, caps.AllowedFast)
 	return p.id
 }
 
 // PeerReqQ records the "reqq" of the peer's BEP 10 handshake, which may
 // arrive after PeerConnected.
 func (t *Torrent) PeerReqQ(id PeerID, reqq int) {
-	if p := t.lookup(id); p != nil {
+	if p := t.from(id); p != nil {
 		t.setReqQ(p, reqq)
 	}
 }
@@ -262,7 +305,7 @@ func (t *Torrent) teardown(p *peer) {
 // peer discards our requests, so they return to the pool; with it, the peer
 // rejects them explicitly (PeerReject) and allowed-fast requests go on.
 func (t *Torrent) PeerChoke(id PeerID) {
-	p := t.lookup(id)
+	p := t.from(id)
 	if p == nil || p.peerChoking {
 		return
 	}
@@ -275,7 +318,7 @@ func (t *Torrent) PeerChoke(id PeerID) {
 
 // PeerUnchoke records that the peer unchoked us; requests follow in Ready.
 func (t *Torrent) PeerUnchoke(id PeerID) {
-	p := t.lookup(id)
+	p := t.from(id)
 	if p == nil || !p.peerChoking {
 		return
 	}
@@ -290,7 +333,7 @@ func (t *Torrent) PeerUnchoke(id PeerID) {
 // PeerInterested records that the peer is interested in us. If a regular
 // unchoke slot, or the optimistic one, is free it is unchoked at once.
 func (t *Torrent) PeerInterested(id PeerID) {
-	p := t.lookup(id)
+	p := t.from(id)
 	if p == nil || p.peerInterested {
 		return
 	}
@@ -311,7 +354,7 @@ func (t *Torrent) PeerInterested(id PeerID) {
 // PeerNotInterested records that the peer lost interest; its unchoke slot
 // is reassigned at the next rechoke.
 func (t *Torrent) PeerNotInterested(id PeerID) {
-	if p := t.lookup(id); p != nil {
+	if p := t.from(id); p != nil {
 		p.peerInterested = false
 	}
 }
@@ -320,7 +363,7 @@ func (t *Torrent) PeerNotInterested(id PeerID) {
 // the piece while the peer chokes us. Out of range drops the peer; without
 // the fast extension it is a protocol violation.
 func (t *Torrent) PeerAllowedFast(id PeerID, piece uint32) {
-	p := t.lookup(id)
+	p := t.from(id)
 	if p == nil {
 		return
 	}
@@ -346,7 +389,7 @@ func (t *Torrent) PeerAllowedFast(id PeerID, piece uint32) {
 // is preferred for the peer's next new piece if the peer has it and we need
 // it.
 func (t *Torrent) PeerSuggest(id PeerID, piece uint32) {
-	p := t.lookup(id)
+	p := t.from(id)
 	if p == nil {
 		return
 	}

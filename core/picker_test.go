@@ -201,7 +201,7 @@ func TestEndgameDuplicatesAndCancels(t *testing.T) {
 		t.Fatalf("third and fourth peers got %d and %d requests; want 2 and 0 (every block at the bound)", len(rc), len(rd))
 	}
 	// a delivers block 0: b is told to cancel it.
-	if v := x.BlockReceived(a, 0, 0, BlockSize); v != BlockAccepted {
+	if v := x.BlockReceived(a, 0, 0, BlockSize, nil); v != BlockAccepted {
 		t.Fatal(v)
 	}
 	bt := x.ready()
@@ -209,17 +209,17 @@ func TestEndgameDuplicatesAndCancels(t *testing.T) {
 		t.Fatalf("cancels to b: %v", cs)
 	}
 	// b's copy arrives anyway: discarded, not a violation.
-	if v := x.BlockReceived(b, 0, 0, BlockSize); v != BlockDiscarded {
+	if v := x.BlockReceived(b, 0, 0, BlockSize, nil); v != BlockDiscarded {
 		t.Fatalf("late duplicate: %v", v)
 	}
 	// A second late copy is unrequested data.
-	if v := x.BlockReceived(b, 0, 0, BlockSize); v != BlockViolation {
+	if v := x.BlockReceived(b, 0, 0, BlockSize, nil); v != BlockViolation {
 		t.Fatalf("second duplicate: %v", v)
 	}
 	x.ready()
 	// c may now duplicate a's remaining blocks (b is gone).
 	for _, m := range ra[1:] {
-		if v := x.BlockReceived(a, m.Piece, m.Begin, m.Length); v != BlockAccepted {
+		if v := x.BlockReceived(a, m.Piece, m.Begin, m.Length, nil); v != BlockAccepted {
 			t.Fatal(v)
 		}
 	}

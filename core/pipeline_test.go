@@ -1,6 +1,7 @@
 package core
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -113,7 +114,7 @@ func TestSnubbedPeerRequestsGoElsewhere(t *testing.T) {
 		t.Errorf("snubbed peer holds a regular unchoke slot")
 	}
 	// A late answer to a cancelled request is no violation, and unsnubs.
-	if v := x.BlockReceived(slow, late.Piece, late.Begin, late.Length); v != BlockDiscarded {
+	if v := x.BlockReceived(slow, late.Piece, late.Begin, late.Length, nil); v != BlockDiscarded {
 		t.Fatalf("late block: %v", v)
 	}
 	if ps, _ := x.PeerStats(slow); ps.Snubbed {
@@ -168,19 +169,20 @@ func TestViolationsDropThePeer(t *testing.T) {
 		do     func(x *h, id PeerID)
 		reason Reason
 	}{
-		{"unrequested block", true, func(x *h, id PeerID) { x.BlockReceived(id, 1, 0, BlockSize) }, ReasonUnrequested},
-		{"misaligned block", true, func(x *h, id PeerID) { x.BlockReceived(id, 1, 100, BlockSize) }, ReasonBadIndex},
-		{"short block", true, func(x *h, id PeerID) { x.BlockReceived(id, 1, 0, 100) }, ReasonBadIndex},
-		{"block index", true, func(x *h, id PeerID) { x.BlockReceived(id, 99, 0, BlockSize) }, ReasonBadIndex},
+		{"unrequested block", true, func(x *h, id PeerID) { x.BlockReceived(id, 1, 0, BlockSize, nil) }, ReasonUnrequested},
+		{"misaligned block", true, func(x *h, id PeerID) { x.BlockReceived(id, 1, 100, BlockSize, nil) }, ReasonBadIndex},
+		{"short block", true, func(x *h, id PeerID) { x.BlockReceived(id, 1, 0, 100, nil) }, ReasonBadIndex},
+		{"block index", true, func(x *h, id PeerID) { x.BlockReceived(id, 99, 0, BlockSize, nil) }, ReasonBadIndex},
 		{"have index", true, func(x *h, id PeerID) { x.PeerHave(id, 16) }, ReasonBadIndex},
 		{"bitfield length", true, func(x *h, id PeerID) { x.PeerBitfield(id, make([]byte, 3)) }, ReasonBadBitfield},
-		{"bitfield twice", true, func(x *h, id PeerID) { x.PeerBitfield(id, full(16)); x.PeerBitfield(id, full(16)) }, ReasonBadBitfield},
+		{"bitfield takes pieces back", true, func(x *h, id PeerID) { x.PeerBitfield(id, full(15)); x.PeerBitfield(id, make([]byte, 2)) }, ReasonBadBitfield},
+		{"have none after have all", true, func(x *h, id PeerID) { x.PeerHaveAll(id); x.PeerHaveNone(id) }, ReasonBadBitfield},
+		{"have all after have", true, func(x *h, id PeerID) { x.PeerHave(id, 1); x.PeerHaveAll(id) }, ReasonProtocol},
 		{"bitfield after have", true, func(x *h, id PeerID) { x.PeerHave(id, 1); x.PeerBitfield(id, full(16)) }, ReasonBadBitfield},
 		{"have all without fast", false, func(x *h, id PeerID) { x.PeerHaveAll(id) }, ReasonProtocol},
 		{"have none without fast", false, func(x *h, id PeerID) { x.PeerHaveNone(id) }, ReasonProtocol},
 		{"reject without fast", false, func(x *h, id PeerID) { x.PeerReject(id, 0, 0, BlockSize) }, ReasonProtocol},
 		{"suggest index", true, func(x *h, id PeerID) { x.PeerSuggest(id, 1<<20) }, ReasonBadIndex},
-		{"request bounds", true, func(x *h, id PeerID) { x.PeerRequest(id, 0, 3*BlockSize, BlockSize+1) }, ReasonBadIndex},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -221,40 +223,129 @@ func TestBitfieldSpareBits(t *testing.T) {
 	}
 }
 
-func TestPeerRequestVerdicts(t *testing.T) {
-	x := newH(t, Config{NumPieces: 4})
-	x.SetHave(1)
-	fast := x.PeerConnected(Caps{Fast: true})
-	slow := x.PeerConnected(Caps{})
-	if v := x.PeerRequest(fast, 1, 0, BlockSize); v != RequestReject {
-		t.Errorf("choked fast peer: %v", v)
+func TestAdmitRequest(t *testing.T) {
+	for _, c := range []struct {
+		have, choking, allowed, fast bool
+		want                         RequestVerdict
+	}{
+		{true, false, false, true, RequestServe},
+		{true, false, false, false, RequestServe},
+		{true, true, true, true, RequestServe},
+		{true, true, false, true, RequestReject},
+		{true, true, false, false, RequestIgnore},
+		{false, false, false, true, RequestReject},
+		{false, false, true, false, RequestIgnore},
+		{false, true, true, true, RequestReject},
+	} {
+		if v := AdmitRequest(c.have, c.choking, c.allowed, c.fast); v != c.want {
+			t.Errorf("AdmitRequest(have %v, choking %v, allowed %v, fast %v) = %v, want %v",
+				c.have, c.choking, c.allowed, c.fast, v, c.want)
+		}
 	}
-	if v := x.PeerRequest(slow, 1, 0, BlockSize); v != RequestIgnore {
-		t.Errorf("choked peer: %v", v)
+}
+
+func TestGreeting(t *testing.T) {
+	x := newH(t, Config{NumPieces: 12})
+	greeting := func(caps Caps) []Message {
+		id := x.PeerConnected(caps)
+		var out []Message
+		for _, m := range x.Ready().Messages {
+			if m.Peer == id {
+				out = append(out, m)
+			}
+		}
+		return out
 	}
-	x.PeerInterested(fast)
+	kinds := func(ms []Message) []MsgKind {
+		var k []MsgKind
+		for _, m := range ms {
+			k = append(k, m.Kind)
+		}
+		return k
+	}
+	if g := greeting(Caps{Fast: true}); !slices.Equal(kinds(g), []MsgKind{MsgHaveNone}) {
+		t.Fatalf("fast peer, nothing had: %v", kinds(g))
+	}
+	if g := greeting(Caps{}); len(g) != 0 {
+		t.Fatalf("plain peer, nothing had: %v", kinds(g))
+	}
+	x.SetHave(3)
+	x.SetHave(5)
+	// Allowed fast: only pieces we have, only to fast peers, at most
+	// AllowedFastCount.
+	g := greeting(Caps{Fast: true, AllowedFast: []uint32{5, 1, 3, 99}})
+	if !slices.Equal(kinds(g), []MsgKind{MsgBitfield, MsgAllowedFast, MsgAllowedFast}) || g[1].Piece != 5 || g[2].Piece != 3 {
+		t.Fatalf("fast peer, some had: %+v", g)
+	}
+	if g := greeting(Caps{AllowedFast: []uint32{5}}); !slices.Equal(kinds(g), []MsgKind{MsgBitfield}) {
+		t.Fatalf("plain peer, some had: %v", kinds(g))
+	}
+	for i := range 12 {
+		x.SetHave(uint32(i))
+	}
+	var many []uint32
+	for i := range 12 {
+		many = append(many, uint32(i))
+	}
+	g = greeting(Caps{Fast: true, AllowedFast: many})
+	if len(g) != 1+AllowedFastCount || g[0].Kind != MsgHaveAll {
+		t.Fatalf("fast peer, all had: %v", kinds(g))
+	}
+}
+
+func TestRepeatedAvailabilityAdds(t *testing.T) {
+	x := newH(t, Config{NumPieces: 10})
+	id := x.PeerConnected(Caps{Fast: true})
+	x.Ready()
+	x.PeerHaveNone(id)
+	bf := make([]byte, 2)
+	bf[0] = 0x80 // piece 0
+	x.PeerBitfield(id, bf)
+	bf[0] = 0xc0 // pieces 0 and 1
+	x.PeerBitfield(id, bf)
+	x.PeerHaveAll(id)
+	x.PeerBitfield(id, full(10))
 	b := x.ready()
-	if !b.has(fast, MsgUnchoke) {
-		t.Fatalf("interested peer not unchoked with free slots")
+	if len(b.drops) != 0 {
+		t.Fatalf("growing availability dropped the peer: %+v", b.drops)
 	}
-	if v := x.PeerRequest(fast, 1, BlockSize, BlockSize); v != RequestServe {
-		t.Errorf("unchoked: %v", v)
+	if ps, _ := x.PeerStats(id); ps.Pieces != 10 {
+		t.Fatalf("peer has %d pieces, want 10", ps.Pieces)
 	}
-	if v := x.PeerRequest(fast, 2, 0, BlockSize); v != RequestReject {
-		t.Errorf("piece we lack: %v", v)
+	for i := range 10 {
+		if x.avail[i] != 0 {
+			t.Fatalf("a seed counted in piece %d's availability", i)
+		}
 	}
-	// Granted allowed-fast pieces are served while choked.
-	other := x.PeerConnected(Caps{Fast: true})
-	if v := x.PeerRequest(other, 1, 0, BlockSize); v != RequestReject {
-		t.Errorf("choked, not granted: %v", v)
+}
+
+func TestEvictable(t *testing.T) {
+	x := newH(t, Config{NumPieces: 10, SilentGrace: 5 * time.Second, IdleGrace: time.Minute})
+	x.Tick(0)
+	talker := x.PeerConnected(Caps{Fast: true})
+	x.PeerHaveNone(talker)
+	x.Tick(time.Second)
+	silent := x.PeerConnected(Caps{Fast: true})
+	x.Ready()
+	x.Tick(5 * time.Second)
+	if id := x.Evictable(); id != NoPeer {
+		t.Fatalf("evictable %v before the silent grace", id)
 	}
-	x.GrantAllowedFast(other, 1)
-	if v := x.PeerRequest(other, 1, 0, BlockSize); v != RequestServe {
-		t.Errorf("choked, granted: %v", v)
+	x.Tick(6 * time.Second)
+	if id := x.Evictable(); id != silent {
+		t.Fatalf("evictable %v, want the silent peer %v", id, silent)
 	}
-	x.Uploaded(fast, BlockSize)
-	if st := x.Stats(); st.Uploaded != BlockSize {
-		t.Errorf("uploaded %d", st.Uploaded)
+	x.PeerNotInterested(silent) // any message counts
+	if id := x.Evictable(); id != NoPeer {
+		t.Fatalf("evictable %v after the silent peer spoke", id)
+	}
+	x.Tick(61 * time.Second)
+	if id := x.Evictable(); id != talker {
+		t.Fatalf("evictable %v, want the longest idle peer %v", id, talker)
+	}
+	x.PeerInterested(talker)
+	if id := x.Evictable(); id != silent {
+		t.Fatalf("evictable %v, want %v (the interested peer stays)", id, silent)
 	}
 }
 

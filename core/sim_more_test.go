@@ -185,7 +185,7 @@ func TestSwarmUnrequestedDataDropped(t *testing.T) {
 			if piece < 0 {
 				t.Fatal("every piece in flight")
 			}
-			if v := r.local.t.BlockReceived(r.id, uint32(piece), 0, BlockSize); v != BlockViolation {
+			if v := r.local.t.BlockReceived(r.id, uint32(piece), 0, BlockSize, nil); v != BlockViolation {
 				t.Errorf("unrequested block: %v", v)
 			}
 		})

@@ -3,6 +3,7 @@ package core
 import (
 	"container/heap"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -113,6 +114,7 @@ type simConn struct {
 	rev           *simConn
 	latency       time.Duration
 	closed        bool
+	granted       []uint32 // pieces we sent ALLOWED FAST for
 }
 
 func (s *sim) node(name string, cfg Config, seed bool, upRate float64) *simNode {
@@ -162,18 +164,8 @@ func (s *sim) connect(a, b *simNode, latency time.Duration) {
 	cb.id = b.t.PeerConnected(Caps{Fast: fast})
 	a.conns[ca.id], b.conns[cb.id] = ca, cb
 	a.list, b.list = append(a.list, ca), append(b.list, cb)
-	for _, c := range []*simConn{ca, cb} {
-		n := c.local
-		switch {
-		case fast && n.t.Seeding():
-			c.send(func(r *simConn) { r.local.t.PeerHaveAll(r.id) })
-		case fast && n.t.Stats().Have == 0:
-			c.send(func(r *simConn) { r.local.t.PeerHaveNone(r.id) })
-		default:
-			bf := n.t.AppendBitfield(nil)
-			c.send(func(r *simConn) { r.local.t.PeerBitfield(r.id, bf) })
-		}
-	}
+	a.flush() // the greetings
+	b.flush()
 }
 
 // send delivers fn to the other end after the link latency, then lets the
@@ -227,6 +219,16 @@ func (n *simNode) flush() {
 			c.send(func(r *simConn) { r.local.t.PeerInterested(r.id) })
 		case MsgNotInterested:
 			c.send(func(r *simConn) { r.local.t.PeerNotInterested(r.id) })
+		case MsgBitfield:
+			bf := n.t.AppendBitfield(nil)
+			c.send(func(r *simConn) { r.local.t.PeerBitfield(r.id, bf) })
+		case MsgHaveAll:
+			c.send(func(r *simConn) { r.local.t.PeerHaveAll(r.id) })
+		case MsgHaveNone:
+			c.send(func(r *simConn) { r.local.t.PeerHaveNone(r.id) })
+		case MsgAllowedFast:
+			c.granted = append(c.granted, m.Piece)
+			c.send(func(r *simConn) { r.local.t.PeerAllowedFast(r.id, m.Piece) })
 		}
 	}
 	for _, i := range rd.Hash {
@@ -268,7 +270,11 @@ func (n *simNode) flush() {
 // serve answers a request from the peer at the other end of c through the
 // node's uplink, as a shell with an upload queue would.
 func (n *simNode) serve(c *simConn, m Message) {
-	switch n.t.PeerRequest(c.id, m.Piece, m.Begin, m.Length) {
+	ps, ok := n.t.PeerStats(c.id)
+	if !ok {
+		return
+	}
+	switch AdmitRequest(n.t.HasPiece(m.Piece), ps.AmChoking, slices.Contains(c.granted, m.Piece), ps.Fast) {
 	case RequestServe:
 	case RequestReject:
 		c.send(func(r *simConn) { r.local.t.PeerReject(r.id, m.Piece, m.Begin, m.Length) })
@@ -308,7 +314,7 @@ func (n *simNode) serve(c *simConn, m Message) {
 		}
 		corrupt := n.corrupt
 		c.send(func(r *simConn) {
-			v := r.local.t.BlockReceived(r.id, m.Piece, m.Begin, m.Length)
+			v := r.local.t.BlockReceived(r.id, m.Piece, m.Begin, m.Length, nil)
 			if v == BlockViolation {
 				r.local.s.tb.Errorf("%s: block %v from %s was a violation", r.local.name, m, n.name)
 			}

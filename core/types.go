@@ -12,10 +12,6 @@ const BlockSize = 16 << 10
 // MaxPieces is the largest piece count a Torrent accepts (2^21).
 const MaxPieces = 1 << 21
 
-// MaxBlockLen is the largest request length PeerRequest accepts from a peer
-// (128 KiB); longer requests are protocol violations.
-const MaxBlockLen = 128 << 10
-
 // ErrConfig is wrapped by the error New returns for an inconsistent Config.
 var ErrConfig = errors.New("core: invalid config")
 
@@ -46,7 +42,16 @@ type Caps struct {
 	// ReqQ is the peer's BEP 10 "reqq" (how many outstanding requests it
 	// queues); 0 means unknown, in which case DefaultReqQ is assumed.
 	ReqQ int
+	// AllowedFast is the peer's canonical BEP 6 allowed fast set
+	// (peerwire.AllowedFastSet with AllowedFastCount pieces), for a fast
+	// peer: the core grants the pieces of it that we have (MsgAllowedFast).
+	AllowedFast []uint32
 }
+
+// AllowedFastCount is the size of the BEP 6 allowed fast set the core
+// grants from: a newcomer may fetch these pieces while we choke it, which
+// gets it started.
+const AllowedFastCount = 10
 
 // DefaultReqQ is the request queue length assumed for a peer that did not
 // announce "reqq" (a common client default).
@@ -63,9 +68,18 @@ const (
 	MsgUnchoke                          // we unchoke the peer
 	MsgInterested                       // we are interested in the peer
 	MsgNotInterested                    // we are no longer interested
+	// The greeting, first to a new peer: our availability as a bitfield
+	// (AppendBitfield), HAVE ALL or HAVE NONE (fast peers; no message for a
+	// peer without the fast extension when we have nothing), then ALLOWED
+	// FAST for each granted Piece.
+	MsgBitfield
+	MsgHaveAll
+	MsgHaveNone
+	MsgAllowedFast
 )
 
-var msgKindNames = [...]string{"", "request", "cancel", "choke", "unchoke", "interested", "not interested"}
+var msgKindNames = [...]string{"", "request", "cancel", "choke", "unchoke", "interested", "not interested",
+	"bitfield", "have all", "have none", "allowed fast"}
 
 // String returns the message kind's name.
 func (k MsgKind) String() string {
@@ -76,7 +90,8 @@ func (k MsgKind) String() string {
 }
 
 // Message is one message for the shell to send to Peer. Piece, Begin and
-// Length are meaningful for MsgRequest and MsgCancel only.
+// Length are meaningful for MsgRequest and MsgCancel; Piece for
+// MsgAllowedFast.
 type Message struct {
 	Peer   PeerID
 	Kind   MsgKind
@@ -156,11 +171,11 @@ func (v BlockVerdict) String() string {
 	return "verdict(" + strconv.Itoa(int(v)) + ")"
 }
 
-// RequestVerdict is PeerRequest's answer: what the shell does with a
+// RequestVerdict is AdmitRequest's answer: what the shell does with a
 // request a peer sent us.
 type RequestVerdict uint8
 
-// Verdicts of PeerRequest.
+// Verdicts of AdmitRequest.
 const (
 	// RequestServe: queue the block for upload (the shell bounds its queue).
 	RequestServe RequestVerdict = iota + 1
@@ -168,11 +183,9 @@ const (
 	RequestReject
 	// RequestIgnore: drop the request silently (no fast extension).
 	RequestIgnore
-	// RequestViolation: out of range; the peer is in Ready.Drops.
-	RequestViolation
 )
 
-var reqVerdictNames = [...]string{"", "serve", "reject", "ignore", "violation"}
+var reqVerdictNames = [...]string{"", "serve", "reject", "ignore"}
 
 // String returns the verdict's name.
 func (v RequestVerdict) String() string {
@@ -189,10 +202,13 @@ type Ready struct {
 	// Messages to send, in order, each to its Peer. Messages to a peer that
 	// has been dropped may appear; skip them.
 	Messages []Message
-	// Hash lists pieces whose every block has been accepted: verify each
-	// (from the stored blocks, without reading back) and report the result
-	// with PieceHashed.
+	// Hash lists pieces whose every block has been accepted: take each
+	// piece's block data with TakePiece, verify it (without reading back)
+	// and report the result with PieceHashed.
 	Hash []uint32
+	// Discard is block data the core let go of before its piece was
+	// complete (the piece was abandoned): the shell recycles it.
+	Discard []any
 	// Have lists pieces newly verified: send HAVE for each to every peer
 	// (peers that already have a piece may be skipped).
 	Have []uint32
@@ -206,7 +222,7 @@ type Ready struct {
 // Empty reports whether the batch holds nothing to do.
 func (rd *Ready) Empty() bool {
 	return len(rd.Messages) == 0 && len(rd.Hash) == 0 && len(rd.Have) == 0 &&
-		len(rd.Drops) == 0 && !rd.Completed
+		len(rd.Drops) == 0 && len(rd.Discard) == 0 && !rd.Completed
 }
 
 func (rd *Ready) reset() {
@@ -214,5 +230,7 @@ func (rd *Ready) reset() {
 	rd.Hash = rd.Hash[:0]
 	rd.Have = rd.Have[:0]
 	rd.Drops = rd.Drops[:0]
+	clear(rd.Discard)
+	rd.Discard = rd.Discard[:0]
 	rd.Completed = false
 }

@@ -1,28 +1,22 @@
 package core
 
-import "slices"
-
-// PeerRequest vets a request the peer sent us. Out of range requests drop
-// the peer; requests for pieces we lack, or while we choke the peer (except
-// for pieces granted with GrantAllowedFast), are rejected (fast extension)
-// or ignored.
-func (t *Torrent) PeerRequest(id PeerID, piece, begin, length uint32) RequestVerdict {
-	p := t.lookup(id)
-	if p == nil {
-		return RequestIgnore
+// AdmitRequest is the rule for a request a peer sent us (its bounds already
+// checked by the wire codec): serve a piece we have, unless we choke the
+// peer and the piece is not one we granted it with ALLOWED FAST; otherwise
+// reject it when the fast extension lets us say so, or ignore it. The same
+// rule applies to queued requests when we choke a peer.
+//
+// It is a pure function of the four facts, so that the shell can admit
+// requests on each peer's own goroutine (from its atomic have-set and the
+// choke state it keeps) without a round trip through the core's owner.
+func AdmitRequest(have, choking, allowedFast, fast bool) RequestVerdict {
+	if have && (!choking || allowedFast) {
+		return RequestServe
 	}
-	if int(piece) >= t.n || length == 0 || length > MaxBlockLen ||
-		int64(begin)+int64(length) > t.PieceLen(piece) {
-		t.drop(p, ReasonBadIndex, false)
-		return RequestViolation
+	if fast {
+		return RequestReject
 	}
-	if !t.have.has(piece) || p.amChoking && !slices.Contains(p.granted, piece) {
-		if p.fast {
-			return RequestReject
-		}
-		return RequestIgnore
-	}
-	return RequestServe
+	return RequestIgnore
 }
 
 // Uploaded records n payload bytes sent to the peer (for the upload rate
@@ -38,15 +32,29 @@ func (t *Torrent) Uploaded(id PeerID, n int) {
 	t.uploaded += int64(n)
 }
 
-// GrantAllowedFast records that we sent the peer ALLOWED FAST for piece (BEP
-// 6; the canonical set is peerwire.AllowedFastSet): PeerRequest serves it
-// even while we choke the peer. Pieces out of range, peers without the fast
-// extension and grants beyond 32 per peer are ignored.
-func (t *Torrent) GrantAllowedFast(id PeerID, piece uint32) {
-	p := t.lookup(id)
-	if p == nil || !p.fast || int(piece) >= t.n || len(p.granted) >= maxAllowedFast ||
-		slices.Contains(p.granted, piece) {
+// greet emits a new peer's greeting: our availability, in the form its
+// extensions allow, then ALLOWED FAST for the pieces of its allowed fast
+// set that we have.
+func (t *Torrent) greet(p *peer, allowedFast []uint32) {
+	switch {
+	case p.fast && t.haveCount == t.n:
+		t.emit(p, MsgHaveAll, 0, 0, 0)
+	case p.fast && t.haveCount == 0:
+		t.emit(p, MsgHaveNone, 0, 0, 0)
+	case t.haveCount > 0:
+		t.emit(p, MsgBitfield, 0, 0, 0)
+	}
+	if !p.fast {
 		return
 	}
-	p.granted = append(p.granted, piece)
+	granted := 0
+	for _, i := range allowedFast {
+		if granted == AllowedFastCount {
+			break
+		}
+		if int(i) < t.n && t.have.has(i) {
+			t.emit(p, MsgAllowedFast, i, 0, 0)
+			granted++
+		}
+	}
 }

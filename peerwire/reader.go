@@ -30,6 +30,12 @@ type ReaderOptions struct {
 	// MaxExtendedLen caps an extended message's payload; 0 (or anything
 	// above MaxExtendedLen) means MaxExtendedLen.
 	MaxExtendedLen int
+	// HeaderOnlyExtended returns extended messages like pieces: the
+	// message carries ExtID and the payload's Length, and the payload stays
+	// in the stream for ReadPayload (into the caller's buffer) or
+	// DiscardPayload (skipped without allocating; ReadMessage skips it if
+	// neither was called). Otherwise ExtPayload is a fresh copy.
+	HeaderOnlyExtended bool
 	// BufferSize is the read buffer size; 0 means DefaultReadBuffer, and
 	// sizes below 64 bytes are raised to 64. If the
 	// io.Reader given to NewReader is a *bufio.Reader at least this large,
@@ -45,7 +51,8 @@ type Reader struct {
 	maxReq    uint32
 	maxExt    int
 	maxFrame  uint32
-	pending   int // bytes of piece payload still in the stream
+	lazyExt   bool
+	pending   int // bytes of piece (or extended) payload still in the stream
 }
 
 // NewReader returns a Reader decoding from r.
@@ -64,6 +71,7 @@ func NewReader(r io.Reader, opts ReaderOptions) *Reader {
 	if opts.MaxExtendedLen > 0 && opts.MaxExtendedLen < MaxExtendedLen {
 		rd.maxExt = opts.MaxExtendedLen
 	}
+	rd.lazyExt = opts.HeaderOnlyExtended
 	rd.SetNumPieces(opts.NumPieces)
 	return rd
 }
@@ -220,6 +228,10 @@ func (r *Reader) ReadMessage() (Message, error) {
 			return Message{}, err
 		}
 		r.br.Discard(6) // p stays valid: Discard does not refill the buffer
+		if r.lazyExt {
+			r.pending = int(n - 2)
+			return Message{ID: id, ExtID: p[5], Length: n - 2}, nil
+		}
 		m := Message{ID: id, ExtID: p[5], ExtPayload: make([]byte, n-2)}
 		if _, err := io.ReadFull(r.br, m.ExtPayload); err != nil {
 			return Message{}, eof(err, true)
@@ -255,9 +267,10 @@ func (r *Reader) checkIndex(m Message) error {
 	return nil
 }
 
-// ReadPayload reads the pending piece block into dst, whose length must be
-// exactly Pending() (the Length of the piece message just returned);
-// otherwise it returns ErrNoPayload and reads nothing. A large dst is
+// ReadPayload reads the pending piece block (or extended payload, with
+// HeaderOnlyExtended) into dst, whose length must be exactly Pending() (the
+// Length of the message just returned); otherwise it returns ErrNoPayload
+// and reads nothing. An empty extended payload needs no call. A large dst is
 // filled straight from the underlying reader, bypassing the buffer.
 func (r *Reader) ReadPayload(dst []byte) error {
 	if r.pending == 0 || len(dst) != r.pending {

@@ -71,8 +71,9 @@ func BenchmarkReceivePath(b *testing.B) {
 		frames = peerwire.AppendPiece(frames, 0, uint32(k*peerwire.BlockSize), payload[k*peerwire.BlockSize:(k+1)*peerwire.BlockSize])
 	}
 	want := sha1.Sum(payload)
-	f := &torrentFacts{numPieces: 1, pieceLen: pieceLen, total: pieceLen, have: newAtomicBits(1), log: testLogger(b)}
-	sink := &hashingSink{want: want, blocks: make([]*block, blocksPer), done: make(chan struct{})}
+	env := testEnv(b)
+	f := &torrentFacts{numPieces: 1, pieceLen: pieceLen, total: pieceLen, have: newAtomicBits(1), env: env, log: testLogger(b)}
+	sink := &hashingSink{want: want, blocks: make([]*block, blocksPer), done: make(chan struct{}), pool: env.blocks}
 	src := &replay{frames: frames, n: b.N}
 	a, c := net.Pipe()
 	defer c.Close()
@@ -123,11 +124,17 @@ type hashingSink struct {
 	bad    int
 	done   chan struct{}
 	h      hash.Hash
+	pool   *blockPool
 	sum    [sha1.Size]byte
 }
 
-func (s *hashingSink) HandleMessage(*Peer, peerwire.Message) {}
-func (s *hashingSink) UnregisterConnection(*Peer)            {}
+func (s *hashingSink) post(e event) bool {
+	if b, ok := e.(*block); ok {
+		s.handleBlock(b)
+	}
+	return true
+}
+
 func (s *hashingSink) handleBlock(b *block) {
 	k := b.begin / peerwire.BlockSize
 	s.blocks[k] = b
@@ -141,7 +148,7 @@ func (s *hashingSink) handleBlock(b *block) {
 		h.Reset()
 		for i, blk := range s.blocks {
 			h.Write(blk.bytes())
-			putBlock(blk)
+			s.pool.put(blk)
 			s.blocks[i] = nil
 		}
 		if [20]byte(h.Sum(s.sum[:0])) != s.want {

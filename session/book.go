@@ -4,17 +4,8 @@ import (
 	"net/netip"
 )
 
-// Dialing limits.
-const (
-	// maxHalfOpen caps outgoing connections in progress across every
-	// session of the process.
-	maxHalfOpen = 32
-	// maxBookSize caps the remembered addresses of a torrent.
-	maxBookSize = 2000
-)
-
-// halfOpen is the process-wide semaphore of outgoing dials in progress.
-var halfOpen = make(chan struct{}, maxHalfOpen)
+// maxBookSize caps the remembered addresses of a torrent.
+const maxBookSize = 2000
 
 type addrState uint8
 
@@ -71,15 +62,16 @@ func (b *addrBook) next() (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
-// done records that a's process ended with err.
-func (b *addrBook) done(a netip.AddrPort, err error) {
+// done records that a's process gave up: for good (final), or until a
+// fresh sighting re-queues it.
+func (b *addrBook) done(a netip.AddrPort, final bool) {
 	if b.recs[a] == addrDead {
 		return
 	}
-	if worthRetrying(err) {
-		b.recs[a] = addrIdle
-	} else {
+	if final {
 		b.recs[a] = addrDead
+	} else {
+		b.recs[a] = addrIdle
 	}
 }
 

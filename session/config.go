@@ -16,13 +16,14 @@ type Config struct {
 	// Dir is the download directory: the torrent's files live under it.
 	// Required.
 	Dir string
-	// ListenAddr is where the session accepts incoming peers when Listener
-	// is nil ("127.0.0.1:0" picks a free loopback port). Empty means ":0".
+	// Env holds what the sessions of a process share (hashers, block
+	// budget, dialer, global rate limits, and the listening port). Nil: the
+	// session makes its own and closes it when it ends.
+	Env *Env
+	// ListenAddr is where the session accepts incoming peers when its Env
+	// has no listener ("127.0.0.1:0" picks a free loopback port). Empty
+	// means ":0".
 	ListenAddr string
-	// Listener, when set, is a shared listening port that routes incoming
-	// peers to their session by info-hash; ListenAddr is then ignored and
-	// Stop leaves the listener open.
-	Listener *Listener
 	// Peers are dialled once the data is checked, as if a tracker had
 	// returned them; with Peers the session needs no tracker at all.
 	Peers []netip.AddrPort

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/effusion-bt/effusion/transport"
 )
 
 // Sentinel errors. Callers branch on them with errors.Is.
@@ -15,16 +17,19 @@ var (
 	// ErrBanned: a peer sent too much data that failed verification.
 	ErrBanned = errors.New("session: peer banned")
 	// ErrSelf: we connected to ourselves (the remote peer id is ours).
-	ErrSelf = errors.New("session: connection to self")
+	ErrSelf = transport.ErrSelf
 	// ErrDuplicate: a second connection to a peer id we are already connected to.
 	ErrDuplicate = errors.New("session: duplicate connection")
 	// ErrTooManyPeers: the session is at its peer limit.
 	ErrTooManyPeers = errors.New("session: too many peers")
 	// ErrWrongTorrent: the remote handshake names another info-hash.
-	ErrWrongTorrent = errors.New("session: handshake for another torrent")
+	ErrWrongTorrent = transport.ErrWrongTorrent
 	// ErrSlowPeer: the peer did not read what we sent (our queue for it
 	// overflowed).
 	ErrSlowPeer = errors.New("session: peer not reading")
+	// ErrEvicted: the peer's slot went to a newcomer (it sent nothing, or
+	// nothing flowed either way for a long time; see core.Evictable).
+	ErrEvicted = errors.New("session: evicted for a more useful peer")
 	// ErrIdle: the peer sent nothing for too long.
 	ErrIdle = errors.New("session: peer idle")
 	// ErrStopped: the session was stopped (before completing, for Await).

@@ -30,11 +30,12 @@ func FuzzPeerReader(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 5, 4, 0, 0, 0, 10})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Add(peerwire.AppendReject(nil, 9, 0, 100))
+	env := testEnv(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		f := &torrentFacts{
 			numPieces: 10, pieceLen: testPieceLen, total: 9*testPieceLen + 1000,
 			have: newAtomicBits(10), store: memBlocks{make([]byte, 10*testPieceLen), testPieceLen},
-			log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			env: env, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		}
 		f.have.Set(1)
 		var remote peerwire.Handshake
@@ -44,7 +45,7 @@ func FuzzPeerReader(f *testing.F) {
 		sink := newFakeSink()
 		p := newPeer(a, netip.AddrPort{}, remote, f.ourHandshake(), f, sink, false)
 		p.choking = false
-		err := p.readLoop(peerwire.NewReader(bytes.NewReader(in), peerwire.ReaderOptions{NumPieces: 10}))
+		err := p.readLoop(peerwire.NewReader(bytes.NewReader(in), peerwire.ReaderOptions{NumPieces: 10, HeaderOnlyExtended: true}))
 		if err != io.EOF && err != io.ErrUnexpectedEOF && !errors.Is(err, ErrProtocol) {
 			t.Fatalf("reader ended with %v", err)
 		}
@@ -52,7 +53,7 @@ func FuzzPeerReader(f *testing.F) {
 			if b.n == 0 || b.n > peerwire.BlockSize || int64(b.begin)+int64(b.n) > f.pieceSize(int(b.index)) {
 				t.Fatalf("block %d/%d+%d escaped validation", b.index, b.begin, b.n)
 			}
-			putBlock(b)
+			env.blocks.put(b)
 		}
 		p.close(nil)
 	})

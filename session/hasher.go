@@ -3,7 +3,6 @@ package session
 import (
 	"crypto/sha1"
 	"hash/maphash"
-	"runtime"
 	"sync"
 	"time"
 
@@ -51,7 +50,7 @@ func blockDigests(blocks []*block) []uint64 {
 // verifies assembled pieces in memory (never reading them back from disk)
 // and writes the good ones. Results go to done, in completion order.
 type hasher struct {
-	jobs    chan<- *hashJob // the pool's queue, while we hold a reference
+	pool    *hashPool
 	store   pieceStore
 	done    func(hashResult)
 	pending sync.WaitGroup // this session's jobs not yet finished
@@ -73,7 +72,7 @@ const (
 	// blocks (two 16 MiB pieces, four of 8 MiB), so that the readers keep
 	// the other half: pieces of 16 MiB hashed two at a time download 1.15x
 	// as fast as one at a time (in-process pair, 1 GiB, 3 runs each).
-	batchBlocks = maxInflightBlocks / 2
+	batchBlocks = defaultInflightBlocks / 2
 )
 
 // workerPool is a set of hashing goroutines fed by one queue.
@@ -105,35 +104,31 @@ func (p *workerPool) stop() {
 	p.wg.Wait()
 }
 
-// hashPool is the process-wide pool of hashing goroutines, one per core,
-// shared by every session: started with the first session, stopped with
-// the last.
-var hashPool struct {
-	sync.Mutex
-	refs int
-	pool *workerPool
+// hashPool is an environment's hashing goroutines (one per core by
+// default), shared by every session of the environment.
+type hashPool struct {
+	workerPool
+	blocks *blockPool // where hashed blocks go back
+	spare  sync.Pool  // recycled job structs and their block slices
 }
 
-// jobPool recycles job structs and their block slices.
-var jobPool sync.Pool
-
-func newHasher(store pieceStore, done func(hashResult)) *hasher {
-	hashPool.Lock()
-	defer hashPool.Unlock()
-	if hashPool.refs == 0 {
-		p := &workerPool{target: 1}
-		if sha1x.Accelerated() {
-			p.target, p.wait = batchTarget, batchWait
-		}
-		p.start(max(runtime.GOMAXPROCS(0), 1)) // one per core
-		hashPool.pool = p
+// newHashPool starts n workers.
+func newHashPool(n int, blocks *blockPool) *hashPool {
+	hp := &hashPool{workerPool: workerPool{target: 1}, blocks: blocks}
+	if sha1x.Accelerated() {
+		hp.target, hp.wait = batchTarget, batchWait
 	}
-	hashPool.refs++
-	return &hasher{jobs: hashPool.pool.jobs, store: store, done: done}
+	hp.start(max(n, 1))
+	return hp
+}
+
+// handle returns a session's handle on the pool.
+func (hp *hashPool) handle(store pieceStore, done func(hashResult)) *hasher {
+	return &hasher{pool: hp, store: store, done: done}
 }
 
 func (h *hasher) newJob(nblocks int) *hashJob {
-	j, _ := jobPool.Get().(*hashJob)
+	j, _ := h.pool.spare.Get().(*hashJob)
 	if j == nil {
 		j = &hashJob{}
 	}
@@ -149,21 +144,11 @@ func (h *hasher) newJob(nblocks int) *hashJob {
 func (h *hasher) submit(j *hashJob) {
 	j.h = h
 	h.pending.Add(1)
-	h.jobs <- j
+	h.pool.jobs <- j
 }
 
-// close waits for this session's jobs, then releases the pool (stopping
-// it when no session is left).
-func (h *hasher) close() {
-	h.pending.Wait()
-	hashPool.Lock()
-	defer hashPool.Unlock()
-	hashPool.refs--
-	if hashPool.refs == 0 {
-		hashPool.pool.stop()
-		hashPool.pool = nil
-	}
-}
+// close waits for this session's jobs to finish.
+func (h *hasher) close() { h.pending.Wait() }
 
 // run is one hashing goroutine. It gathers a batch from the queue, up to
 // sha1x.Lanes jobs, waiting a little for a batch of p.target (see
@@ -332,11 +317,11 @@ func finish(j *hashJob, r hashResult) {
 	h := j.h
 	h.done(r)
 	for i, b := range j.blocks {
-		putBlock(b)
+		h.pool.blocks.put(b)
 		j.blocks[i] = nil
 	}
 	j.h, j.last = nil, false
-	jobPool.Put(j)
+	h.pool.spare.Put(j)
 	h.pending.Done()
 }
 

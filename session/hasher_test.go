@@ -47,7 +47,7 @@ func makeJob(h *hasher, index int, p testPiece) *hashJob {
 	nb := (len(p.data) + peerwire.BlockSize - 1) / peerwire.BlockSize
 	j := h.newJob(nb)
 	for k := range nb {
-		b := newBlock()
+		b := &block{data: new([peerwire.BlockSize]byte)}
 		b.n = uint32(copy(b.data[:], p.data[k*peerwire.BlockSize:]))
 		j.blocks[k] = b
 	}
@@ -116,7 +116,7 @@ func TestHasherBatch(t *testing.T) {
 	ps := hasherPieces()
 	store := &memStore{pieces: map[int][]byte{}, fail: map[int]bool{6: true}}
 	results := map[uint32]hashResult{}
-	h := &hasher{store: store, done: func(r hashResult) { results[r.index] = r }}
+	h := &hasher{pool: &hashPool{blocks: newBlockPool(64)}, store: store, done: func(r hashResult) { results[r.index] = r }}
 	w := &hashWorker{}
 	// Batches of 8 (one full group), 1 (crypto/sha1 inside sha1x.Multi), 8 starting with
 	// the short last piece (a group of 1, then one of 7), and 3.
@@ -141,7 +141,7 @@ func TestHasherPool(t *testing.T) {
 	store := &memStore{pieces: map[int][]byte{}, fail: map[int]bool{6: true}}
 	var mu sync.Mutex
 	results := map[uint32]hashResult{}
-	h := newHasher(store, func(r hashResult) {
+	h := testEnv(t).hashers.handle(store, func(r hashResult) {
 		mu.Lock()
 		results[r.index] = r
 		mu.Unlock()
@@ -172,18 +172,19 @@ func newBatchPool(workers int) *batchPool {
 		doneAt:  map[uint32]time.Time{},
 		results: map[uint32]hashResult{},
 	}
-	b.p = &workerPool{target: batchTarget, wait: batchWait, onBatch: func(n int) {
+	hp := &hashPool{workerPool: workerPool{target: batchTarget, wait: batchWait, onBatch: func(n int) {
 		b.mu.Lock()
 		b.batches = append(b.batches, n)
 		b.mu.Unlock()
-	}}
-	b.p.start(workers)
-	b.h = &hasher{jobs: b.p.jobs, store: b.store, done: func(r hashResult) {
+	}}, blocks: newBlockPool(64)}
+	hp.start(workers)
+	b.p = &hp.workerPool
+	b.h = hp.handle(b.store, func(r hashResult) {
 		b.mu.Lock()
 		b.results[r.index] = r
 		b.doneAt[r.index] = time.Now()
 		b.mu.Unlock()
-	}}
+	})
 	return b
 }
 

@@ -148,6 +148,13 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// testEnv returns an environment closed at the test's cleanup.
+func testEnv(t testing.TB) *Env {
+	e := NewEnv(EnvConfig{})
+	t.Cleanup(e.Close)
+	return e
+}
+
 // startSession starts a session and stops it at cleanup.
 func startSession(t testing.TB, cfg Config) *Session {
 	t.Helper()

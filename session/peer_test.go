@@ -19,25 +19,56 @@ import (
 type fakeSink struct {
 	mu     sync.Mutex
 	msgs   []peerwire.Message
+	exts   []peerwire.ExtendedHandshake
 	blocks []*block
+	hold   bool    // keep the credits of messages...
+	held   []*Peer // ...of these, until release
 	gone   chan *Peer
 }
 
 func newFakeSink() *fakeSink { return &fakeSink{gone: make(chan *Peer, 1)} }
 
-func (s *fakeSink) HandleMessage(p *Peer, m peerwire.Message) {
+// post records what the session would get, and hands back the credit of
+// a message at once, as the session does once it has handled one (unless
+// hold: then at release).
+func (s *fakeSink) post(e event) bool {
 	s.mu.Lock()
-	s.msgs = append(s.msgs, m)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	switch e := e.(type) {
+	case evPeerMsg:
+		s.msgs = append(s.msgs, e.m)
+		if s.hold {
+			s.held = append(s.held, e.p)
+			break
+		}
+		e.p.handled()
+	case evExtHandshake:
+		s.exts = append(s.exts, e.h)
+		e.p.handled()
+	case *block:
+		s.blocks = append(s.blocks, e)
+	case evPeerGone:
+		s.gone <- e.p
+	}
+	return true
 }
 
-func (s *fakeSink) handleBlock(b *block) {
+func (s *fakeSink) count() int {
 	s.mu.Lock()
-	s.blocks = append(s.blocks, b)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	return len(s.msgs)
 }
 
-func (s *fakeSink) UnregisterConnection(p *Peer) { s.gone <- p }
+// release hands back the held credits and stops holding.
+func (s *fakeSink) release() {
+	s.mu.Lock()
+	held := s.held
+	s.hold, s.held = false, nil
+	s.mu.Unlock()
+	for _, p := range held {
+		p.handled()
+	}
+}
 
 // memBlocks serves uploads from a byte slice.
 type memBlocks struct {
@@ -67,13 +98,14 @@ func pipePeer(t *testing.T, fast bool) (*Peer, net.Conn, *fakeSink, []byte) {
 	}
 	f := &torrentFacts{
 		numPieces: 10, pieceLen: testPieceLen, total: int64(len(data)),
-		have: newAtomicBits(10), store: memBlocks{data, testPieceLen}, log: slog.Default(),
+		have: newAtomicBits(10), store: memBlocks{data, testPieceLen}, env: testEnv(t), log: slog.Default(),
 	}
 	for i := range 5 {
 		f.have.Set(i)
 	}
 	ours := f.ourHandshake()
 	var remote peerwire.Handshake
+	remote.SetExtended()
 	if fast {
 		remote.SetFast()
 	}
@@ -110,20 +142,20 @@ func expectViolation(t *testing.T, fast bool, frames ...[]byte) {
 	}
 }
 
+// TestPeerDropsMalformedInput: what the reader checks itself, the wire's
+// bounds (the protocol's rules are the core's: see
+// TestSessionDropsProtocolViolations).
 func TestPeerDropsMalformedInput(t *testing.T) {
 	bf := func(b ...byte) []byte { return peerwire.AppendBitfield(nil, b) }
-	have := peerwire.AppendHave(nil, 1)
+	ext := func(id byte, payload string) []byte { return peerwire.AppendExtended(nil, id, []byte(payload)) }
+	okExt := ext(0, "d1:v4:teste")
 	cases := map[string]struct {
 		fast   bool
 		frames [][]byte
 	}{
 		"bitfield too long":        {false, [][]byte{bf(0xff, 0xc0, 0)}},
 		"bitfield spare bits":      {false, [][]byte{bf(0xff, 0xe0)}},
-		"bitfield after have":      {false, [][]byte{have, bf(0xff, 0xc0)}},
-		"bitfield dropping pieces": {false, [][]byte{bf(0xff, 0xc0), bf(0x7f, 0xc0)}},
 		"have out of range":        {false, [][]byte{peerwire.AppendHave(nil, 10)}},
-		"have all without fast":    {false, [][]byte{peerwire.AppendSimple(nil, peerwire.MsgHaveAll)}},
-		"reject without fast":      {false, [][]byte{peerwire.AppendReject(nil, 0, 0, 16384)}},
 		"request beyond piece":     {false, [][]byte{peerwire.AppendRequest(nil, 0, testPieceLen-16384+1, 16384)}},
 		"request over 16 KiB":      {false, [][]byte{peerwire.AppendRequest(nil, 0, 0, 32768)}},
 		"request index":            {false, [][]byte{peerwire.AppendRequest(nil, 10, 0, 16384)}},
@@ -131,7 +163,10 @@ func TestPeerDropsMalformedInput(t *testing.T) {
 		"piece beyond its piece":   {false, [][]byte{peerwire.AppendPiece(nil, 9, testPieceLen-100, make([]byte, 200))}},
 		"oversized frame":          {false, [][]byte{{0x10, 0, 0, 0, 7}}},
 		"choke with payload":       {false, [][]byte{{0, 0, 0, 2, 0, 0}}},
-		"have none after bitfield": {true, [][]byte{bf(0x80, 0), peerwire.AppendSimple(nil, peerwire.MsgHaveNone)}},
+		"reject beyond its piece":  {true, [][]byte{peerwire.AppendReject(nil, 0, testPieceLen, 16384)}},
+		"second ext handshake":     {false, [][]byte{okExt, okExt}},
+		"malformed ext handshake":  {false, [][]byte{ext(0, "d1:v4:test")}},
+		"huge ext handshake":       {false, [][]byte{ext(0, "d1:v"+fmt.Sprint(maxExtHandshake)+":"+string(make([]byte, maxExtHandshake))+"e")}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) { expectViolation(t, c.fast, c.frames...) })
@@ -263,9 +298,10 @@ func TestPeerDeliversBlocksAndMessages(t *testing.T) {
 	}
 }
 
-// TestPeerToleratesGrowingAvailability: aria2 follows have none (or its
-// bitfield) with another bitfield; pieces it adds arrive as haves.
-func TestPeerToleratesGrowingAvailability(t *testing.T) {
+// TestPeerForwardsAvailabilityInOrder: the reader leaves the availability
+// rules to the core and passes the messages on as they come (aria2 follows
+// have none, or its bitfield, with another bitfield).
+func TestPeerForwardsAvailabilityInOrder(t *testing.T) {
 	p, remote, sink, _ := pipePeer(t, true)
 	go func() {
 		var b []byte
@@ -280,15 +316,64 @@ func TestPeerToleratesGrowingAvailability(t *testing.T) {
 	if errors.Is(p.Err(), ErrProtocol) {
 		t.Fatalf("dropped: %v", p.Err())
 	}
-	var haves []uint32
+	var ids []peerwire.MessageID
 	for _, m := range sink.msgs {
-		if m.ID == peerwire.MsgHave {
-			haves = append(haves, m.Index)
-		}
+		ids = append(ids, m.ID)
 	}
-	if len(sink.msgs) != 5 || sink.msgs[0].ID != peerwire.MsgHaveNone || fmt.Sprint(haves) != "[1 7 9]" {
-		t.Fatalf("messages %v, haves %v", sink.msgs, haves)
+	if fmt.Sprint(ids) != fmt.Sprint([]peerwire.MessageID{peerwire.MsgHaveNone, peerwire.MsgInterested, peerwire.MsgBitfield, peerwire.MsgBitfield}) {
+		t.Fatalf("messages %v", ids)
 	}
+}
+
+// TestPeerSkipsUnadvertisedExtensions: an extended message for an id we
+// never advertised is skipped whatever its size (no allocation of it, no
+// event); the extension handshake is parsed on the reader's goroutine.
+func TestPeerSkipsUnadvertisedExtensions(t *testing.T) {
+	p, remote, sink, _ := pipePeer(t, true)
+	go func() {
+		var b []byte
+		b = peerwire.AppendExtended(b, 7, make([]byte, 1<<20))
+		b = peerwire.AppendExtended(b, 0, []byte("d1:v4:test4:reqqi77ee"))
+		b = peerwire.AppendExtended(b, 3, make([]byte, 100))
+		remote.Write(b)
+		remote.Close()
+	}()
+	<-sink.gone
+	if errors.Is(p.Err(), ErrProtocol) {
+		t.Fatalf("dropped: %v", p.Err())
+	}
+	if len(sink.msgs) != 0 || len(sink.exts) != 1 || sink.exts[0].V != "test" || sink.exts[0].Reqq != 77 {
+		t.Fatalf("messages %v, extension handshakes %+v", sink.msgs, sink.exts)
+	}
+}
+
+// TestPeerEventsAreBounded: a peer whose messages the session does not
+// keep up with waits (back-pressure on its reader) once maxQueuedEvents
+// of them are queued, instead of growing the session's mailbox.
+func TestPeerEventsAreBounded(t *testing.T) {
+	p, remote, sink, _ := pipePeer(t, true)
+	sink.hold = true
+	var flood []byte
+	for range 3 * maxQueuedEvents {
+		flood = peerwire.AppendSimple(flood, peerwire.MsgUnchoke)
+	}
+	go remote.Write(flood)
+	deadline := time.Now().Add(10 * time.Second)
+	for sink.count() < maxQueuedEvents && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // room for any excess to show
+	if n := sink.count(); n != maxQueuedEvents {
+		t.Fatalf("%d events queued, want the cap %d", n, maxQueuedEvents)
+	}
+	sink.release()
+	for sink.count() < 3*maxQueuedEvents && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := sink.count(); n != 3*maxQueuedEvents {
+		t.Fatalf("%d events after release, want %d", n, 3*maxQueuedEvents)
+	}
+	p.close(nil)
 }
 
 // TestPeerKeepAliveAndIdle checks the timing rules with explicit clocks:

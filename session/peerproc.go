@@ -22,11 +22,13 @@ const (
 )
 
 // peerProc is the connection process (package connection, a statem) that
-// owns one peer connection. For an outgoing peer it dials under the
-// process-wide half-open cap, hands the peer to the session, and when the
-// connection is lost backs off and dials again if the peer is worth
-// retrying. For an incoming peer (accepted, already connected) it only
-// watches the connection and stops with it.
+// owns one peer connection. For an outgoing peer it dials (through the
+// environment's dialer, under its half-open cap), hands the peer to the
+// session, and when the connection is lost backs off and dials again if
+// the peer is worth retrying: the one place retries are counted. When it
+// gives up it tells the session whether the address is worth dialling
+// again if seen anew. For an incoming peer (accepted, already connected)
+// it only watches the connection and stops with it.
 type peerProc struct {
 	connection.Defaults[*peerProc]
 	srv      *server // immutable parts only: s, f, m, cfg, log
@@ -83,14 +85,14 @@ func (pp *peerProc) Init(context.Context) (connection.Result[*peerProc], error) 
 // Connect dials and handshakes; on success the session gets the peer.
 func (pp *peerProc) Connect(ctx context.Context, _ any, _ *peerProc) connection.Result[*peerProc] {
 	srv := pp.srv
-	select {
-	case halfOpen <- struct{}{}:
-	case <-ctx.Done():
+	ours := srv.f.ourHandshake()
+	c, h, err := srv.env.dialer.DialPeer(ctx, pp.addr, ours)
+	if ctx.Err() != nil {
+		if c != nil {
+			c.Close()
+		}
 		return connection.Stop(nil, pp)
 	}
-	ours := srv.f.ourHandshake()
-	c, h, err := dialHandshake(ctx, pp.addr, ours)
-	<-halfOpen
 	if err != nil {
 		return pp.failed(err)
 	}
@@ -108,7 +110,7 @@ func (pp *peerProc) Connect(ctx context.Context, _ any, _ *peerProc) connection.
 		return connection.Stop(nil, pp)
 	}
 	pp.p, pp.since = p, time.Now()
-	srv.m.Cast(evPeerUp{p})
+	srv.s.post(evPeerUp{p})
 	p.start(c)
 	return connection.Ok(pp)
 }
@@ -117,8 +119,8 @@ func (pp *peerProc) Connect(ctx context.Context, _ any, _ *peerProc) connection.
 // worth retrying.
 func (pp *peerProc) failed(err error) connection.Result[*peerProc] {
 	pp.fails++
-	if !worthRetrying(err) || pp.fails >= maxDialFailures {
-		pp.srv.m.Cast(evOutDone{pp.addr, err})
+	if retry := worthRetrying(err); !retry || pp.fails >= maxDialFailures {
+		pp.srv.s.post(evOutDone{addr: pp.addr, final: !retry})
 		return connection.Stop(nil, pp)
 	}
 	return connection.Backoff(pp.bo.NextBackOff(), pp)
@@ -166,7 +168,8 @@ func worthRetrying(err error) bool {
 	switch {
 	case errors.Is(err, ErrProtocol), errors.Is(err, ErrBanned), errors.Is(err, ErrSelf),
 		errors.Is(err, ErrDuplicate), errors.Is(err, ErrStopped), errors.Is(err, ErrWrongTorrent),
-		errors.Is(err, errBothSeeds), errors.Is(err, ErrTooManyPeers), errors.Is(err, ErrSlowPeer):
+		errors.Is(err, errBothSeeds), errors.Is(err, ErrTooManyPeers), errors.Is(err, ErrSlowPeer),
+		errors.Is(err, ErrEvicted):
 		return false
 	}
 	return true

@@ -15,7 +15,7 @@ import (
 func TestUploadRateLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p, remote, _, _ := pipePeer(t, true)
-		p.f.upLimit = rate.NewLimiter(64<<10, peerwire.BlockSize)
+		p.f.up.p.Store(rate.NewLimiter(64<<10, peerwire.BlockSize))
 		p.setChoking(false)
 		if m := readFrames(t, remote, 1, nil); m[0].ID != peerwire.MsgUnchoke {
 			t.Fatalf("got %v", m[0])
@@ -44,7 +44,7 @@ func TestUploadRateLimit(t *testing.T) {
 func TestDownloadRateLimit(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p, remote, sink, _ := pipePeer(t, true)
-		p.f.downLimit = rate.NewLimiter(32<<10, peerwire.BlockSize)
+		p.f.down.p.Store(rate.NewLimiter(32<<10, peerwire.BlockSize))
 		var frames []byte
 		for i := range 5 {
 			frames = peerwire.AppendPiece(frames, uint32(i), 0, make([]byte, peerwire.BlockSize))

@@ -117,7 +117,7 @@ func (p *Peer) writeBatchZeroCopy(out []byte, reqs []upReq) error {
 					return err
 				}
 				p.uploaded.Add(int64(u.length))
-				sentByCopy.Add(1)
+				p.f.sentByCopy.Add(1)
 				continue
 			}
 			buf = buf[:n]
@@ -130,7 +130,7 @@ func (p *Peer) writeBatchZeroCopy(out []byte, reqs []upReq) error {
 			sp.Release()
 			return err
 		}
-		if !corked && p.f.upLimit == nil {
+		if !corked && !p.uploadLimited() {
 			// (Not under a rate limit: its waits would hold corked data.)
 			_ = z.rc.Control(z.ctl)
 			corked = true
@@ -147,7 +147,7 @@ func (p *Peer) writeBatchZeroCopy(out []byte, reqs []upReq) error {
 		if err != nil {
 			return err
 		}
-		sentByFile.Add(1)
+		p.f.sentByFile.Add(1)
 	}
 	if len(buf) > 0 {
 		if _, err := p.conn.Write(buf); err != nil {

@@ -9,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/effusion-bt/effusion/peerwire"
 	"github.com/effusion-bt/effusion/statem"
 )
 
@@ -48,6 +47,7 @@ type Session struct {
 	m        *statem.Machine[Phase, *server]
 	infoHash [20]byte
 	addr     netip.AddrPort
+	ownEnv   bool // Config.Env was nil: the session's own, closed at its end
 
 	complete     chan struct{} // closed once every wanted piece is verified
 	completeOnce sync.Once
@@ -67,9 +67,10 @@ type Session struct {
 }
 
 // Start checks the data already under cfg.Dir and starts the session: it
-// listens (or joins cfg.Listener), announces to the torrent's trackers and
-// dials cfg.Peers once the check is over. ctx bounds only the start; the
-// session runs until Stop, completion without Seed, or a fatal error.
+// listens (or joins its environment's listener), announces to the
+// torrent's trackers and dials cfg.Peers once the check is over. ctx
+// bounds only the start; the session runs until Stop, completion without
+// Seed, or a fatal error.
 func Start(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.Torrent == nil {
 		return nil, errors.New("session: Config.Torrent is required")
@@ -85,10 +86,17 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		conns:    make(map[*Peer]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	srv := &server{s: s, cfg: c, log: c.Logger.With("torrent", fmt.Sprintf("%x", c.Torrent.InfoHash[:6]))}
+	env := c.Env
+	if env == nil {
+		env, s.ownEnv = NewEnv(EnvConfig{}), true
+	}
+	srv := &server{s: s, cfg: c, env: env, log: c.Logger.With("torrent", fmt.Sprintf("%x", c.Torrent.InfoHash[:6]))}
 	m, err := statem.Start[Phase, *server](ctx, srv.handler(), statem.WithLogger(c.Logger))
 	if err != nil {
 		s.cancel()
+		if s.ownEnv {
+			env.Close()
+		}
 		return nil, err
 	}
 	s.m = m
@@ -97,7 +105,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	srv.m = m
 	srv.beginCheck() // after m is known: the check casts its result to it
 	// Incoming peers only once the machine can be reached.
-	if err := srv.listener.register(srv.f.infoHash, srv); err != nil {
+	if err := srv.listener.Register(srv.f.infoHash, incoming{srv}); err != nil {
 		m.Stop(context.Background(), err)
 		return nil, err
 	}
@@ -116,7 +124,7 @@ func (s *Session) AddPeers(addrs ...netip.AddrPort) {
 	if len(addrs) == 0 {
 		return
 	}
-	s.m.Cast(evAddPeers{append([]netip.AddrPort(nil), addrs...)})
+	s.post(evAddPeers{append([]netip.AddrPort(nil), addrs...)})
 }
 
 // Checked waits until the start-up check of existing data is over and
@@ -189,53 +197,21 @@ func (s *Session) Stop(ctx context.Context) error {
 	return nil
 }
 
-// HandleMessage is the session's process interface for peer connections: a
-// decoded message (not a piece, request or cancel, which the connection
-// handles itself) cast to the session's mailbox. It never blocks.
-func (s *Session) HandleMessage(p *Peer, m peerwire.Message) {
-	s.m.Cast(evPeerMsg{p, m})
-}
-
-// UnregisterConnection tells the session that p's connection has ended
-// (p.Err says why). It never blocks.
-func (s *Session) UnregisterConnection(p *Peer) {
-	s.m.Cast(evPeerGone{p})
-}
-
-// handleBlock casts a received block to the session.
-func (s *Session) handleBlock(b *block) {
-	if s.m.Cast(b) != nil {
-		putBlock(b)
+// post casts an event to the session's mailbox; false once the session
+// has ended (a block is then recycled). It never blocks.
+func (s *Session) post(e event) bool {
+	if s.m.Cast(e) == nil {
+		return true
 	}
+	if b, ok := e.(*block); ok {
+		s.facts.env.blocks.put(b)
+	}
+	return false
 }
 
 func (s *Session) markComplete() {
 	s.completeOnce.Do(func() { close(s.complete) })
 }
-
-// Events on the session's mailbox (besides *block).
-type (
-	evPeerUp  struct{ p *Peer }
-	evPeerMsg struct {
-		p *Peer
-		m peerwire.Message
-	}
-	evPeerGone struct{ p *Peer }
-	evAddPeers struct{ addrs []netip.AddrPort }
-	evChecked  struct {
-		have []int
-		err  error
-	}
-	evOutDone struct { // an outgoing connection process gave up
-		addr netip.AddrPort
-		err  error
-	}
-)
-
-// timer names
-type tickTimer struct{}
-
-const tickInterval = time.Second
 
 // track registers a peer whose goroutines are about to start; false when
 // the session is ending (the caller then closes the connection).

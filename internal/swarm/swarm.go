@@ -155,12 +155,16 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	}
 	res.PieceLength, res.Pieces = mi.Info.PieceLength, mi.Info.NumPieces()
 
+	// One environment for every session, as a client shares one among its
+	// torrents: one pool of hashers, one budget of received blocks.
+	env := session.NewEnv(session.EnvConfig{})
+	defer env.Close() // after the sessions stop (defers run last first)
 	var all []*session.Session
 	defer func() { stopAll(all) }()
 	// Leechers seed too (Seed: true): each serves the others what it has.
 	newSession := func(d string) (*session.Session, error) {
 		s, err := session.Start(ctx, session.Config{
-			Torrent: mi, Dir: d, ListenAddr: "127.0.0.1:0", Seed: true, Logger: cfg.Logger,
+			Torrent: mi, Dir: d, Env: env, ListenAddr: "127.0.0.1:0", Seed: true, Logger: cfg.Logger,
 		})
 		if err == nil {
 			all = append(all, s)

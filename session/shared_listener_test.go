@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/transport"
 )
 
 // TestSharedListenerRoutesByInfoHash: two torrents seeded on one port; each
@@ -16,18 +17,20 @@ import (
 func TestSharedListenerRoutesByInfoHash(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ln, err := Listen(ctx, "127.0.0.1:0", testLogger(t))
+	ln, err := transport.Listen(ctx, transport.ListenConfig{Addr: "127.0.0.1:0", Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
+	env := testEnv(t) // closed after the sessions, which stop first
+	env.listener = ln
 	seedDir := t.TempDir()
 	miA, _ := makeTorrent(t, seedDir, "a.bin", 64<<10, "", testFile{data: randomData(31, 700_000)})
 	miB, _ := makeTorrent(t, seedDir, "b.bin", 64<<10, "", testFile{data: randomData(32, 900_000)})
-	startSession(t, Config{Torrent: miA, Dir: seedDir, Seed: true, Listener: ln})
-	startSession(t, Config{Torrent: miB, Dir: seedDir, Seed: true, Listener: ln})
+	startSession(t, Config{Torrent: miA, Dir: seedDir, Seed: true, Env: env})
+	startSession(t, Config{Torrent: miB, Dir: seedDir, Seed: true, Env: env})
 	port := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ln.Addr().Port())
-	if s, err := Start(ctx, Config{Torrent: miA, Dir: t.TempDir(), Listener: ln, Logger: testLogger(t)}); err == nil {
+	if s, err := Start(ctx, Config{Torrent: miA, Dir: t.TempDir(), Env: env, Logger: testLogger(t)}); err == nil {
 		s.Stop(ctx)
 		t.Fatal("a second session for the same torrent on one listener started")
 	}

@@ -1,0 +1,178 @@
+package session
+
+import (
+	"bytes"
+
+	"github.com/effusion-bt/effusion/core"
+	"github.com/effusion-bt/effusion/peerwire"
+)
+
+// onPeerUp admits (or refuses) a peer whose handshake completed. At the
+// peer limit, an incoming peer takes the slot of the peer the core finds
+// least useful (core.Evictable), if any.
+func (srv *server) onPeerUp(p *Peer) {
+	var err error
+	switch {
+	case p.remote.PeerID == srv.f.peerID:
+		err = ErrSelf
+		srv.book.markDead(p.addr)
+	case srv.byPeerID[p.remote.PeerID] != nil:
+		old := srv.byPeerID[p.remote.PeerID]
+		if !srv.keepNewer(old, p) {
+			err = ErrDuplicate
+			break
+		}
+		old.close(ErrDuplicate)
+		delete(srv.byPeerID, p.remote.PeerID)
+	case srv.book.banned(p.addr), srv.isBannedID(p.remote.PeerID):
+		err = ErrBanned
+	case !p.outgoing && srv.incoming+len(srv.procs) >= srv.cfg.MaxPeers && !srv.evict():
+		err = ErrTooManyPeers
+	}
+	if err != nil {
+		p.close(err)
+		return
+	}
+	caps := core.Caps{Fast: p.fast}
+	if p.fast {
+		caps.AllowedFast = peerwire.AllowedFastSet(p.addr.Addr(), srv.f.infoHash, srv.f.numPieces, core.AllowedFastCount)
+	}
+	id := srv.core.PeerConnected(caps)
+	if id == core.NoPeer {
+		p.close(ErrTooManyPeers)
+		return
+	}
+	srv.peers[p] = id
+	srv.byPeerID[p.remote.PeerID] = p
+	for len(srv.bySlot) <= id.Slot() {
+		srv.bySlot = append(srv.bySlot, nil)
+	}
+	srv.bySlot[id.Slot()] = p
+	if !p.outgoing {
+		srv.incoming++
+	}
+	// The core's greeting (availability first, as BEP 3 requires) goes out
+	// now, then our extension handshake.
+	srv.perform()
+	if p.ext {
+		payload := srv.extHandshake(p)
+		p.queue(func(b []byte) []byte { return peerwire.AppendExtended(b, 0, payload) })
+	}
+	srv.log.Debug("peer connected", "peer", p.addr, "outgoing", p.outgoing, "fast", p.fast, "ext", p.ext)
+}
+
+// evict closes the peer the core names as least useful, to make room for
+// a new one; false when every peer is worth its slot.
+func (srv *server) evict() bool {
+	id := srv.core.Evictable()
+	victim := srv.peerOf(id)
+	if victim == nil {
+		return false
+	}
+	srv.log.Debug("evicting a peer for a newcomer", "peer", victim.addr)
+	srv.forget(victim)
+	victim.close(ErrEvicted)
+	return true
+}
+
+// onPeerGone forgets a disconnected peer and dials another.
+func (srv *server) onPeerGone(p *Peer) {
+	if srv.forget(p) {
+		srv.log.Debug("peer gone", "peer", p.addr, "err", p.Err())
+		srv.dialMore()
+	}
+}
+
+// forget removes p from the core and the peer table; false if it was not
+// there.
+func (srv *server) forget(p *Peer) bool {
+	id, ok := srv.peers[p]
+	if !ok {
+		return false
+	}
+	if !p.outgoing {
+		srv.incoming--
+	}
+	srv.core.PeerGone(id)
+	delete(srv.peers, p)
+	delete(srv.clients, p)
+	if srv.byPeerID[p.remote.PeerID] == p {
+		delete(srv.byPeerID, p.remote.PeerID)
+	}
+	srv.bySlot[id.Slot()] = nil
+	return true
+}
+
+// onPeerMsg steps the core with a peer's message.
+func (srv *server) onPeerMsg(p *Peer, m peerwire.Message) {
+	id, ok := srv.peers[p]
+	if !ok {
+		return
+	}
+	c := srv.core
+	switch m.ID {
+	case peerwire.MsgChoke:
+		c.PeerChoke(id)
+	case peerwire.MsgUnchoke:
+		c.PeerUnchoke(id)
+	case peerwire.MsgInterested:
+		c.PeerInterested(id)
+	case peerwire.MsgNotInterested:
+		c.PeerNotInterested(id)
+	case peerwire.MsgHave:
+		c.PeerHave(id, m.Index)
+	case peerwire.MsgBitfield:
+		c.PeerBitfield(id, m.Bitfield)
+	case peerwire.MsgHaveAll:
+		c.PeerHaveAll(id)
+	case peerwire.MsgHaveNone:
+		c.PeerHaveNone(id)
+	case peerwire.MsgReject:
+		c.PeerReject(id, m.Index, m.Begin, m.Length)
+	case peerwire.MsgAllowedFast:
+		c.PeerAllowedFast(id, m.Index)
+	case peerwire.MsgSuggest:
+		c.PeerSuggest(id, m.Index)
+	}
+}
+
+// keepNewer decides between two connections to the same peer, the same way
+// on both ends so that a simultaneous open keeps exactly one: the one
+// initiated by the side with the lower peer id. Two connections started by
+// the same side keep the older one.
+func (srv *server) keepNewer(old, p *Peer) bool {
+	if old.outgoing == p.outgoing {
+		return false
+	}
+	initiator := func(c *Peer) []byte {
+		if c.outgoing {
+			return srv.f.peerID[:]
+		}
+		return c.remote.PeerID[:]
+	}
+	return bytes.Compare(initiator(p), initiator(old)) < 0
+}
+
+func (srv *server) isBannedID(id [20]byte) bool {
+	_, ok := srv.bannedIDs[id]
+	return ok
+}
+
+// dialMore starts outgoing connection processes while the session is
+// below its peer limit, less the slots kept for incoming peers (processes
+// backing off count toward it).
+func (srv *server) dialMore() {
+	limit := srv.cfg.MaxPeers - max(1, srv.cfg.MaxPeers/10)
+	for srv.incoming+len(srv.procs) < limit {
+		a, ok := srv.book.next()
+		if !ok {
+			return
+		}
+		c, err := srv.startOutPeer(a)
+		if err != nil {
+			srv.book.done(a, true)
+			continue
+		}
+		srv.procs[a] = c
+	}
+}

@@ -1,0 +1,113 @@
+package session
+
+import (
+	"context"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/transport"
+	"golang.org/x/time/rate"
+)
+
+// EnvConfig configures NewEnv. The zero value of every field is a sensible
+// default.
+type EnvConfig struct {
+	// MaxHalfOpen caps outgoing dials in progress across the sessions
+	// (default transport.DefaultMaxHalfOpen).
+	MaxHalfOpen int
+	// MaxInflightBlocks caps the received blocks not yet verified and
+	// written, across the sessions (default 4,096: 64 MiB).
+	MaxInflightBlocks int
+	// HashWorkers is the number of hashing goroutines (default one per
+	// core, runtime.GOMAXPROCS).
+	HashWorkers int
+	// DownloadRate and UploadRate cap the payload bytes per second of all
+	// the sessions together; 0 means unlimited. Each session's own limits
+	// apply on top.
+	DownloadRate, UploadRate int
+	// Listener, when set, is the listening port every session registers on
+	// (routed by info-hash); the environment does not close it. Without
+	// it, each session opens its own at Config.ListenAddr.
+	Listener *transport.Listener
+	// BindAddr, when valid, is the source address of outgoing connections.
+	BindAddr netip.Addr
+}
+
+// Env is what the sessions of a process share: the hashing workers, the
+// budget of received blocks, the dialer with its half-open cap, the
+// process-wide rate limits and the listening port. A client owns one and
+// passes it to each session (Config.Env); a session started without one
+// makes its own and closes it when it ends. Its methods are safe for
+// concurrent use.
+type Env struct {
+	listener *transport.Listener
+	dialer   *transport.Dialer
+	blocks   *blockPool
+	hashers  *hashPool
+	down, up limiter
+
+	closeOnce sync.Once
+}
+
+// NewEnv starts the hashing workers and returns the environment. Close it
+// once every session using it has stopped.
+func NewEnv(cfg EnvConfig) *Env {
+	if cfg.MaxInflightBlocks <= 0 {
+		cfg.MaxInflightBlocks = defaultInflightBlocks
+	}
+	if cfg.HashWorkers <= 0 {
+		cfg.HashWorkers = max(runtime.GOMAXPROCS(0), 1)
+	}
+	e := &Env{
+		listener: cfg.Listener,
+		dialer:   transport.NewDialer(cfg.MaxHalfOpen, cfg.BindAddr),
+		blocks:   newBlockPool(cfg.MaxInflightBlocks),
+	}
+	e.hashers = newHashPool(cfg.HashWorkers, e.blocks)
+	e.SetRateLimits(cfg.DownloadRate, cfg.UploadRate)
+	return e
+}
+
+// SetRateLimits changes the process-wide limits (bytes per second; 0:
+// unlimited), at once for every session.
+func (e *Env) SetRateLimits(down, up int) {
+	e.down.set(down)
+	e.up.set(up)
+}
+
+// Listener returns the shared listening port, or nil.
+func (e *Env) Listener() *transport.Listener { return e.listener }
+
+// Close stops the hashing workers (after they finish what is queued). The
+// sessions must have stopped; Close is idempotent.
+func (e *Env) Close() {
+	e.closeOnce.Do(e.hashers.stop)
+}
+
+// limiter is a rate limit that may change while peers use it: nil inside
+// means unlimited, which costs the hot path one atomic load.
+type limiter struct{ p atomic.Pointer[rate.Limiter] }
+
+// set installs a limit of bps bytes per second (<= 0: none), with a burst
+// of one second's worth (at least one block).
+func (l *limiter) set(bps int) {
+	if bps <= 0 {
+		l.p.Store(nil)
+		return
+	}
+	l.p.Store(rate.NewLimiter(rate.Limit(bps), max(bps, peerwire.BlockSize)))
+}
+
+// wait waits until n bytes are allowed, or ctx ends.
+func (l *limiter) wait(ctx context.Context, n int) error {
+	if lim := l.p.Load(); lim != nil {
+		return lim.WaitN(ctx, n)
+	}
+	return nil
+}
+
+// limited reports whether a limit is set.
+func (l *limiter) limited() bool { return l.p.Load() != nil }

@@ -1,0 +1,19 @@
+package transport
+
+import "errors"
+
+// Sentinel errors; callers branch on them with errors.Is.
+var (
+	// ErrUnknownTorrent: an incoming handshake named an info-hash no
+	// handler serves on this listener.
+	ErrUnknownTorrent = errors.New("transport: unknown info-hash")
+	// ErrWrongTorrent: the remote handshake names another info-hash.
+	ErrWrongTorrent = errors.New("transport: handshake for another torrent")
+	// ErrSelf: we connected to ourselves (the remote peer id is ours).
+	ErrSelf = errors.New("transport: connection to self")
+	// ErrHalfOpen: too many connections from one address are still
+	// handshaking; the new one was closed.
+	ErrHalfOpen = errors.New("transport: too many half-open connections from one address")
+	// ErrRegistered: another handler serves the info-hash on this listener.
+	ErrRegistered = errors.New("transport: info-hash already served on this listener")
+)
