@@ -26,7 +26,7 @@ func (t *Torrent) PeerBitfield(id PeerID, bf []byte) {
 		return
 	}
 	if !t.firstAvail(p, ReasonBadBitfield) {
-		if p.gotAvail {
+		if p.gotAvail && t.chat(p) {
 			t.moreAvail(p, bf)
 		}
 		return
@@ -104,6 +104,7 @@ func (t *Torrent) PeerHave(id PeerID, piece uint32) {
 	}
 	p.sawOther = true
 	if p.bits.has(piece) {
+		t.chat(p)
 		return
 	}
 	t.peerGains(p, piece)

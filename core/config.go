@@ -64,6 +64,12 @@ type Config struct {
 	// connected IdleGrace (default 60 s) without interest either way, may
 	// give its slot to a new peer.
 	SilentGrace, IdleGrace time.Duration
+	// MaxChatter caps the messages a peer may send between two Ticks that
+	// move nothing forward: choke, unchoke, interested, not interested,
+	// suggest, allowed fast and repeated HAVEs and bitfields. An honest
+	// peer sends a few a second; beyond the cap it is dropped
+	// (ReasonFlood). Default 500.
+	MaxChatter int
 }
 
 const maxDupLimit = 4
@@ -108,6 +114,7 @@ func (c *Config) fill() error {
 	c.BanStrikes = max(c.BanStrikes, 1)
 	defd(&c.RateWindow, 5*time.Second)
 	defd(&c.SilentGrace, 5*time.Second)
+	def(&c.MaxChatter, 500)
 	defd(&c.IdleGrace, time.Minute)
 	return nil
 }

@@ -44,6 +44,7 @@ type peer struct {
 	seedCounted bool // has every piece, counted in Torrent.seeds, not in avail
 	gotAvail    bool // bitfield, have-all or have-none seen
 	heard       bool // the peer has sent a message (not counting keep-alives)
+	chatter     int  // messages that moved nothing forward since the last Tick
 	sawOther    bool // a HAVE or a block came (no first availability message after it)
 	interesting int  // pieces it has that we need
 
@@ -148,6 +149,17 @@ func (t *Torrent) from(id PeerID) *peer {
 		p.heard = true
 	}
 	return p
+}
+
+// chat counts a message from p that moves nothing forward; false (and p
+// is dropped) when it is one too many for this Tick.
+func (t *Torrent) chat(p *peer) bool {
+	p.chatter++
+	if p.chatter > t.cfg.MaxChatter {
+		t.drop(p, ReasonFlood, false)
+		return false
+	}
+	return true
 }
 
 // Evictable names the connected peer least worth keeping, for a shell at
@@ -306,7 +318,7 @@ func (t *Torrent) teardown(p *peer) {
 // rejects them explicitly (PeerReject) and allowed-fast requests go on.
 func (t *Torrent) PeerChoke(id PeerID) {
 	p := t.from(id)
-	if p == nil || p.peerChoking {
+	if p == nil || !t.chat(p) || p.peerChoking {
 		return
 	}
 	p.peerChoking = true
@@ -319,7 +331,7 @@ func (t *Torrent) PeerChoke(id PeerID) {
 // PeerUnchoke records that the peer unchoked us; requests follow in Ready.
 func (t *Torrent) PeerUnchoke(id PeerID) {
 	p := t.from(id)
-	if p == nil || !p.peerChoking {
+	if p == nil || !t.chat(p) || !p.peerChoking {
 		return
 	}
 	p.peerChoking = false
@@ -334,7 +346,7 @@ func (t *Torrent) PeerUnchoke(id PeerID) {
 // unchoke slot, or the optimistic one, is free it is unchoked at once.
 func (t *Torrent) PeerInterested(id PeerID) {
 	p := t.from(id)
-	if p == nil || p.peerInterested {
+	if p == nil || !t.chat(p) || p.peerInterested {
 		return
 	}
 	p.peerInterested = true
@@ -354,7 +366,7 @@ func (t *Torrent) PeerInterested(id PeerID) {
 // PeerNotInterested records that the peer lost interest; its unchoke slot
 // is reassigned at the next rechoke.
 func (t *Torrent) PeerNotInterested(id PeerID) {
-	if p := t.from(id); p != nil {
+	if p := t.from(id); p != nil && t.chat(p) {
 		p.peerInterested = false
 	}
 }
@@ -364,7 +376,7 @@ func (t *Torrent) PeerNotInterested(id PeerID) {
 // the fast extension it is a protocol violation.
 func (t *Torrent) PeerAllowedFast(id PeerID, piece uint32) {
 	p := t.from(id)
-	if p == nil {
+	if p == nil || !t.chat(p) {
 		return
 	}
 	if !p.fast {
@@ -390,7 +402,7 @@ func (t *Torrent) PeerAllowedFast(id PeerID, piece uint32) {
 // it.
 func (t *Torrent) PeerSuggest(id PeerID, piece uint32) {
 	p := t.from(id)
-	if p == nil {
+	if p == nil || !t.chat(p) {
 		return
 	}
 	if !p.fast {

@@ -538,3 +538,28 @@ func TestDroppedRequestRetriedAlone(t *testing.T) {
 		t.Fatalf("batch %v: want a cancel and a new request for block %d", b.msgs, reqs[3].Begin)
 	}
 }
+
+// TestChatterFloodDrops: messages that move nothing forward are capped
+// between two Ticks; the cap resets at each Tick.
+func TestChatterFloodDrops(t *testing.T) {
+	x := newH(t, Config{NumPieces: 10, MaxChatter: 50})
+	x.Tick(0)
+	id := x.PeerConnected(Caps{Fast: true})
+	x.PeerHave(id, 1)
+	for range 25 {
+		x.PeerChoke(id)
+		x.PeerUnchoke(id)
+	}
+	x.Tick(time.Second)
+	for range 25 {
+		x.PeerHave(id, 1) // repeated: chatter too
+		x.PeerInterested(id)
+	}
+	if d := x.ready().drops; len(d) != 0 {
+		t.Fatalf("dropped at the cap: %+v", d)
+	}
+	x.PeerNotInterested(id)
+	if d := x.ready().drops; len(d) != 1 || d[0].Reason != ReasonFlood {
+		t.Fatalf("drops %+v, want one for a flood", d)
+	}
+}

@@ -57,6 +57,7 @@ func (t *Torrent) Tick(now time.Duration) {
 	t.down.tick(dt, alpha)
 	t.up.tick(dt, alpha)
 	for _, p := range t.scratchLive() {
+		p.chatter = 0
 		p.down.tick(dt, alpha)
 		p.up.tick(dt, alpha)
 		t.resize(p)

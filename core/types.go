@@ -120,10 +120,14 @@ const (
 	ReasonBadData
 	// ReasonBothSeeds: we have every piece and so does the peer.
 	ReasonBothSeeds
+	// ReasonFlood: the peer sent more than Config.MaxChatter messages
+	// that change nothing (state toggles, repeated HAVEs, suggests) between
+	// two Ticks.
+	ReasonFlood
 )
 
 var reasonNames = [...]string{"", "unrequested block", "index out of range", "bad bitfield",
-	"protocol violation", "sent corrupt data", "both seeds"}
+	"protocol violation", "sent corrupt data", "both seeds", "message flood"}
 
 // String returns a short description of the reason.
 func (r Reason) String() string {
