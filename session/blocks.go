@@ -16,8 +16,8 @@ type block struct {
 	p     *Peer // sender (nil once the core has it)
 	index uint32
 	begin uint32
-	n     uint32 // valid bytes in data
-	slot  bool   // counted in the pool's budget...
+	n     uint32        // valid bytes in data
+	slot  bool          // counted in the pool's budget...
 	held  *atomic.Int64 // ...and in its session's holding
 	data  *[peerwire.BlockSize]byte
 }

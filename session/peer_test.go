@@ -153,20 +153,20 @@ func TestPeerDropsMalformedInput(t *testing.T) {
 		fast   bool
 		frames [][]byte
 	}{
-		"bitfield too long":        {false, [][]byte{bf(0xff, 0xc0, 0)}},
-		"bitfield spare bits":      {false, [][]byte{bf(0xff, 0xe0)}},
-		"have out of range":        {false, [][]byte{peerwire.AppendHave(nil, 10)}},
-		"request beyond piece":     {false, [][]byte{peerwire.AppendRequest(nil, 0, testPieceLen-16384+1, 16384)}},
-		"request over 16 KiB":      {false, [][]byte{peerwire.AppendRequest(nil, 0, 0, 32768)}},
-		"request index":            {false, [][]byte{peerwire.AppendRequest(nil, 10, 0, 16384)}},
-		"piece over 16 KiB":        {false, [][]byte{peerwire.AppendPiece(nil, 0, 0, make([]byte, 16385))}},
-		"piece beyond its piece":   {false, [][]byte{peerwire.AppendPiece(nil, 9, testPieceLen-100, make([]byte, 200))}},
-		"oversized frame":          {false, [][]byte{{0x10, 0, 0, 0, 7}}},
-		"choke with payload":       {false, [][]byte{{0, 0, 0, 2, 0, 0}}},
-		"reject beyond its piece":  {true, [][]byte{peerwire.AppendReject(nil, 0, testPieceLen, 16384)}},
-		"second ext handshake":     {false, [][]byte{okExt, okExt}},
-		"malformed ext handshake":  {false, [][]byte{ext(0, "d1:v4:test")}},
-		"huge ext handshake":       {false, [][]byte{ext(0, "d1:v"+fmt.Sprint(maxExtHandshake)+":"+string(make([]byte, maxExtHandshake))+"e")}},
+		"bitfield too long":       {false, [][]byte{bf(0xff, 0xc0, 0)}},
+		"bitfield spare bits":     {false, [][]byte{bf(0xff, 0xe0)}},
+		"have out of range":       {false, [][]byte{peerwire.AppendHave(nil, 10)}},
+		"request beyond piece":    {false, [][]byte{peerwire.AppendRequest(nil, 0, testPieceLen-16384+1, 16384)}},
+		"request over 16 KiB":     {false, [][]byte{peerwire.AppendRequest(nil, 0, 0, 32768)}},
+		"request index":           {false, [][]byte{peerwire.AppendRequest(nil, 10, 0, 16384)}},
+		"piece over 16 KiB":       {false, [][]byte{peerwire.AppendPiece(nil, 0, 0, make([]byte, 16385))}},
+		"piece beyond its piece":  {false, [][]byte{peerwire.AppendPiece(nil, 9, testPieceLen-100, make([]byte, 200))}},
+		"oversized frame":         {false, [][]byte{{0x10, 0, 0, 0, 7}}},
+		"choke with payload":      {false, [][]byte{{0, 0, 0, 2, 0, 0}}},
+		"reject beyond its piece": {true, [][]byte{peerwire.AppendReject(nil, 0, testPieceLen, 16384)}},
+		"second ext handshake":    {false, [][]byte{okExt, okExt}},
+		"malformed ext handshake": {false, [][]byte{ext(0, "d1:v4:test")}},
+		"huge ext handshake":      {false, [][]byte{ext(0, "d1:v"+fmt.Sprint(maxExtHandshake)+":"+string(make([]byte, maxExtHandshake))+"e")}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) { expectViolation(t, c.fast, c.frames...) })

@@ -7,10 +7,16 @@ import (
 	"github.com/effusion-bt/effusion/peerwire"
 )
 
-// maxExtHandshake caps an extension handshake's payload: the dictionary of
-// every mainstream client fits in a few hundred bytes, and a larger one is
-// an attack on our parser and memory.
-const maxExtHandshake = 8 << 10
+const (
+	// maxExtHandshake caps an extension handshake's payload: the
+	// dictionary of every mainstream client fits in a few hundred bytes,
+	// and a larger one is an attack on our parser and memory.
+	maxExtHandshake = 8 << 10
+	// maxStrayExtended: extended messages for ids we never advertised are
+	// skipped unread; an honest peer sends none (BEP 10 has it use our
+	// ids), so after this many the peer is dropped.
+	maxStrayExtended = 64
+)
 
 // readLoop decodes frames until the connection fails. Wire bounds are
 // checked here (by the codec and peerwire.CheckBlock); the protocol's rules
@@ -20,6 +26,7 @@ const maxExtHandshake = 8 << 10
 // session as one event each, at most maxQueuedEvents waiting at a time.
 func (p *Peer) readLoop(r *peerwire.Reader) error {
 	sawExtHandshake := false
+	stray := 0
 	for {
 		m, err := r.ReadMessage()
 		if err != nil {
@@ -56,6 +63,9 @@ func (p *Peer) readLoop(r *peerwire.Reader) error {
 			if !p.ext || m.ExtID != 0 {
 				// Not negotiated, or an extension we did not advertise:
 				// skipped without reading it into memory.
+				if stray++; stray > maxStrayExtended {
+					return p.violation("extended messages for extensions we did not advertise", nil)
+				}
 				if err := r.DiscardPayload(); err != nil {
 					return err
 				}

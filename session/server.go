@@ -54,7 +54,7 @@ type server struct {
 	// justCompleted: a batch of the core's completed the download and
 	// step has yet to act on it.
 	justCompleted bool
-	rates       rateMeter
+	rates         rateMeter
 }
 
 func (srv *server) handler() statem.Handler[Phase, *server] { return srv }
