@@ -18,12 +18,19 @@
 // With Config.Peers (or AddPeers) the session needs no tracker. Stats is a
 // snapshot, refreshed once a second and live for byte counts and progress.
 //
+// Sessions of one process share an Env (NewEnv; Config.Env): the hashing
+// workers, the budget of received blocks, the dialer with its cap on dials
+// in progress, process-wide rate limits and one listening port. A session
+// started without one makes its own and closes it when it ends; a program
+// running many torrents (package client does) makes one and closes it
+// after the last session has stopped.
+//
 // # Who owns what
 //
-//   - The server goroutine (the machine) owns the core, the piece
-//     assembly, the peer table and the address book. Peers talk to it only
-//     through its mailbox: HandleMessage, UnregisterConnection and received
-//     blocks are casts.
+//   - The server goroutine (the machine) owns the core (which holds the
+//     pieces being assembled), the peer table and the address book. Peers
+//     talk to it only through its mailbox, with typed events; a peer has at
+//     most 256 of them queued, its reader waiting beyond that.
 //   - Every peer connection has a reader goroutine (decoding frames with
 //     peerwire, validating them, serving requests and cancels itself) and a
 //     writer goroutine (sending what the server queued, in coalesced writes,
@@ -31,20 +38,21 @@
 //     is owned by a connection process (package connection, a statem): for
 //     an outgoing peer that process dials, with backoff, and redials peers
 //     worth retrying; for an incoming one it watches the connection.
-//   - Incoming connections arrive on a Listener: an acceptor pool (package
-//     acceptor) that reads the handshake's info-hash and hands the
-//     connection to the session serving it. Sessions may share a Listener.
-//   - A process-wide hasher pool (one goroutine per core, shared by every
-//     session) verifies pieces and writes them.
+//   - Incoming connections arrive on a transport.Listener: an acceptor pool
+//     that reads the handshake's info-hash and hands the connection to the
+//     session serving it. The sessions of an Env share one.
+//   - The Env's hasher pool (one goroutine per core, shared by its
+//     sessions) verifies pieces and writes them.
 //
 // # The life of a block
 //
 // The reader reads the piece message's payload into a pooled 16 KiB block
-// (waiting briefly for one of 4,096 in-flight slots: the back-pressure
-// that bounds received, unverified data to 64 MiB) and casts the block to
-// the server. The server asks the core whether it was requested
-// (BlockReceived) and files it under its piece. When the core says a piece
-// is complete, its blocks go to the hasher, which hashes them in memory
+// (waiting briefly for one of the Env's 4,096: the back-pressure that
+// bounds received, unverified data to 64 MiB) and casts the block to the
+// server. The server gives it to the core (BlockReceived), which keeps it
+// in its piece's record if it was requested. When the core says a piece is
+// complete, TakePiece hands its blocks back in order and they go to the
+// hasher, which hashes them in memory
 // (eight pieces at once when it can), compares the digest, and writes the
 // piece straight from its blocks with one vectored write (pwritev); it is
 // never read back. The result returns to the
@@ -56,8 +64,12 @@
 // A malformed frame, an oversized length, a bitfield of the wrong length,
 // with spare bits set, after a have or a block, or taking pieces back, an
 // index out of range, a request beyond its piece or above 16 KiB, a block
-// nobody requested, and fast-extension messages without the fast bit all
-// disconnect the peer (ViolationError, wrapping ErrProtocol). A peer whose
+// nobody requested, fast-extension messages without the fast bit, an
+// extension handshake that is malformed, repeated or above 8 KiB, dozens of
+// messages for extensions we never advertised, and floods of messages that
+// change nothing all disconnect the peer (ViolationError, wrapping
+// ErrProtocol). At the peer limit, a newcomer takes the slot of a peer that
+// has said nothing since it connected, or of one long idle (ErrEvicted). A peer whose
 // data fails verification is charged by the core and banned when it is
 // the culprit (with smart-ban digests); banned addresses and peer ids are
 // never readmitted. The download goes on with the others.
