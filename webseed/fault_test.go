@@ -53,7 +53,8 @@ func TestFault404(t *testing.T) {
 		t.Fatal("AllServable after a 404")
 	}
 	bf := s.AppendBitfield(nil)
-	before := len(rec.paths)
+	earlier, _, _ := rec.snapshot()
+	before := len(earlier)
 	for i := range mi.Info.NumPieces() {
 		has := bf[i/8]&(0x80>>(i%8)) != 0
 		if has == bad[i] || s.Servable(i) == bad[i] {
