@@ -101,6 +101,9 @@
 //     the seed when it returns true.
 //   - Stopping: cancel the fetches' context, then ws.Close().
 //
+// The package's shell_test.go is such a shell, driving the real core to a
+// verified download.
+//
 // Stats gives what the progress line shows apart from peer bytes: Bytes
 // fetched, Errors, State (active, backing off, dropped) and RetryAt.
 //
