@@ -191,7 +191,7 @@ func runShell(t *testing.T, mi *metainfo.MetaInfo, seeds []*Seed, limit time.Dur
 			case blockEv:
 				ev.run.delivered++
 				m := ev.run.reqs[ev.i]
-				if ct.BlockReceived(ev.run.id, m.Piece, m.Begin, m.Length) == core.BlockAccepted {
+				if ct.BlockReceived(ev.run.id, m.Piece, m.Begin, m.Length, nil) == core.BlockAccepted {
 					if pieces[m.Piece] == nil {
 						pieces[m.Piece] = make([]byte, info.PieceLen(int(m.Piece)))
 					}
