@@ -117,7 +117,11 @@ func FuzzEvents(f *testing.F) {
 			case 15:
 				tor.PeerSuggest(peer(), uint32(next()%uint8(n+1)))
 			case 16:
-				tor.SetWanted(uint32(next()%uint8(n)), next()%2 == 0)
+				if next()%2 == 0 {
+					tor.SetWanted(uint32(next()%uint8(n)), next()%2 == 0)
+				} else {
+					tor.SetPriority(uint32(next()%uint8(n)), Priority(next()%3))
+				}
 			case 17:
 				if id := tor.Evictable(); id != NoPeer && next()%2 == 0 {
 					tor.PeerGone(id)

@@ -87,24 +87,28 @@ func (t *Torrent) checkInvariants() error {
 	if unchoked != t.nUnchoked {
 		return fmt.Errorf("nUnchoked %d, want %d", t.nUnchoked, unchoked)
 	}
-	fresh := 0
 	inList := make([]int, t.n)
-	for a, b := range t.buckets {
-		for k, i := range b {
-			inList[i]++
-			if t.state[i] != stFresh || int(t.avail[i]) != a || t.pos[i] != uint32(k) {
-				return fmt.Errorf("piece %d in bucket %d at %d: state %d avail %d pos %d", i, a, k, t.state[i], t.avail[i], t.pos[i])
-			}
-			if a >= 1 {
-				fresh++
-				if a < t.lowest {
-					return fmt.Errorf("piece %d in bucket %d below lowest %d", i, a, t.lowest)
+	for pr := range t.tiers {
+		tr := &t.tiers[pr]
+		fresh := 0
+		for a, b := range tr.buckets {
+			for k, i := range b {
+				inList[i]++
+				if t.state[i] != stFresh || int(t.avail[i]) != a || t.pos[i] != uint32(k) || int(t.prio[i]) != pr {
+					return fmt.Errorf("piece %d in bucket %d of priority %d at %d: state %d avail %d pos %d priority %d",
+						i, a, pr, k, t.state[i], t.avail[i], t.pos[i], t.prio[i])
+				}
+				if a >= 1 {
+					fresh++
+					if a < tr.lowest {
+						return fmt.Errorf("piece %d in bucket %d below lowest %d", i, a, tr.lowest)
+					}
 				}
 			}
 		}
-	}
-	if fresh != t.freshPickable {
-		return fmt.Errorf("freshPickable %d, want %d", t.freshPickable, fresh)
+		if fresh != tr.pickable {
+			return fmt.Errorf("priority %d: pickable %d, want %d", pr, tr.pickable, fresh)
+		}
 	}
 	for name, l := range map[string][]uint32{"partial": t.partial, "owned": t.owned, "full": t.full} {
 		want := stPartial

@@ -6,16 +6,25 @@ func trailingZeros(x uint64) int { return bits.TrailingZeros64(x) }
 func leadingZeros8(x byte) int   { return bits.LeadingZeros8(x) }
 
 // The picker keeps fresh pieces (wanted, nothing requested) in buckets by
-// availability, ties in random order. A change of availability moves one
-// piece between adjacent buckets in O(1) and nothing is ever re-sorted;
-// pieces with requests in flight live in the partial or full lists.
+// priority and availability, ties in random order. A change of
+// availability moves one piece between adjacent buckets in O(1) and
+// nothing is ever re-sorted; pieces with requests in flight live in the
+// partial or full lists.
+
+// tier is the fresh pieces of one priority, in buckets by availability.
+type tier struct {
+	buckets  [][]uint32 // by availability (seeds not counted), ties in random order
+	lowest   int        // no non-empty bucket in [1, lowest)
+	pickable int        // pieces in buckets[1:]
+}
 
 func (t *Torrent) bucketAdd(i uint32) {
+	tr := &t.tiers[t.prio[i]]
 	a := int(t.avail[i])
-	for a >= len(t.buckets) {
-		t.buckets = append(t.buckets, nil)
+	for a >= len(tr.buckets) {
+		tr.buckets = append(tr.buckets, nil)
 	}
-	b := append(t.buckets[a], i)
+	b := append(tr.buckets[a], i)
 	last := len(b) - 1
 	j := last
 	if last > 0 {
@@ -25,34 +34,40 @@ func (t *Torrent) bucketAdd(i uint32) {
 	t.pos[b[last]] = uint32(last)
 	b[j] = i
 	t.pos[i] = uint32(j)
-	t.buckets[a] = b
+	tr.buckets[a] = b
 	if a >= 1 {
-		t.freshPickable++
-		if a < t.lowest {
-			t.lowest = a
+		tr.pickable++
+		if a < tr.lowest {
+			tr.lowest = a
 		}
 	}
 }
 
 func (t *Torrent) bucketRemove(i uint32) {
+	tr := &t.tiers[t.prio[i]]
 	a := t.avail[i]
-	b := t.buckets[a]
+	b := tr.buckets[a]
 	k := t.pos[i]
 	last := uint32(len(b) - 1)
 	b[k] = b[last]
 	t.pos[b[k]] = k
-	t.buckets[a] = b[:last]
+	tr.buckets[a] = b[:last]
 	if a >= 1 {
-		t.freshPickable--
+		tr.pickable--
 	}
 }
 
 // pickableFresh counts fresh pieces some peer has.
 func (t *Torrent) pickableFresh() int {
-	if t.seeds > 0 {
-		return t.freshPickable + len(t.buckets[0])
+	n := 0
+	for k := range t.tiers {
+		tr := &t.tiers[k]
+		n += tr.pickable
+		if t.seeds > 0 && len(tr.buckets) > 0 {
+			n += len(tr.buckets[0])
+		}
 	}
-	return t.freshPickable
+	return n
 }
 
 func (t *Torrent) availInc(i uint32) {
@@ -214,28 +229,38 @@ func (t *Torrent) partialList(i uint32) *[]uint32 {
 	return &t.partial
 }
 
-// pickFresh chooses a fresh piece the peer has.
+// pickFresh chooses a fresh piece the peer has: of the highest priority
+// that has one, random among the first pieces, then rarest first.
 func (t *Torrent) pickFresh(p *peer) (uint32, bool) {
 	if t.pickableFresh() == 0 {
 		return 0, false
 	}
-	if t.haveCount < t.cfg.RandomFirst {
+	for k := len(t.tiers) - 1; k >= 0; k-- {
+		if i, ok := t.pickTier(p, &t.tiers[k], Priority(k)); ok {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+func (t *Torrent) pickTier(p *peer, tr *tier, prio Priority) (uint32, bool) {
+	if t.haveCount < t.cfg.RandomFirst && tr.pickable+len(tr.buckets[0]) > 0 {
 		for range 32 {
 			i := uint32(t.rng.IntN(t.n))
-			if t.state[i] == stFresh && p.bits.has(i) {
+			if t.state[i] == stFresh && Priority(t.prio[i]) == prio && p.bits.has(i) {
 				return i, true
 			}
 		}
 	}
 	// Pieces only seeds have are the rarest; only a seed has them.
-	if p.seedCounted && len(t.buckets[0]) > 0 {
-		return t.buckets[0][0], true
+	if p.seedCounted && len(tr.buckets[0]) > 0 {
+		return tr.buckets[0][0], true
 	}
-	for a := t.lowest; a < len(t.buckets); a++ {
-		b := t.buckets[a]
+	for a := tr.lowest; a < len(tr.buckets); a++ {
+		b := tr.buckets[a]
 		if len(b) == 0 {
-			if a == t.lowest {
-				t.lowest++
+			if a == tr.lowest {
+				tr.lowest++
 			}
 			continue
 		}

@@ -299,3 +299,33 @@ func TestSetHaveBeforePeers(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestHighPriorityFirst: fresh high-priority pieces are picked before any
+// normal one, rarest first among them; a change of priority moves a fresh
+// piece at once.
+func TestHighPriorityFirst(t *testing.T) {
+	x := newH(t, Config{NumPieces: 8, RandomFirst: -1, MinRequests: 1, MaxRequests: 1, PieceLength: BlockSize, TotalLength: 8 * BlockSize})
+	x.SetPriority(5, PriorityHigh)
+	x.SetPriority(2, PriorityHigh)
+	a := x.PeerConnected(Caps{})
+	x.PeerBitfield(a, full(8))
+	b := x.PeerConnected(Caps{})
+	x.PeerBitfield(b, bitfieldOf(8, 0, 2, 7)) // 7 is the rarest normal piece, 2 rarer than 5
+	x.ready()
+	x.PeerUnchoke(a)
+	if got := pieces(x.ready().kind(a, MsgRequest)); len(got) != 1 || got[0] != 5 {
+		t.Fatalf("requested %v, want [5]: high priority before the rarer normal pieces", got)
+	}
+	x.PeerUnchoke(b)
+	if got := pieces(x.ready().kind(b, MsgRequest)); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("requested %v, want [2]: the other high-priority piece", got)
+	}
+	x.SetPriority(2, PriorityNormal) // in flight: no effect on it
+	x.SetPriority(6, PriorityHigh)
+	if x.prio[6] != uint8(PriorityHigh) {
+		t.Fatal("priority of a fresh piece not set")
+	}
+	if err := x.checkInvariants(); err != nil {
+		t.Fatal(err)
+	}
+}

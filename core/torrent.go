@@ -46,14 +46,13 @@ type Torrent struct {
 	// are downloaded from a single peer (no help, no end game duplicates).
 	suspect bitset
 
-	buckets       [][]uint32 // fresh wanted pieces by availability, ties in random order
-	lowest        int        // no non-empty bucket in [1, lowest)
-	freshPickable int        // fresh pieces in buckets[1:]
-	partial       []uint32   // pieces in stPartial nobody owns (orphans)
-	owned         []uint32   // pieces in stPartial that are some peer's current piece
-	full          []uint32   // pieces in stFull
-	recs          []record   // piece progress records
-	freeRecs      []int32    // unused indices in recs
+	prio     []uint8             // per piece: its Priority
+	tiers    [numPriorities]tier // fresh wanted pieces by priority and availability
+	partial  []uint32            // pieces in stPartial nobody owns (orphans)
+	owned    []uint32            // pieces in stPartial that are some peer's current piece
+	full     []uint32            // pieces in stFull
+	recs     []record            // piece progress records
+	freeRecs []int32             // unused indices in recs
 
 	peers     []*peer // by slot; index 0 unused
 	freeSlots []int
@@ -108,14 +107,16 @@ func New(cfg Config) (*Torrent, error) {
 		want:      newBitset(n),
 		need:      newBitset(n),
 		suspect:   newBitset(n),
-		buckets:   make([][]uint32, 1, 8),
-		lowest:    1,
+		prio:      make([]uint8, n),
 		peers:     make([]*peer, 1, 16),
 		wantCount: n,
 		needCount: n,
 		left:      cfg.TotalLength,
 	}
-	t.buckets[0] = make([]uint32, 0, n)
+	for k := range t.tiers {
+		t.tiers[k] = tier{buckets: make([][]uint32, 1, 8), lowest: 1}
+	}
+	t.tiers[PriorityNormal].buckets[0] = make([]uint32, 0, n)
 	for i := range n {
 		t.rec[i] = -1
 		t.want.set(uint32(i))
@@ -223,6 +224,34 @@ func (t *Torrent) SetWanted(i uint32, wanted bool) {
 		}
 		t.checkComplete()
 	}
+}
+
+// Priority orders the wanted pieces: fresh pieces of a higher priority are
+// picked before any of a lower one (rarest first within a priority).
+type Priority uint8
+
+// Priorities of SetPriority.
+const (
+	PriorityNormal Priority = iota
+	PriorityHigh
+	numPriorities
+)
+
+// SetPriority sets piece i's priority (every piece starts Normal); pieces
+// already in flight finish as they are. Out-of-range pieces and unknown
+// priorities are ignored.
+func (t *Torrent) SetPriority(i uint32, p Priority) {
+	if int(i) >= t.n || p >= numPriorities || Priority(t.prio[i]) == p {
+		return
+	}
+	if t.state[i] != stFresh {
+		t.prio[i] = uint8(p)
+		return
+	}
+	t.bucketRemove(i)
+	t.prio[i] = uint8(p)
+	t.bucketAdd(i)
+	t.bump()
 }
 
 // addNeed records that we now need piece i: peers having it become
