@@ -27,16 +27,40 @@ const checkChunk = 64 << 10
 // Check hashes the data already on disk and returns the pieces that match
 // their hash. Pieces that touch a missing or too-short file are missing
 // without being read; no file is created. Hashing runs on Options.Workers
-// goroutines, all ended before Check returns; each takes a run of
-// consecutive pieces (up to sha1x.Lanes) and hashes them together, with
-// reusable chunk buffers. progress, if not nil, is called from Check's own
-// goroutine after each piece, with the number of pieces done and the total.
+// goroutines, all ended before Check returns; each takes a run of pieces
+// (up to sha1x.Lanes) and hashes them together, with reusable chunk
+// buffers. progress, if not nil, is called from Check's own goroutine after
+// each piece, with the number of pieces done and the total.
 //
 // A read error other than a missing or short file aborts the check and is
 // returned; so is ctx's error if it ends first.
 func (s *Storage) Check(ctx context.Context, progress func(done, total int)) (bitset.Set, error) {
-	n := len(s.hashes)
-	have := bitset.New(n)
+	return s.CheckPieces(ctx, bitset.Set{}, progress)
+}
+
+// CheckPieces is Check for the pieces in which only (all of them when
+// which is the zero Set): the others are reported missing without being
+// read, and progress counts only the pieces checked. A resume that trusts
+// what it knows of some files rechecks the rest this way.
+func (s *Storage) CheckPieces(ctx context.Context, which bitset.Set, progress func(done, total int)) (bitset.Set, error) {
+	have := bitset.New(len(s.hashes))
+	var todo []int
+	if which.Len() == 0 {
+		todo = make([]int, len(s.hashes))
+		for i := range todo {
+			todo[i] = i
+		}
+	} else {
+		which.Each(func(i int) {
+			if i < len(s.hashes) {
+				todo = append(todo, i)
+			}
+		})
+	}
+	n := len(todo)
+	if n == 0 {
+		return have, ctx.Err()
+	}
 	present, err := s.presentFiles()
 	if err != nil {
 		return bitset.Set{}, err
@@ -71,19 +95,19 @@ func (s *Storage) Check(ctx context.Context, progress func(done, total int)) (bi
 				if first >= n {
 					return
 				}
-				last := min(first+per, n)
+				run := todo[first:min(first+per, n)]
 				if s.onHash != nil {
 					s.onHash()
 				}
-				ok, err := w.hashRun(first, last)
+				ok, err := w.hashRun(run)
 				if err != nil {
 					errOnce.Do(func() { workErr = err })
 					cancel()
 					return
 				}
-				for i := first; i < last; i++ {
+				for k, i := range run {
 					select {
-					case results <- result{i, ok[i-first]}:
+					case results <- result{i, ok[k]}:
 					case <-ctx.Done():
 						return
 					}
@@ -119,9 +143,19 @@ func (s *Storage) Check(ctx context.Context, progress func(done, total int)) (bi
 // returns how many bytes of each exist: -1 for a missing file.
 func (s *Storage) presentFiles() ([]int64, error) {
 	present := make([]int64, len(s.files))
+	psize, err := s.part.size(s.root)
+	if err != nil {
+		return nil, err
+	}
+	s.route.RLock()
+	defer s.route.RUnlock()
 	for i, f := range s.files {
 		if f.padding || f.length == 0 {
 			present[i] = f.length
+			continue
+		}
+		if f.inPart { // what the part file holds of it
+			present[i] = max(-1, min(f.length, psize-f.offset))
 			continue
 		}
 		st, err := s.root.Stat(f.rel)
@@ -158,41 +192,45 @@ type checkWorker struct {
 	multi   sha1x.Multi
 }
 
-// hashRun hashes pieces first..last-1 (at most sha1x.Lanes): those present
-// with the same length together, any other alone. ok[i-first] reports
-// whether piece i is present and matches its hash.
-func (w *checkWorker) hashRun(first, last int) (ok [sha1x.Lanes]bool, err error) {
-	var group, odd [sha1x.Lanes]int
+// hashRun hashes the pieces of run (at most sha1x.Lanes): those present
+// with the same length together, any other alone. ok[k] reports whether
+// piece run[k] is present and matches its hash.
+func (w *checkWorker) hashRun(run []int) (ok [sha1x.Lanes]bool, err error) {
+	var group, odd [sha1x.Lanes]int // positions in run
 	ng, no := 0, 0
-	for i := first; i < last; i++ {
+	for k, i := range run {
 		switch {
 		case !w.s.piecePresent(i, w.present):
-		case ng == 0 || w.s.PieceLen(i) == w.s.PieceLen(group[0]):
-			group[ng] = i
+		case ng == 0 || w.s.PieceLen(i) == w.s.PieceLen(run[group[0]]):
+			group[ng] = k
 			ng++
 		default:
-			odd[no] = i
+			odd[no] = k
 			no++
 		}
 	}
 	if ng > 0 {
-		if err := w.hashGroup(group[:ng], first, &ok); err != nil {
+		if err := w.hashGroup(run, group[:ng], &ok); err != nil {
 			return ok, err
 		}
 	}
-	for _, i := range odd[:no] {
-		if err := w.hashGroup([]int{i}, first, &ok); err != nil {
+	for _, k := range odd[:no] {
+		if err := w.hashGroup(run, []int{k}, &ok); err != nil {
 			return ok, err
 		}
 	}
 	return ok, nil
 }
 
-// hashGroup hashes pieces of equal length in lockstep, a chunk of each at
-// a time. A piece whose file vanished or shrank under us counts as
-// missing; other read errors are returned.
-func (w *checkWorker) hashGroup(idx []int, first int, ok *[sha1x.Lanes]bool) error {
+// hashGroup hashes the pieces run[pos[...]], of equal length, in
+// lockstep, a chunk of each at a time. A piece whose file vanished or
+// shrank under us counts as missing; other read errors are returned.
+func (w *checkWorker) hashGroup(run, pos []int, ok *[sha1x.Lanes]bool) error {
 	s := w.s
+	idx := make([]int, len(pos)) // at most sha1x.Lanes: stays on the stack
+	for k, p := range pos {
+		idx[k] = run[p]
+	}
 	length := s.PieceLen(idx[0])
 	var dead [sha1x.Lanes]bool
 	var chunks [sha1x.Lanes][]byte
@@ -218,7 +256,7 @@ func (w *checkWorker) hashGroup(idx []int, first int, ok *[sha1x.Lanes]bool) err
 	var sums [sha1x.Lanes][sha1x.Size]byte
 	w.multi.Sum(&sums)
 	for k, i := range idx {
-		ok[i-first] = !dead[k] && sums[k] == s.hashes[i]
+		ok[pos[k]] = !dead[k] && sums[k] == s.hashes[i]
 	}
 	return nil
 }

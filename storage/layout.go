@@ -37,6 +37,10 @@ type fileEntry struct {
 	offset  int64  // first byte in the torrent stream
 	length  int64
 	padding bool
+	// skipped: the user does not want the file; inPart: its bytes go to
+	// the part file (it did not exist when skipped). Both under
+	// Storage.route.
+	skipped, inPart bool
 }
 
 func buildFiles(l Layout) ([]fileEntry, int64, error) {

@@ -18,7 +18,8 @@ func (sp Span) Release() { sp.c.release(sp.h, false) }
 
 // FileSpan returns the bytes [begin, begin+n) of piece index as a Span
 // when they lie in one file that exists. ok is false when they cross a
-// file boundary or lie in a padding file: ReadBlock serves those. A
+// file boundary, lie in a padding file or in the part file: ReadBlock
+// serves those. A
 // missing file yields an error wrapping fs.ErrNotExist, like ReadBlock.
 func (s *Storage) FileSpan(index int, begin int64, n int) (sp Span, ok bool, err error) {
 	if index < 0 || index >= len(s.hashes) || begin < 0 || n <= 0 || begin+int64(n) > s.PieceLen(index) {
@@ -27,7 +28,10 @@ func (s *Storage) FileSpan(index int, begin int64, n int) (sp Span, ok bool, err
 	off := int64(index)*s.pieceLen + begin
 	i := s.locate(off)
 	f := &s.files[i]
-	if f.padding || off+int64(n) > f.offset+f.length {
+	s.route.RLock()
+	inPart := f.inPart
+	s.route.RUnlock()
+	if f.padding || inPart || off+int64(n) > f.offset+f.length {
 		return Span{}, false, nil
 	}
 	h, err := s.fc.acquire(i, false)

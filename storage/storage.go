@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 )
 
@@ -23,6 +24,11 @@ type Options struct {
 	// makes every write fail with ErrReadOnly. Open then does not create
 	// the download directory either.
 	ReadOnly bool
+	// PartFile is the path, under the download directory, of the file that
+	// holds what straddling pieces contain of skipped files (SetSkipped);
+	// empty means "." + the first path component of the first file +
+	// ".parts". It is created only when needed.
+	PartFile string
 }
 
 // Errors returned by Storage.
@@ -47,8 +53,10 @@ type Storage struct {
 	workers      int
 	readOnly     bool
 	fc           *fileCache
-	createdEmpty atomic.Bool // zero-length files exist
-	onHash       func()      // test hook: called as a Check worker starts a run of pieces
+	part         partFile
+	route        sync.RWMutex // held for reading by every access; for writing while SetSkipped moves files
+	createdEmpty atomic.Bool  // zero-length files exist
+	onHash       func()       // test hook: called as a Check worker starts a run of pieces
 }
 
 // OpenLayout prepares storage for layout under dir (created unless
@@ -76,6 +84,10 @@ func OpenLayout(dir string, layout Layout, opts Options) (*Storage, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	part := opts.PartFile
+	if part == "" {
+		part = "." + layout.Files[0].Path[0] + ".parts"
+	}
 	return &Storage{
 		root:     root,
 		files:    files,
@@ -85,6 +97,7 @@ func OpenLayout(dir string, layout Layout, opts Options) (*Storage, error) {
 		workers:  workers,
 		readOnly: opts.ReadOnly,
 		fc:       newFileCache(root, files, maxOpen, opts.ReadOnly),
+		part:     partFile{rel: part},
 	}, nil
 }
 
@@ -189,23 +202,23 @@ func (s *Storage) WriteAt(p []byte, off int64) (int, error) {
 			return 0, err
 		}
 	}
+	s.route.RLock()
+	defer s.route.RUnlock()
 	done := 0
 	for i := s.locate(off); done < len(p); i++ {
 		f := &s.files[i]
 		pos := off + int64(done) - f.offset
 		n := int(min(int64(len(p)-done), f.length-pos))
-		if !f.padding {
-			h, err := s.fc.acquire(i, true)
-			if err != nil {
-				return done, err
-			}
-			h.wmu.Lock()
-			_, err = h.f.WriteAt(p[done:done+n], pos)
-			h.wmu.Unlock()
-			s.fc.release(h, true)
-			if err != nil {
-				return done, err
-			}
+		var err error
+		switch {
+		case f.padding:
+		case f.inPart:
+			err = s.part.writeAt(s.root, p[done:done+n], f.offset+pos)
+		default:
+			err = s.writeFile(i, p[done:done+n], pos)
+		}
+		if err != nil {
+			return done, err
 		}
 		done += n
 	}
@@ -220,15 +233,22 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 || off+int64(len(p)) > s.total {
 		return 0, fmt.Errorf("%w: read [%d, +%d) of %d bytes", ErrRange, off, len(p), s.total)
 	}
+	s.route.RLock()
+	defer s.route.RUnlock()
 	done := 0
 	for i := s.locate(off); done < len(p); i++ {
 		f := &s.files[i]
 		pos := off + int64(done) - f.offset
 		n := int(min(int64(len(p)-done), f.length-pos))
 		dst := p[done : done+n]
-		if f.padding {
+		switch {
+		case f.padding:
 			clear(dst)
-		} else {
+		case f.inPart:
+			if err := s.part.readAt(s.root, dst, f.offset+pos); err != nil {
+				return done, err
+			}
+		default:
 			h, err := s.fc.acquire(i, false)
 			if err != nil {
 				return done, err
@@ -252,8 +272,10 @@ func (s *Storage) ReadAt(p []byte, off int64) (int, error) {
 // It may run more than once concurrently; creating a file twice is harmless.
 func (s *Storage) createEmptyFiles() error {
 	defer s.createdEmpty.Store(true)
+	s.route.RLock()
+	defer s.route.RUnlock()
 	for i, f := range s.files {
-		if f.length == 0 && !f.padding {
+		if f.length == 0 && !f.padding && !f.skipped {
 			h, err := s.fc.acquire(i, true)
 			if err != nil {
 				return err
@@ -264,8 +286,15 @@ func (s *Storage) createEmptyFiles() error {
 	return nil
 }
 
-// Sync flushes to disk every file written since the last Sync.
-func (s *Storage) Sync() error { return s.fc.sync() }
+// Sync flushes to disk every file written since the last Sync (and the
+// part file).
+func (s *Storage) Sync() error {
+	err := s.fc.sync()
+	if perr := s.part.sync(); err == nil {
+		err = perr
+	}
+	return err
+}
 
 // Close closes all files. It does not fsync them: call Sync first when
 // the data must be on the disk rather than with the kernel (a process that
@@ -273,6 +302,9 @@ func (s *Storage) Sync() error { return s.fc.sync() }
 // ErrClosed.
 func (s *Storage) Close() error {
 	err := s.fc.close()
+	if perr := s.part.close(); err == nil {
+		err = perr
+	}
 	if rerr := s.root.Close(); err == nil && rerr != nil && !errors.Is(rerr, os.ErrClosed) {
 		err = rerr
 	}
