@@ -190,14 +190,8 @@ func TestInfoMagnet(t *testing.T) {
 // TestFormatsBinaryExitStatus builds the real binary once and checks the
 // process exit status and the single error line.
 func TestFormatsBinaryExitStatus(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	bin := effusionBin(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "effusion")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	bad := filepath.Join(dir, "bad.torrent")
 	formatsWriteFile(t, bad, []byte("d4:infod6:lengthi1e4:name1:f12:piece lengthi16384e6:pieces39:"+strings.Repeat("h", 39)+"ee"))
 	cmd := exec.Command(bin, "info", bad)
