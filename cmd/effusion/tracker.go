@@ -14,8 +14,6 @@ import (
 	"github.com/effusion-bt/effusion/tracker/server"
 )
 
-func init() { rootCmd.AddCommand(newTrackerCmd()) }
-
 func newTrackerCmd() *cobra.Command {
 	var (
 		listen, udp   string
