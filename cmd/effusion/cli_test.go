@@ -81,12 +81,13 @@ func TestCLIBadInputExits2(t *testing.T) {
 
 	for _, c := range []struct {
 		args []string
-		want string // the whole of stderr, one line
+		want string // stderr is one line starting with this (usage errors end with the usage line)
 	}{
 		// Usage errors: cobra's, wrapped.
 		{[]string{"frobnicate"}, `effusion: unknown command "frobnicate" for "effusion"`},
 		{dl("--bogus"), "effusion: unknown flag: --bogus"},
-		{[]string{"info"}, "effusion: accepts 1 arg(s), received 0"},
+		{[]string{"info"}, "effusion: accepts 1 arg(s), received 0 (usage: effusion info FILE.torrent|MAGNET [flags])"},
+		{[]string{"frob"}, `effusion: unknown command "frob" for "effusion" (usage: effusion COMMAND)`},
 		{[]string{"info", tor, tor}, "effusion: accepts 1 arg(s), received 2"},
 		{[]string{"create"}, "effusion: accepts 1 arg(s), received 0"},
 		{[]string{"tracker", "extra"}, `effusion: unknown command "extra" for "effusion tracker"`},

@@ -29,7 +29,7 @@ func badInput(err error) error { return &exitError{code: 2, err: err} }
 // newRootCmd is the whole command tree, fresh (flags unset).
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "effusion",
+		Use:           "effusion COMMAND",
 		Short:         "A BitTorrent engine: download, seed, create, track",
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -46,7 +46,8 @@ func main() {
 // execute runs the command line args and returns the exit status, having
 // printed an error as one line "effusion: ..." on stderr. Errors cobra
 // returns before a command runs (an unknown command or flag, a bad flag
-// value, a wrong number of arguments) are usage errors: status 2.
+// value, a wrong number of arguments) are usage errors: status 2, with the
+// command's usage line.
 func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
@@ -54,15 +55,12 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetErr(stderr)
 	ran := false
 	root.PersistentPreRun = func(*cobra.Command, []string) { ran = true }
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
 	if !ran {
-		var ee *exitError
-		if !errors.As(err, &ee) {
-			err = badInput(err)
-		}
+		err = badInput(fmt.Errorf("%w (usage: %s)", err, cmd.UseLine()))
 	}
 	fmt.Fprintln(stderr, "effusion:", err)
 	return exitCode(err)
