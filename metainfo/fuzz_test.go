@@ -1,6 +1,7 @@
 package metainfo
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"os"
 	"path/filepath"
@@ -36,28 +37,7 @@ func FuzzParseMetainfo(f *testing.F) {
 		if sha1.Sum(m.InfoBytes) != m.InfoHash || !strings.Contains(string(data), string(m.InfoBytes)) {
 			t.Fatal("info-hash not over the raw info bytes")
 		}
-		i := &m.Info
-		if i.NumPieces() == 0 || int64(i.NumPieces()-1)*i.PieceLength >= i.Length || int64(i.NumPieces())*i.PieceLength < i.Length {
-			t.Fatalf("%d pieces of %d for %d bytes", i.NumPieces(), i.PieceLength, i.Length)
-		}
-		var off int64
-		for _, fl := range i.Files {
-			if fl.Offset != off || fl.Length < 0 || len(fl.Path) == 0 || len(fl.Path) > MaxPathDepth+1 {
-				t.Fatalf("bad file %+v", fl)
-			}
-			off += fl.Length
-			for _, c := range fl.Path {
-				if c == "" || c == "." || c == ".." || strings.ContainsAny(c, "/\\\x00") {
-					t.Fatalf("unsafe component %q in %q", c, fl.Path)
-				}
-				if out, ok, err := SanitizeComponent(c); !ok || err != nil || out != c {
-					t.Fatalf("component %q is not stable under sanitising (%q)", c, out)
-				}
-			}
-		}
-		if off != i.Length {
-			t.Fatalf("files sum to %d, length %d", off, i.Length)
-		}
+		checkInfo(t, &m.Info)
 		enc, err := m.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -68,6 +48,76 @@ func FuzzParseMetainfo(f *testing.F) {
 		}
 		if !reflect.DeepEqual(m2.Info, m.Info) || m2.InfoHash != m.InfoHash || !reflect.DeepEqual(m2.Trackers(), m.Trackers()) {
 			t.Fatal("re-encoding changed the torrent")
+		}
+	})
+}
+
+// checkInfo asserts what every accepted info dictionary satisfies: pieces
+// cover the data exactly, files are laid end to end, and every path
+// component is safe to join and stable under sanitising.
+func checkInfo(t *testing.T, i *Info) {
+	t.Helper()
+	if i.NumPieces() == 0 || int64(i.NumPieces()-1)*i.PieceLength >= i.Length || int64(i.NumPieces())*i.PieceLength < i.Length {
+		t.Fatalf("%d pieces of %d for %d bytes", i.NumPieces(), i.PieceLength, i.Length)
+	}
+	var off int64
+	for _, fl := range i.Files {
+		if fl.Offset != off || fl.Length < 0 || len(fl.Path) == 0 || len(fl.Path) > MaxPathDepth+1 {
+			t.Fatalf("bad file %+v", fl)
+		}
+		off += fl.Length
+		for _, c := range fl.Path {
+			if c == "" || c == "." || c == ".." || strings.ContainsAny(c, "/\\\x00") {
+				t.Fatalf("unsafe component %q in %q", c, fl.Path)
+			}
+			if out, ok, err := SanitizeComponent(c); !ok || err != nil || out != c {
+				t.Fatalf("component %q is not stable under sanitising (%q)", c, out)
+			}
+		}
+	}
+	if off != i.Length {
+		t.Fatalf("files sum to %d, length %d", off, i.Length)
+	}
+}
+
+// FuzzParseInfo: ParseInfo (a bare info dictionary, as BEP 9 metadata
+// exchange delivers it from untrusted peers) never panics; what it accepts
+// satisfies checkInfo, is hashed over exactly the bytes given, keeps its
+// own copy of them, and is the torrent Parse reads from a file wrapping
+// the same dictionary.
+func FuzzParseInfo(f *testing.F) {
+	for _, name := range []string{"hello_world.torrent", "mk-multi.torrent", "mk-single.torrent", "lt-v1pad-canon.torrent", "lt-hybrid.torrent", "lt-v1-single.torrent"} {
+		m, err := Load(filepath.Join("testdata", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(m.InfoBytes)
+	}
+	f.Add([]byte("d6:lengthi1e4:name1:f12:piece lengthi16384e6:pieces20:" + strings.Repeat("h", 20) + "e"))
+	f.Add([]byte("d5:filesld6:lengthi1e4:pathl2:..1:xeee4:name1:d12:piece lengthi16384e6:pieces20:" + strings.Repeat("h", 20) + "e"))
+	f.Add([]byte("d6:lengthi-1e4:name0:12:piece lengthi0e6:pieces0:e"))
+	f.Add([]byte("le"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := bytes.Clone(data)
+		m, err := ParseInfo(in)
+		if err != nil {
+			if _, ok := err.(*FieldError); !ok {
+				t.Fatalf("error %T %v is not a *FieldError", err, err)
+			}
+			return
+		}
+		in[0] ^= 0xff // ParseInfo copied its input
+		if !bytes.Equal(m.InfoBytes, data) || sha1.Sum(data) != m.InfoHash {
+			t.Fatal("info-hash not over the bytes given, or the bytes not copied")
+		}
+		checkInfo(t, &m.Info)
+		wrapped := append(append([]byte("d4:info"), data...), 'e')
+		m2, err := Parse(wrapped)
+		if err != nil {
+			t.Fatalf("ParseInfo accepts the dictionary, Parse refuses it in a torrent: %v", err)
+		}
+		if !reflect.DeepEqual(m2.Info, m.Info) || m2.InfoHash != m.InfoHash || m2.Hybrid != m.Hybrid {
+			t.Fatal("ParseInfo and Parse read the same dictionary differently")
 		}
 	})
 }

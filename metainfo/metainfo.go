@@ -140,14 +140,28 @@ func (m *MetaInfo) Magnet() *Magnet {
 }
 
 // Load reads and parses a .torrent file of at most MaxTorrentSize bytes.
-// Errors from Parse are returned as they are (*FieldError); the caller adds
-// the file name.
+// A directory, or a file whose size is over the limit, is refused from its
+// metadata before anything is read (a *FieldError wrapping ErrMalformed or
+// ErrLimit). Errors from Parse are returned as they are (*FieldError); the
+// caller adds the file name.
 func Load(path string) (*MetaInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, fieldErr("", ErrMalformed, "is a directory, not a .torrent file")
+	}
+	// Only a regular file's size is known; pipes and devices are bounded
+	// by the limited read below.
+	if fi.Mode().IsRegular() && fi.Size() > MaxTorrentSize {
+		return nil, fieldErr("", ErrLimit, "%d bytes: larger than a .torrent may be (%d MiB)", fi.Size(), MaxTorrentSize>>20)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxTorrentSize+1))
 	if err != nil {
 		return nil, err

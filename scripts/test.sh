@@ -42,3 +42,23 @@ go test -race -count=20 -shuffle=on -timeout 5m ./statem/
 
 echo "== allocation counts (without -race: the race detector allocates, and core's test skips under it)"
 go test -count=1 -run 'AllocatesNothing|Allocs' ./core/ ./peerwire/ ./sha1x/ ./storage/
+
+# Every fuzz target in the module, briefly: its committed seeds, then a few
+# seconds of new inputs (FUZZTIME, default 2s). -fuzzminimizetime stays
+# small so that minimising one new input cannot eat a target's run. A
+# crasher is written to the package's testdata/fuzz/ to be committed with
+# its fix.
+fuzztime=${FUZZTIME:-2s}
+echo "== fuzz: every target for $fuzztime"
+fuzz_start=$SECONDS
+while read -r pkg targets; do
+	for t in $targets; do
+		if ! out=$(go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -fuzzminimizetime 1s -parallel 2 "$pkg" 2>&1); then
+			echo "$out"
+			echo "fuzz target $t in $pkg failed"
+			exit 1
+		fi
+		echo "   $t ($pkg)"
+	done
+done < <(go test -list '^Fuzz' ./... | awk '/^Fuzz/ { names = names " " $1 } /^ok/ { if (names != "") print $2 names; names = "" }')
+echo "   fuzzing took $((SECONDS - fuzz_start))s"

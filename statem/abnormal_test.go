@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -153,6 +154,62 @@ func TestStopAndReply_Order(t *testing.T) {
 			"reply reply2",
 			"terminate s <nil>",
 			"terminate <nil> 2")
+	})
+}
+
+// OTP reply_then_terminate: StopAndReply sends the replies in order up to
+// the first action that is not a reply, and only then fails with a bad
+// result; the replies after it are never sent (those callers see the
+// machine stop), and Terminate runs once, after the replies.
+func TestStopAndReply_RepliesBeforeBadAction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := newRecorder()
+		h := &FuncMachine[S, []From]{
+			InitF: initIn[S]("s", []From(nil)),
+			Any: func(_ context.Context, ev Event, s S, d []From) Result[S, []From] {
+				d = append(d, ev.From)
+				if len(d) == 3 {
+					return StopAndReply[S](nil, d, Reply(d[0], "reply1"), ReplyError(d[1], errors.New("reply2")),
+						Postpone(), Reply(d[2], "never"))
+				}
+				return Keep[S](d)
+			},
+			TerminateF: func(reason error, s S, d []From) { r.add("terminate %v %d", reason, len(d)) },
+		}
+		m := mustStart(t, h, r.tracer(), WithLogger(discardLogger()))
+		ctx := context.Background()
+		got := make(chan string, 2)
+		for _, req := range []string{"first", "second"} {
+			go func() {
+				v, err := m.Call(ctx, req)
+				got <- fmt.Sprintf("%s: %v %v", req, v, err)
+			}()
+			synctest.Wait()
+		}
+		_, err := m.Call(ctx, "third")
+		<-m.Done()
+		var bre *BadResultError
+		if !errors.As(m.Err(), &bre) || bre.Reason != "StopAndReply with a non-reply action at index 2" {
+			t.Fatalf("Err = %v", m.Err())
+		}
+		if !errors.Is(err, ErrStopped) || !errors.Is(err, m.Err()) {
+			t.Fatalf("third call (its reply came after the bad action): %v", err)
+		}
+		answers := []string{<-got, <-got}
+		slices.Sort(answers)
+		if answers[0] != "first: reply1 <nil>" || answers[1] != "second: <nil> reply2" {
+			t.Fatalf("replies before the bad action: %q", answers)
+		}
+		r.expect(t,
+			"event {call first} s",
+			"transition {call first} s -> s",
+			"event {call second} s",
+			"transition {call second} s -> s",
+			"event {call third} s",
+			"reply reply1",
+			"reply error reply2",
+			"terminate s "+m.Err().Error(),
+			"terminate "+m.Err().Error()+" 3")
 	})
 }
 

@@ -230,15 +230,17 @@ func (m *Machine[S, D]) reply(a *Action, s S, ev Event) {
 }
 
 // stop handles Stop and StopAndReply results: replies first, then exit
-// (Terminate runs in finish).
+// (Terminate runs in finish). As OTP's reply_then_terminate does, the
+// replies are sent in order up to the first action that is not a reply,
+// and only then does the machine fail with a bad result: the callers
+// answered before it keep their answers.
 func (m *Machine[S, D]) stop(res *Result[S, D], s S, ev Event) bool {
 	for i := range res.nacts {
-		if k := res.action(i).kind; k != actReply && k != actReplyError {
+		a := res.action(i)
+		if a.kind != actReply && a.kind != actReplyError {
 			return m.bad(s, res.data, ev, "StopAndReply with a non-reply action at index %d", i)
 		}
-	}
-	for i := range res.nacts {
-		m.reply(res.action(i), s, ev)
+		m.reply(a, s, ev)
 	}
 	m.exit(res.reason, true, s, res.data)
 	return false

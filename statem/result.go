@@ -89,7 +89,9 @@ func Stop[S comparable, D any](reason error, d D) Result[S, D] {
 
 // StopAndReply sends the replies (Reply or ReplyError actions, in order)
 // and then stops like Stop: callers are answered before Terminate runs.
-// Any other kind of action in replies is a bad result.
+// Any other kind of action in replies is a bad result; as in OTP, the
+// replies before it are still sent, then the machine stops with a
+// *BadResultError naming the action's index.
 func StopAndReply[S comparable, D any](reason error, d D, replies ...Action) Result[S, D] {
 	return Result[S, D]{kind: resStopReply, data: d, reason: reason}.withActions(replies)
 }

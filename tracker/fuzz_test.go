@@ -1,7 +1,11 @@
 package tracker
 
 import (
+	"errors"
 	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -96,4 +100,80 @@ func FuzzUDPRequest(f *testing.F) {
 			t.Fatal("scrape hash count out of bounds")
 		}
 	})
+}
+
+// FuzzTrackerURL: ParseTrackerURL and ScrapeURL read URLs from untrusted
+// torrents and magnet links; they never panic, refuse with ErrBadURL (or
+// ErrScrapeUnsupported), and what they accept keeps their contract: an
+// http, https or udp URL of at most MaxURLLen bytes with a host, no user
+// info and a usable port (required for udp); the scrape URL is a tracker
+// URL of the same scheme and host whose last path segment starts with
+// "scrape" (udp: the announce URL itself).
+func FuzzTrackerURL(f *testing.F) {
+	for _, s := range []string{
+		"http://t.example/announce", "https://t.example:443/a/announce.php?passkey=x", "udp://t.example:6969",
+		"udp://t.example:6969/announce", "udp://t.example", "http://u:p@t.example/announce", "ftp://t.example/announce",
+		"http://t.example:0/announce", "http://t.example:99999/announce", "http://[::1]:80/announce", "http:///announce",
+		"http://t.example/x/announce/", "http://t.example/%2e%2e/announce", "http://t.example/announce%zz", "//t/announce",
+		"HTTP://T/ANNOUNCE", "http://t.example/announce#frag", "http://t.example/path;announce",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		u, err := ParseTrackerURL(raw)
+		if err != nil {
+			if !errors.Is(err, ErrBadURL) {
+				t.Fatalf("ParseTrackerURL(%q): %v does not wrap ErrBadURL", raw, err)
+			}
+		} else {
+			checkTrackerURL(t, raw, u)
+		}
+		s, serr := ScrapeURL(raw)
+		switch {
+		case serr != nil:
+			if !errors.Is(serr, ErrBadURL) && !errors.Is(serr, ErrScrapeUnsupported) {
+				t.Fatalf("ScrapeURL(%q): %v wraps neither ErrBadURL nor ErrScrapeUnsupported", raw, serr)
+			}
+			if err == nil && u.Scheme == "udp" {
+				t.Fatalf("ScrapeURL(%q) refused a udp tracker: %v", raw, serr)
+			}
+		case err != nil:
+			t.Fatalf("ScrapeURL(%q) = %q for a URL ParseTrackerURL refuses", raw, s)
+		case u.Scheme == "udp":
+			if s != raw {
+				t.Fatalf("ScrapeURL(%q) = %q, want the udp URL itself", raw, s)
+			}
+		default:
+			su, perr := ParseTrackerURL(s)
+			if perr != nil {
+				t.Fatalf("ScrapeURL(%q) = %q, not a tracker URL: %v", raw, s, perr)
+			}
+			checkTrackerURL(t, s, su)
+			if su.Scheme != u.Scheme || su.Host != u.Host || su.RawQuery != u.RawQuery {
+				t.Fatalf("ScrapeURL(%q) = %q: another scheme, host or query", raw, s)
+			}
+			if last := su.Path[strings.LastIndexByte(su.Path, '/')+1:]; !strings.HasPrefix(last, "scrape") {
+				t.Fatalf("ScrapeURL(%q) = %q: last segment %q", raw, s, last)
+			}
+		}
+	})
+}
+
+func checkTrackerURL(t *testing.T, raw string, u *url.URL) {
+	t.Helper()
+	if len(raw) > MaxURLLen || u.User != nil || u.Hostname() == "" {
+		t.Fatalf("ParseTrackerURL accepted %q (%d bytes, user %v, host %q)", raw, len(raw), u.User, u.Hostname())
+	}
+	switch u.Scheme {
+	case "http", "https", "udp":
+	default:
+		t.Fatalf("ParseTrackerURL accepted scheme %q in %q", u.Scheme, raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.ParseUint(p, 10, 16); err != nil || n == 0 {
+			t.Fatalf("ParseTrackerURL accepted port %q in %q", p, raw)
+		}
+	} else if u.Scheme == "udp" {
+		t.Fatalf("ParseTrackerURL accepted a udp URL without port: %q", raw)
+	}
 }

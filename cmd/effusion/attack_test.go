@@ -51,7 +51,7 @@ type attackFixture struct {
 
 func newAttackFixture(t *testing.T) *attackFixture {
 	t.Helper()
-	fx := &attackFixture{bin: effusionBinary(t)}
+	fx := &attackFixture{bin: effusionBin(t)}
 	src := t.TempDir()
 	fx.data = make([]byte, attackPayload)
 	rand.Read(fx.data)

@@ -6,20 +6,20 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/effusion-bt/effusion/bencode"
+	"github.com/effusion-bt/effusion/internal/units"
 	"github.com/effusion-bt/effusion/metainfo"
+	"github.com/effusion-bt/effusion/tracker"
 	"github.com/spf13/cobra"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 )
-
-func init() { rootCmd.AddCommand(newCreateCmd()) }
 
 // createProgressMin is the size from which create shows a progress bar
 // (smaller torrents hash in well under a second).
@@ -69,27 +69,6 @@ error. The info-hash and a magnet link are printed.`,
 	return cmd
 }
 
-// parseSize reads "16384", "16k", "4M", "1MiB".
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSpace(s), "iB"), "B")
-	mult := int64(1)
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'k', 'K':
-			mult, t = 1<<10, t[:len(t)-1]
-		case 'm', 'M':
-			mult, t = 1<<20, t[:len(t)-1]
-		case 'g', 'G':
-			mult, t = 1<<30, t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > (1<<40)/mult {
-		return 0, fmt.Errorf("%q is not a size", s)
-	}
-	return n * mult, nil
-}
-
 func runCreate(cmd *cobra.Command, path string, f *createFlags) error {
 	opts := metainfo.BuildOptions{
 		Private:  f.private,
@@ -100,7 +79,7 @@ func runCreate(cmd *cobra.Command, path string, f *createFlags) error {
 		NoDate:   f.noDate,
 	}
 	if f.pieceLength != "" {
-		pl, err := parseSize(f.pieceLength)
+		pl, err := units.Parse(f.pieceLength)
 		if err != nil {
 			return badInput(fmt.Errorf("--piece-length: %w", err))
 		}
@@ -112,12 +91,22 @@ func runCreate(cmd *cobra.Command, path string, f *createFlags) error {
 	for _, t := range f.trackers {
 		var tier []string
 		for u := range strings.SplitSeq(t, ",") {
-			if u = strings.TrimSpace(u); u != "" {
-				tier = append(tier, u)
+			if u = strings.TrimSpace(u); u == "" {
+				continue
 			}
+			if _, err := tracker.ParseTrackerURL(u); err != nil {
+				why := strings.TrimPrefix(err.Error(), tracker.ErrBadURL.Error()+": ")
+				return badInput(fmt.Errorf("--tracker %q: %s (http, https and udp trackers only)", u, why))
+			}
+			tier = append(tier, u)
 		}
 		if len(tier) > 0 {
 			opts.Trackers = append(opts.Trackers, tier)
+		}
+	}
+	for _, w := range f.webSeeds {
+		if err := checkWebSeed(w); err != nil {
+			return badInput(fmt.Errorf("--web-seed %q: %w", w, err))
 		}
 	}
 	if _, err := os.Stat(path); err != nil {
@@ -160,7 +149,7 @@ func runCreate(cmd *cobra.Command, path string, f *createFlags) error {
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "info-hash: %s\n", m.InfoHashHex())
 	fmt.Fprintf(w, "magnet:    %s\n", m.Magnet())
-	fmt.Fprintf(w, "file:      %s (%s in %d pieces of %s)\n", out, humanBytes(m.Info.TotalLength()), m.Info.NumPieces(), humanBytes(m.Info.PieceLength))
+	fmt.Fprintf(w, "file:      %s (%s in %d pieces of %s)\n", out, units.Format(m.Info.TotalLength()), m.Info.NumPieces(), units.Format(m.Info.PieceLength))
 	return nil
 }
 
@@ -278,16 +267,16 @@ func (b *createBar) finish(ok bool) {
 	b.p.Wait()
 }
 
-// humanBytes formats n in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
+// checkWebSeed accepts an http or https URL with a host (BEP 19).
+func checkWebSeed(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("not a URL")
+	case u.Scheme != "http" && u.Scheme != "https":
+		return errors.New("not an http or https URL")
+	case u.Host == "":
+		return errors.New("no host")
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	return nil
 }

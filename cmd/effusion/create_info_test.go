@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,24 +12,14 @@ import (
 	"testing"
 
 	"github.com/effusion-bt/effusion/metainfo"
-	"github.com/spf13/cobra"
 )
 
-// runCmd runs effusion with args on a fresh command tree (fresh flags)
-// and reports what main would: stdout, stderr with main's "effusion: "
-// line, and the exit status.
+// runCmd runs effusion with args in-process, as main does, and returns
+// stdout, stderr (with main's "effusion: " line) and the exit status.
 func runCmd(ctx context.Context, args ...string) (string, string, int) {
-	root := &cobra.Command{Use: "effusion", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(newCreateCmd(), newInfoCmd(), newDownloadCmd(), newSeedCmd())
 	var out, errb bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&errb)
-	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err != nil {
-		fmt.Fprintln(&errb, "effusion:", err)
-	}
-	return out.String(), errb.String(), exitCode(err)
+	code := execute(ctx, args, &out, &errb)
+	return out.String(), errb.String(), code
 }
 
 func formatsWriteFile(t *testing.T, path string, data []byte) {
@@ -123,7 +112,7 @@ func TestCreateErrorsWriteNothing(t *testing.T) {
 		want string
 	}{
 		{[]string{"create", file, "--piece-length", "1000"}, "effusion: --piece-length: 1000 is not a power of two from 16 KiB to 512 MiB\n"},
-		{[]string{"create", file, "--piece-length", "lots"}, "effusion: --piece-length: \"lots\" is not a size\n"},
+		{[]string{"create", file, "--piece-length", "lots"}, "effusion: --piece-length: \"lots\": not a size\n"},
 		{[]string{"create", filepath.Join(dir, "missing")}, "effusion: " + filepath.Join(dir, "missing") + ": no such file or directory\n"},
 		{[]string{"create", empty}, "effusion: " + empty + ": metainfo: nothing to share (no data)\n"},
 	}
@@ -190,14 +179,8 @@ func TestInfoMagnet(t *testing.T) {
 // TestFormatsBinaryExitStatus builds the real binary once and checks the
 // process exit status and the single error line.
 func TestFormatsBinaryExitStatus(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
+	bin := effusionBin(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "effusion")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	bad := filepath.Join(dir, "bad.torrent")
 	formatsWriteFile(t, bad, []byte("d4:infod6:lengthi1e4:name1:f12:piece lengthi16384e6:pieces39:"+strings.Repeat("h", 39)+"ee"))
 	cmd := exec.Command(bin, "info", bad)

@@ -6,23 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/effusion-bt/effusion/internal/units"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/session"
 	"github.com/spf13/cobra"
 )
-
-func init() { rootCmd.AddCommand(newDownloadCmd()) }
 
 // transferFlags are the flags download and seed share.
 type transferFlags struct {
@@ -57,11 +54,17 @@ func (f *transferFlags) config(mi *metainfo.MetaInfo, dir string) (session.Confi
 	if f.port < 0 || f.port > 65535 {
 		return cfg, fmt.Errorf("--port %d: not a port", f.port)
 	}
+	if f.maxPeers < 1 {
+		return cfg, fmt.Errorf("--max-peers %d: must be at least 1", f.maxPeers)
+	}
 	if ip, err := netip.ParseAddr(f.bind); f.bind != "" && (err != nil || ip.Zone() != "") {
 		return cfg, fmt.Errorf("--bind %q: not an IP address", f.bind)
 	}
 	for _, p := range f.peers {
 		ap, err := resolvePeer(p)
+		if err == nil {
+			err = checkPeerAddr(ap)
+		}
 		if err != nil {
 			return cfg, fmt.Errorf("--peer %q: %w", p, err)
 		}
@@ -75,15 +78,6 @@ func (f *transferFlags) config(mi *metainfo.MetaInfo, dir string) (session.Confi
 		return cfg, fmt.Errorf("--upload-rate: %w", err)
 	}
 	return cfg, nil
-}
-
-// cliLogger logs warnings and errors, or everything with verbose.
-func cliLogger(w io.Writer, verbose bool) *slog.Logger {
-	lvl := slog.LevelWarn
-	if verbose {
-		lvl = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
 }
 
 // resolvePeer parses HOST:PORT, resolving a host name.
@@ -106,34 +100,6 @@ func resolvePeer(s string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(ips[0].Unmap(), uint16(pn)), nil
 }
 
-// parseRate parses "500k", "10M", "1.5G", "123" (bytes per second, powers
-// of 1024); "" and "0" mean unlimited.
-func parseRate(s string) (int, error) {
-	s = strings.TrimSpace(s)
-	s = strings.TrimSuffix(strings.TrimSuffix(s, "/s"), "B")
-	s = strings.TrimSuffix(s, "i")
-	if s == "" {
-		return 0, nil
-	}
-	mult := 1.0
-	switch s[len(s)-1] {
-	case 'k', 'K':
-		mult = 1 << 10
-	case 'm', 'M':
-		mult = 1 << 20
-	case 'g', 'G':
-		mult = 1 << 30
-	}
-	if mult != 1 {
-		s = s[:len(s)-1]
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 || v*mult > 1<<40 {
-		return 0, fmt.Errorf("bad rate %q", s)
-	}
-	return int(v * mult), nil
-}
-
 func newDownloadCmd() *cobra.Command {
 	var (
 		tf         transferFlags
@@ -154,12 +120,15 @@ cleanly (trackers told, files synced); run it again over the same directory to
 keep every verified piece and fetch only the rest.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mi, err := metainfo.Load(args[0])
+			mi, err := loadTorrent(args[0])
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			cfg, err := tf.config(mi, out)
 			if err != nil {
+				return badInput(err)
+			}
+			if err := checkWritableDir(out); err != nil {
 				return badInput(err)
 			}
 			cfg.Seed = seed
@@ -323,7 +292,7 @@ func (p *dlProgress) show(st session.Stats, final bool) {
 		return
 	}
 	line := fmt.Sprintf("%-11s %6.2f%%  %d/%d pieces  down %s/s  up %s/s  ETA %s  peers %d",
-		st.Phase, pct, st.PiecesHave, st.PiecesTotal, fmtRate(st.DownloadRate), fmtRate(st.UploadRate),
+		st.Phase, pct, st.PiecesHave, st.PiecesTotal, units.FormatFloat(st.DownloadRate), units.FormatFloat(st.UploadRate),
 		fmtETA(eta, st.Left), st.Peers)
 	switch {
 	case p.tty:
@@ -353,16 +322,4 @@ func fmtETA(d time.Duration, left int64) string {
 	}
 	d = d.Round(time.Second)
 	return fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
-}
-
-func fmtRate(b float64) string {
-	switch {
-	case b >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", b/(1<<30))
-	case b >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", b/(1<<20))
-	case b >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", b/(1<<10))
-	}
-	return fmt.Sprintf("%.0f B", b)
 }

@@ -3,18 +3,15 @@ package main
 import (
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"strings"
 	"time"
 
+	"github.com/effusion-bt/effusion/internal/units"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/spf13/cobra"
 )
-
-func init() { rootCmd.AddCommand(newInfoCmd()) }
 
 func newInfoCmd() *cobra.Command {
 	var asJSON bool
@@ -88,13 +85,9 @@ func runInfo(w io.Writer, arg string, asJSON bool) error {
 		printMagnet(w, m)
 		return nil
 	}
-	m, err := metainfo.Load(arg)
+	m, err := loadTorrent(arg)
 	if err != nil {
-		var fe *metainfo.FieldError
-		if errors.As(err, &fe) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			return badInput(fmt.Errorf("%s: %w", arg, unwrapPathErr(err)))
-		}
-		return fmt.Errorf("%s: %w", arg, unwrapPathErr(err))
+		return err
 	}
 	if asJSON {
 		return writeJSON(w, torrentToJSON(m))
@@ -158,8 +151,8 @@ func printTorrent(w io.Writer, m *metainfo.MetaInfo) {
 	if m.Hybrid {
 		fmt.Fprintf(w, "%-15s%s (hybrid v1+v2 torrent, used through its v1 part)\n", "info-hash v2:", hex.EncodeToString(m.InfoHashV2[:]))
 	}
-	fmt.Fprintf(w, "%-15s%d bytes (%s)\n", "total size:", i.TotalLength(), humanBytes(i.TotalLength()))
-	fmt.Fprintf(w, "%-15s%d of %d bytes (%s)\n", "pieces:", i.NumPieces(), i.PieceLength, humanBytes(i.PieceLength))
+	fmt.Fprintf(w, "%-15s%d bytes (%s)\n", "total size:", i.TotalLength(), units.Format(i.TotalLength()))
+	fmt.Fprintf(w, "%-15s%d of %d bytes (%s)\n", "pieces:", i.NumPieces(), i.PieceLength, units.Format(i.PieceLength))
 	fmt.Fprintf(w, "%-15s%s\n", "private:", yesNo(i.Private))
 	if m.CreatedBy != "" {
 		fmt.Fprintf(w, "%-15s%s\n", "created by:", m.CreatedBy)

@@ -3,11 +3,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // exitError carries the process exit status a subcommand asks for.
@@ -23,18 +26,65 @@ func (e *exitError) Unwrap() error { return e.err }
 // badInput wraps err so that effusion exits with status 2.
 func badInput(err error) error { return &exitError{code: 2, err: err} }
 
-var rootCmd = &cobra.Command{
-	Use:           "effusion",
-	Short:         "A BitTorrent engine: download, seed, create, track",
-	SilenceUsage:  true,
-	SilenceErrors: true,
+// newRootCmd is the whole command tree, fresh (flags unset).
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "effusion COMMAND",
+		Short:         "A BitTorrent engine: download, seed, create, track",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newCreateCmd(), newInfoCmd(), newDownloadCmd(), newSeedCmd(), newSwarmCmd(), newTrackerCmd())
+	root.SetFlagErrorFunc(flagError)
+	return root
 }
 
 func main() {
-	if err := rootCmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "effusion:", err)
-		os.Exit(exitCode(err))
+	os.Exit(execute(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// execute runs the command line args and returns the exit status, having
+// printed an error as one line "effusion: ..." on stderr. Errors cobra
+// returns before a command runs (an unknown command or flag, a bad flag
+// value, a wrong number of arguments) are usage errors: status 2, with the
+// command's usage line.
+func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	ran := false
+	root.PersistentPreRun = func(*cobra.Command, []string) { ran = true }
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
 	}
+	if !ran {
+		err = badInput(fmt.Errorf("%w (usage: %s)", err, cmd.UseLine()))
+	}
+	fmt.Fprintln(stderr, "effusion:", err)
+	return exitCode(err)
+}
+
+// flagError rewords a bad flag value as "--port "abc": not an integer"
+// (pflag's own message quotes strconv's), and marks every flag error as
+// bad input.
+func flagError(_ *cobra.Command, err error) error {
+	var ive *pflag.InvalidValueError
+	if errors.As(err, &ive) {
+		f := ive.GetFlag()
+		what := "not a valid " + f.Value.Type()
+		switch f.Value.Type() {
+		case "int", "int64", "uint", "uint16", "uint32", "uint64":
+			what = "not an integer"
+		case "duration":
+			what = "not a duration (such as 90s, 30m or 1h)"
+		case "bool":
+			what = "not true or false"
+		}
+		err = fmt.Errorf("--%s %q: %s", f.Name, ive.GetValue(), what)
+	}
+	return badInput(err)
 }
 
 // exitCode is the process exit status for a command's error: the one an

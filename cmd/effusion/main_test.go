@@ -10,53 +10,40 @@ import (
 	"go.uber.org/goleak"
 )
 
+// binDir holds the effusion binary that the tests of the real process
+// share; TestMain removes it.
+var binDir string
+
 func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
+	var err error
+	if binDir, err = os.MkdirTemp("", "effusion-cmd-test-"); err != nil {
+		panic(err)
+	}
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		os.RemoveAll(binDir)
-	}
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	os.Exit(code)
+		os.Exit(code)
+	}))
 }
 
 var (
-	binOnce sync.Once
-	binDir  string
-	binPath string
-	binErr  error
+	buildOnce sync.Once
+	buildErr  error
+	buildOut  []byte
 )
 
-// effusionBinary builds the command once per test run and returns its path.
-func effusionBinary(t testing.TB) string {
+// effusionBin builds the effusion binary once per test run and returns its
+// path; tests that run the real process skip under -short.
+func effusionBin(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "effusion-bin")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "effusion")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			binErr = &buildError{err, string(out)}
-		}
+	bin := filepath.Join(binDir, "effusion")
+	buildOnce.Do(func() {
+		buildOut, buildErr = exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	})
-	if binErr != nil {
-		t.Fatal(binErr)
+	if buildErr != nil {
+		t.Fatalf("go build: %v\n%s", buildErr, buildOut)
 	}
-	return binPath
+	return bin
 }
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + e.out }

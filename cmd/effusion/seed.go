@@ -8,11 +8,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/spf13/cobra"
 )
-
-func init() { rootCmd.AddCommand(newSeedCmd()) }
 
 func newSeedCmd() *cobra.Command {
 	var (
@@ -30,9 +27,9 @@ If pieces are missing or corrupt, seed says how many verified and exits with
 status 2, unless --partial asks it to seed what it has and fetch the rest.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mi, err := metainfo.Load(args[0])
+			mi, err := loadTorrent(args[0])
 			if err != nil {
-				return badInput(err)
+				return err
 			}
 			if dir == "" {
 				return badInput(fmt.Errorf("-d DIR is required"))

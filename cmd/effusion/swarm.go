@@ -17,9 +17,8 @@ import (
 	"github.com/vbauerster/mpb/v8/cwriter"
 
 	"github.com/effusion-bt/effusion/internal/swarm"
+	"github.com/effusion-bt/effusion/internal/units"
 )
-
-func init() { rootCmd.AddCommand(newSwarmCmd()) }
 
 func newSwarmCmd() *cobra.Command {
 	var (
@@ -40,14 +39,17 @@ copy verifies.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
-			if cfg.Size, err = swarm.ParseSize(size); err != nil {
+			if cfg.Size, err = units.Parse(size); err != nil {
 				return badInput(fmt.Errorf("--size: %w", err))
 			}
 			if cfg.Size == 0 {
 				return badInput(fmt.Errorf("--size: must be positive"))
 			}
+			if cfg.Size > maxSwarmSize {
+				return badInput(fmt.Errorf("--size %s: more than the %s a demo swarm may move", size, units.Format(maxSwarmSize)))
+			}
 			if p := strings.TrimSpace(pieceLen); p != "" && p != "auto" {
-				if cfg.PieceLength, err = swarm.ParseSize(p); err != nil {
+				if cfg.PieceLength, err = units.Parse(p); err != nil {
 					return badInput(fmt.Errorf("--piece-length: %w", err))
 				}
 				if cfg.PieceLength == 0 {
@@ -61,6 +63,9 @@ copy verifies.`,
 				if f.v < 1 {
 					return badInput(fmt.Errorf("--%s: must be at least 1", f.name))
 				}
+			}
+			if err := checkSwarmSpace(cfg); err != nil {
+				return badInput(err)
 			}
 			stderr := cmd.ErrOrStderr()
 			cfg.Progress = stderr
@@ -137,4 +142,25 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// maxSwarmSize bounds --size: the demo writes the payload and every
+// leecher's copy, and checks each byte.
+const maxSwarmSize = 1 << 40
+
+// checkSwarmSpace refuses a swarm whose payload and copies (Size × (1 +
+// Leechers)) do not fit in the free space of the file system that will hold
+// them. Where free space cannot be read, it lets the run go ahead.
+func checkSwarmSpace(cfg swarm.Config) error {
+	dir := cfg.Dir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	need := cfg.Size * int64(1+max(cfg.Leechers, 1))
+	free, at, ok := freeSpace(dir)
+	if ok && uint64(need) > free {
+		return fmt.Errorf("--size %s: the payload and %d copies need %s, and %s has %s free",
+			units.Format(cfg.Size), max(cfg.Leechers, 1), units.Format(need), at, units.Format(int64(min(free, 1<<62))))
+	}
+	return nil
 }

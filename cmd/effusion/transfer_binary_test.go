@@ -21,13 +21,7 @@ import (
 // interrupted with SIGINT stops cleanly (exit 1, "interrupted") and keeps
 // its pieces too; a third run completes.
 func TestDownloadBinaryKillAndInterrupt(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	bin := filepath.Join(t.TempDir(), "effusion")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := effusionBin(t)
 	tpath, data, seeder, mi := transferFixture(t, 4<<20)
 	dir := t.TempDir()
 	args := []string{"download", tpath, "-o", dir, "--port", "0", "--peer", seederAddr(seeder), "--json", "--download-rate", "1M"}

@@ -142,13 +142,13 @@ func TestDownloadCmdInterruptedThenResumed(t *testing.T) {
 
 func TestParseRate(t *testing.T) {
 	for in, want := range map[string]int{"": 0, "0": 0, "1000": 1000, "10k": 10240, "2M": 2 << 20,
-		"1.5MiB": 3 << 19, "1G/s": 1 << 30, "5KB": 5120} {
+		"1.5MiB": 3 << 19, "1G/s": 1 << 30, "5KB": 5000, "5KiB/s": 5120, "1T": 1 << 40} {
 		got, err := parseRate(in)
 		if err != nil || got != want {
 			t.Errorf("parseRate(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"x", "-1", "1T", "M"} {
+	for _, in := range []string{"x", "-1", "2T", "M", "1.5", "/s"} {
 		if _, err := parseRate(in); err == nil {
 			t.Errorf("parseRate(%q) accepted", in)
 		}
@@ -168,7 +168,7 @@ func TestBindFlag(t *testing.T) {
 		{"127.0.0.1", 0, "127.0.0.1:0"},
 		{"::1", 7000, "[::1]:7000"},
 	} {
-		f := transferFlags{bind: c.bind, port: c.port}
+		f := transferFlags{bind: c.bind, port: c.port, maxPeers: session.DefaultMaxPeers}
 		cfg, err := f.config(&metainfo.MetaInfo{}, t.TempDir())
 		if err != nil || cfg.ListenAddr != c.want {
 			t.Errorf("--bind %q --port %d: listen %q, %v; want %q", c.bind, c.port, cfg.ListenAddr, err, c.want)

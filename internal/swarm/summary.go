@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/effusion-bt/effusion/internal/units"
 )
 
 // WriteSummary prints r for a person: the set-up, each leecher's time,
@@ -15,7 +17,7 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		files = fmt.Sprintf("%d files", r.Files)
 	}
 	fmt.Fprintf(&b, "swarm: %s in %s, %d pieces of %s; %d seeder(s), %d leecher(s); tracker %s\n",
-		FormatSize(r.Size), files, r.Pieces, FormatSize(r.PieceLength), r.Seeders, len(r.Leechers), r.Tracker)
+		units.Format(r.Size), files, r.Pieces, units.Format(r.PieceLength), r.Seeders, len(r.Leechers), r.Tracker)
 	fmt.Fprintf(&b, "  set-up (payload, torrent, tracker, seeders' check): %.2fs\n", r.Setup.Seconds())
 	all := true
 	for i, l := range r.Leechers {
@@ -31,14 +33,14 @@ func (r *Result) WriteSummary(w io.Writer) error {
 			i+1, l.Addr, l.Elapsed.Seconds(), rate, l.PeersSeen, state)
 	}
 	fmt.Fprintf(&b, "  all %d complete in %.2fs: %.1f MB/s aggregate (%s downloaded)\n",
-		len(r.Leechers), r.Elapsed.Seconds(), r.Throughput()/1e6, FormatSize(r.Size*int64(len(r.Leechers))))
+		len(r.Leechers), r.Elapsed.Seconds(), r.Throughput()/1e6, units.Format(r.Size*int64(len(r.Leechers))))
 	gib := float64(r.Size*int64(len(r.Leechers))) / (1 << 30)
 	perGiB := ""
 	if gib > 0 {
 		perGiB = fmt.Sprintf(", %.2f s per GiB downloaded", r.CPU.Seconds()/gib)
 	}
 	fmt.Fprintf(&b, "  CPU: %.2fs user+sys during the transfer%s (whole run %.2fs); peak memory (RSS) %s\n",
-		r.CPU.Seconds(), perGiB, r.TotalCPU.Seconds(), FormatSize(r.MaxRSS))
+		r.CPU.Seconds(), perGiB, r.TotalCPU.Seconds(), units.Format(r.MaxRSS))
 	if all {
 		fmt.Fprintf(&b, "  every copy matches the payload byte for byte\n")
 	} else {

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/effusion-bt/effusion/internal/units"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/session"
 	"github.com/effusion-bt/effusion/tracker/server"
@@ -192,7 +193,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	res.Setup = time.Since(start)
 	if cfg.Progress != nil {
 		fmt.Fprintf(cfg.Progress, "swarm: %s payload and its torrent made, tracker on %s, %d seeder(s) checked in %.1fs; starting %d leechers\n",
-			FormatSize(cfg.Size), res.Tracker, cfg.Seeders, res.Setup.Seconds(), cfg.Leechers)
+			units.Format(cfg.Size), res.Tracker, cfg.Seeders, res.Setup.Seconds(), cfg.Leechers)
 	}
 
 	if cfg.OnTransferStart != nil {

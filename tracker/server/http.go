@@ -165,6 +165,7 @@ func (s *Server) parseAnnounce(r *http.Request) (announceParams, error) {
 		infoHash: [20]byte([]byte(ih)),
 		peerID:   [20]byte([]byte(pid)),
 		addr:     netip.AddrPortFrom(addr, uint16(port)),
+		from:     ap.Addr(),
 		left:     left,
 		event:    uint32(ev),
 		numWant:  s.numWant(nw),

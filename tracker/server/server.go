@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -23,6 +24,10 @@ type Config struct {
 	// HTTPAddr and UDPAddr are listen addresses ("127.0.0.1:0" picks a free
 	// port); an empty address disables that protocol. At least one is required.
 	HTTPAddr, UDPAddr string
+	// UDPOnHTTPAddr, with UDPAddr empty, serves UDP on the HTTP listener's
+	// exact address and port (with port 0 both get the same free port), as
+	// trackers are usually announced: http://H:P/announce and udp://H:P.
+	UDPOnHTTPAddr bool
 	// Interval is the announce interval told to clients (default 30 min).
 	// Peers not heard from for two intervals are forgotten.
 	Interval time.Duration
@@ -31,9 +36,17 @@ type Config struct {
 	// DefaultNumWant (default 50) and MaxNumWant (default 200) bound the peers returned.
 	DefaultNumWant, MaxNumWant int
 	// MaxTorrents (default 10000), MaxPeersPerTorrent (default 5000) and
-	// MaxPeers (default 200000) bound memory; beyond them announces get a failure reason.
+	// MaxPeers (default 200000) bound memory; beyond them announces get a
+	// failure reason. A full tracker still accepts a new torrent by
+	// evicting the least recently announced torrent that has no seeder;
+	// only when every torrent has a seeder is a new one refused.
 	MaxTorrents, MaxPeersPerTorrent, MaxPeers int
-	// AllowList, when non-empty, is the only info-hashes served.
+	// MaxTorrentsPerIP bounds the torrents one address (an IPv4 address or
+	// an IPv6 /64) may create; a torrent counts against its creator as long
+	// as it is tracked. Default MaxTorrents/100, at least 10; negative: no limit.
+	MaxTorrentsPerIP int
+	// AllowList, when non-empty, is the only info-hashes served
+	// (SetAllowList replaces it while running).
 	AllowList [][20]byte
 	// TrustIPParam honours the announce "ip" parameter; by default the
 	// source address is used (the parameter would let anyone register others).
@@ -70,18 +83,18 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.HTTPAddr == "" && cfg.UDPAddr == "" {
 		return nil, errors.New("tracker server: no listen address")
 	}
+	if cfg.UDPOnHTTPAddr && (cfg.HTTPAddr == "" || cfg.UDPAddr != "") {
+		return nil, errors.New("tracker server: UDPOnHTTPAddr needs HTTPAddr and no UDPAddr")
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s := newServer(cfg)
 	cfg = s.cfg
-	var lc net.ListenConfig
-	if cfg.HTTPAddr != "" {
-		ln, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
-		if err != nil {
-			return nil, fmt.Errorf("tracker server: %w", err)
-		}
-		s.httpLn = ln
+	if err := s.listen(ctx); err != nil {
+		return nil, fmt.Errorf("tracker server: %w", err)
+	}
+	if s.httpLn != nil {
 		s.httpSrv = &http.Server{
 			Handler:           s.httpHandler(),
 			ReadHeaderTimeout: 10 * time.Second,
@@ -91,16 +104,6 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			MaxHeaderBytes:    maxHeaderBytes,
 			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
-	}
-	if cfg.UDPAddr != "" {
-		pc, err := lc.ListenPacket(ctx, "udp", cfg.UDPAddr)
-		if err != nil {
-			if s.httpLn != nil {
-				s.httpLn.Close()
-			}
-			return nil, fmt.Errorf("tracker server: %w", err)
-		}
-		s.udp = pc.(*net.UDPConn)
 	}
 	if s.httpSrv != nil {
 		s.wg.Go(func() {
@@ -117,21 +120,80 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// listen opens the configured sockets. With UDPOnHTTPAddr and port 0 the
+// free port the TCP listener got may be taken for UDP; it then tries again
+// with another, a few times.
+func (s *Server) listen(ctx context.Context) error {
+	var lc net.ListenConfig
+	for try := 0; ; try++ {
+		if s.cfg.HTTPAddr != "" {
+			ln, err := lc.Listen(ctx, "tcp", s.cfg.HTTPAddr)
+			if err != nil {
+				return err
+			}
+			s.httpLn = ln
+		}
+		udpAddr := s.cfg.UDPAddr
+		if s.cfg.UDPOnHTTPAddr {
+			udpAddr = s.httpLn.Addr().String()
+		}
+		if udpAddr == "" {
+			return nil
+		}
+		pc, err := lc.ListenPacket(ctx, "udp", udpAddr)
+		if err == nil {
+			s.udp = pc.(*net.UDPConn)
+			return nil
+		}
+		if s.httpLn != nil {
+			s.httpLn.Close()
+			s.httpLn = nil
+		}
+		_, port, _ := net.SplitHostPort(s.cfg.HTTPAddr)
+		if !s.cfg.UDPOnHTTPAddr || port != "0" || try == 4 || !errors.Is(err, syscall.EADDRINUSE) {
+			return err
+		}
+	}
+}
+
 // newServer builds a server without sockets (Start adds them; tests and
 // fuzz targets drive the handlers directly).
 func newServer(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
 	_, _ = rand.Read(s.secret[:])
-	l := limits{maxTorrents: cfg.MaxTorrents, maxPeersPerTorrent: cfg.MaxPeersPerTorrent, maxPeers: cfg.MaxPeers}
-	if len(cfg.AllowList) > 0 {
-		l.allow = make(map[[20]byte]bool, len(cfg.AllowList))
-		for _, h := range cfg.AllowList {
-			l.allow[h] = true
-		}
-	}
+	l := limits{maxTorrents: cfg.MaxTorrents, maxPeersPerTorrent: cfg.MaxPeersPerTorrent, maxPeers: cfg.MaxPeers,
+		maxTorrentsPerIP: max(cfg.MaxTorrentsPerIP, 0), allow: allowSet(cfg.AllowList)}
 	s.store = newStore(l, 2*cfg.Interval, cfg.Now)
 	return s
+}
+
+func allowSet(list [][20]byte) map[[20]byte]bool {
+	if len(list) == 0 {
+		return nil
+	}
+	m := make(map[[20]byte]bool, len(list))
+	for _, h := range list {
+		m[h] = true
+	}
+	return m
+}
+
+// SetAllowList makes list the only info-hashes served from now on (nil or
+// empty: any torrent) and forgets the torrents it no longer allows. It is
+// safe to call while the server runs, e.g. on SIGHUP.
+func (s *Server) SetAllowList(list [][20]byte) { s.store.setAllow(allowSet(list)) }
+
+// Usage is how full the tracker is.
+type Usage struct {
+	Torrents, Peers int    // tracked now
+	Evicted         uint64 // torrents evicted so far to make room for new ones
+}
+
+// Usage returns how many torrents and peers the server tracks now.
+func (s *Server) Usage() Usage {
+	t, p, e := s.store.counts()
+	return Usage{Torrents: t, Peers: p, Evicted: e}
 }
 
 func (c Config) withDefaults() Config {
@@ -150,6 +212,9 @@ func (c Config) withDefaults() Config {
 	c.DefaultNumWant = min(c.DefaultNumWant, c.MaxNumWant)
 	if c.MaxTorrents <= 0 {
 		c.MaxTorrents = 10000
+	}
+	if c.MaxTorrentsPerIP == 0 {
+		c.MaxTorrentsPerIP = max(c.MaxTorrents/100, 10)
 	}
 	if c.MaxPeersPerTorrent <= 0 {
 		c.MaxPeersPerTorrent = 5000

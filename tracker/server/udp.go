@@ -91,7 +91,7 @@ func (s *Server) handleUDP(out, pkt []byte, from netip.AddrPort) []byte {
 			addr = netip.AddrPortFrom(ip, a.Port)
 		}
 		res, err := s.store.announce(announceIn{
-			infoHash: a.InfoHash, peerID: a.PeerID, addr: addr, left: a.Left,
+			infoHash: a.InfoHash, peerID: a.PeerID, addr: addr, from: from.Addr(), left: a.Left,
 			event: uint32(a.Event), numWant: s.numWant(int(a.NumWant)),
 		})
 		if err != nil {
