@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/effusion-bt/effusion/core"
 	"github.com/effusion-bt/effusion/peerwire"
@@ -26,12 +27,17 @@ func (srv *server) onPeerUp(p *Peer) {
 		delete(srv.byPeerID, p.remote.PeerID)
 	case srv.book.banned(p.addr), srv.isBannedID(p.remote.PeerID):
 		err = ErrBanned
-	case !p.outgoing && srv.incoming+len(srv.procs) >= srv.cfg.MaxPeers && !srv.evict():
+	case !p.outgoing && (srv.incoming+len(srv.procs) >= srv.cfg.MaxPeers || srv.env.full()) && !srv.evict():
 		err = ErrTooManyPeers
 	}
 	if err != nil {
 		p.close(err)
 		return
+	}
+	if !srv.ticking {
+		// The core's clock stands still while no peer is connected: bring
+		// it to now before the peer's connection time is taken from it.
+		srv.core.Tick(time.Since(srv.start))
 	}
 	caps := core.Caps{Fast: p.fast}
 	if p.fast {
@@ -48,6 +54,7 @@ func (srv *server) onPeerUp(p *Peer) {
 		srv.bySlot = append(srv.bySlot, nil)
 	}
 	srv.bySlot[id.Slot()] = p
+	srv.env.peers.Add(1)
 	if !p.outgoing {
 		srv.incoming++
 	}
@@ -94,6 +101,7 @@ func (srv *server) forget(p *Peer) bool {
 		srv.incoming--
 	}
 	srv.core.PeerGone(id)
+	srv.env.peers.Add(-1)
 	delete(srv.peers, p)
 	delete(srv.clients, p)
 	if srv.byPeerID[p.remote.PeerID] == p {
@@ -163,7 +171,7 @@ func (srv *server) isBannedID(id [20]byte) bool {
 // backing off count toward it).
 func (srv *server) dialMore() {
 	limit := srv.cfg.MaxPeers - max(1, srv.cfg.MaxPeers/10)
-	for srv.incoming+len(srv.procs) < limit {
+	for srv.incoming+len(srv.procs) < limit && !srv.env.full() {
 		a, ok := srv.book.next()
 		if !ok {
 			return

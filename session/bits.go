@@ -1,6 +1,8 @@
 package session
 
 import (
+	"github.com/effusion-bt/effusion/bitset"
+
 	"math/bits"
 	"sync/atomic"
 )
@@ -35,4 +37,15 @@ func (b *atomicBits) Count() int {
 		c += bits.OnesCount64(b.w[i].Load())
 	}
 	return c
+}
+
+// snapshot returns the set as it is now.
+func (b *atomicBits) snapshot() bitset.Set {
+	s := bitset.New(b.n)
+	for i := range b.n {
+		if b.Has(i) {
+			s.Set(i)
+		}
+	}
+	return s
 }

@@ -27,6 +27,12 @@ type Config struct {
 	// Peers are dialled once the data is checked, as if a tracker had
 	// returned them; with Peers the session needs no tracker at all.
 	Peers []netip.AddrPort
+	// FilePriorities, when set (one per file of the torrent), selects
+	// files from the start, as SetFilePriorities does later.
+	FilePriorities []FilePriority
+	// Resume, when set, spares the start-up check what a resume store
+	// knows (see Resume).
+	Resume *Resume
 	// NoTrackers disables announcing even when the torrent lists trackers.
 	NoTrackers bool
 	// Seed keeps the session running (seeding) after every piece is

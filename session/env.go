@@ -18,6 +18,9 @@ type EnvConfig struct {
 	// MaxHalfOpen caps outgoing dials in progress across the sessions
 	// (default transport.DefaultMaxHalfOpen).
 	MaxHalfOpen int
+	// MaxPeers caps the connected peers of all the sessions together (each
+	// session's Config.MaxPeers applies too); 0 means no process-wide cap.
+	MaxPeers int
 	// MaxInflightBlocks caps the received blocks not yet verified and
 	// written, across the sessions (default 4,096: 64 MiB).
 	MaxInflightBlocks int
@@ -48,6 +51,8 @@ type Env struct {
 	blocks   *blockPool
 	hashers  *hashPool
 	down, up limiter
+	maxPeers int64        // 0: no cap
+	peers    atomic.Int64 // connected peers of every session
 
 	closeOnce sync.Once
 }
@@ -65,6 +70,7 @@ func NewEnv(cfg EnvConfig) *Env {
 		listener: cfg.Listener,
 		dialer:   transport.NewDialer(cfg.MaxHalfOpen, cfg.BindAddr),
 		blocks:   newBlockPool(cfg.MaxInflightBlocks),
+		maxPeers: int64(max(cfg.MaxPeers, 0)),
 	}
 	e.hashers = newHashPool(cfg.HashWorkers, e.blocks)
 	e.SetRateLimits(cfg.DownloadRate, cfg.UploadRate)
@@ -77,6 +83,12 @@ func (e *Env) SetRateLimits(down, up int) {
 	e.down.set(down)
 	e.up.set(up)
 }
+
+// full reports whether the process-wide peer cap is reached.
+func (e *Env) full() bool { return e.maxPeers > 0 && e.peers.Load() >= e.maxPeers }
+
+// Peers returns the connected peers of all the sessions.
+func (e *Env) Peers() int { return int(e.peers.Load()) }
 
 // Listener returns the shared listening port, or nil.
 func (e *Env) Listener() *transport.Listener { return e.listener }

@@ -44,7 +44,9 @@ type torrentFacts struct {
 	numPieces int
 	pieceLen  int64
 	total     int64
+	files     []fileFacts // the layout, for file priorities
 	have      *atomicBits
+	left      atomic.Int64 // bytes of wanted pieces not verified (the core's, published)
 	store     blockReader
 	env       *Env
 	down, up  limiter // this session's limits (the environment's apply too)
@@ -52,6 +54,12 @@ type torrentFacts struct {
 
 	held                   atomic.Int64 // blocks of the environment's budget this session holds
 	sentByFile, sentByCopy atomic.Int64 // blocks uploaded with sendfile, and copied
+}
+
+// fileFacts is one file of the layout.
+type fileFacts struct {
+	length  int64
+	padding bool
 }
 
 // blockReader is the part of storage the upload path uses.

@@ -11,6 +11,7 @@ import (
 	"github.com/effusion-bt/effusion/connection"
 	"github.com/effusion-bt/effusion/core"
 	"github.com/effusion-bt/effusion/statem"
+	"github.com/effusion-bt/effusion/storage"
 	"github.com/effusion-bt/effusion/tracker"
 	"github.com/effusion-bt/effusion/transport"
 )
@@ -25,7 +26,7 @@ type server struct {
 	log *slog.Logger
 
 	f      *torrentFacts // geometry and have-set shared with peer goroutines
-	store  store         // the torrent's files
+	store  fileStore     // the torrent's files
 	core   *core.Torrent // the pure picker/choker/bookkeeping, and the piece assembly
 	hasher *hasher       // verifies and writes assembled pieces
 	start  time.Time     // origin of the core's clock
@@ -55,6 +56,8 @@ type server struct {
 	// step has yet to act on it.
 	justCompleted bool
 	rates         rateMeter
+	ticking       bool           // the tick timer is set (only while there are peers)
+	prios         []FilePriority // the files' priorities (nil: all normal)
 }
 
 func (srv *server) handler() statem.Handler[Phase, *server] { return srv }
@@ -93,8 +96,22 @@ func (srv *server) Init(ctx context.Context) (Phase, *server, []statem.Action, e
 		env:       srv.env,
 		log:       srv.log,
 	}
+	for _, fi := range info.Files {
+		srv.f.files = append(srv.f.files, fileFacts{length: fi.Length, padding: fi.Padding || len(fi.SymlinkPath) > 0})
+	}
+	srv.f.left.Store(info.TotalLength())
 	srv.f.down.set(c.DownloadRate)
 	srv.f.up.set(c.UploadRate)
+	if c.FilePriorities != nil {
+		if len(c.FilePriorities) != len(info.Files) {
+			st.Close()
+			return 0, nil, nil, fmt.Errorf("session: %d file priorities for %d files", len(c.FilePriorities), len(info.Files))
+		}
+		if err := srv.applyPriorities(c.FilePriorities); err != nil {
+			st.Close()
+			return 0, nil, nil, err
+		}
+	}
 	srv.peers = make(map[*Peer]core.PeerID)
 	srv.byPeerID = make(map[[20]byte]*Peer)
 	srv.clients = make(map[*Peer]string)
@@ -114,16 +131,16 @@ func (srv *server) Init(ctx context.Context) (Phase, *server, []statem.Action, e
 	srv.checkCtx, srv.checkStop = context.WithCancel(context.Background())
 	srv.checkDone = make(chan struct{})
 	srv.publish(Checking)
-	return Checking, srv, []statem.Action{statem.SetGenericTimeout(tickTimer{}, tickInterval, nil)}, nil
+	return Checking, srv, nil, nil
 }
 
 // beginCheck hashes the existing data in the background. Start calls it
 // once the machine's handle is known (the result is cast to it).
 func (srv *server) beginCheck() {
-	st, s, done, ctx := srv.store, srv.s, srv.checkDone, srv.checkCtx
+	st, s, done, ctx, r := srv.store, srv.s, srv.checkDone, srv.checkCtx, srv.cfg.Resume
 	go func() {
 		defer close(done)
-		have, err := st.Check(ctx)
+		have, err := st.check(ctx, r)
 		s.post(evChecked{have: have, err: err})
 	}()
 }
@@ -137,14 +154,20 @@ const tickInterval = time.Second
 func (srv *server) HandleEvent(ctx context.Context, ev statem.Event, ph Phase, _ *server) statem.Result[Phase, *server] {
 	switch ev.Type {
 	case statem.GenericTimeout:
-		if ph == Checking {
-			return srv.keepPhase(statem.SetGenericTimeout(tickTimer{}, tickInterval, nil))
+		srv.ticking = false
+		if ph != Checking && ph != Stopped && ph != Failed {
+			srv.tick(ph)
 		}
-		srv.tick(ph)
-		return srv.step(ph, statem.SetGenericTimeout(tickTimer{}, tickInterval, nil))
+		return srv.step(ph)
 	case statem.Internal:
-		if t, ok := ev.Content.(terminate); ok {
+		switch t := ev.Content.(type) {
+		case terminate:
 			return statem.Stop[Phase](t.err, srv)
+		case toDownloading:
+			if ph == Seeding {
+				return statem.Next(Downloading, srv)
+			}
+			return srv.keepPhase()
 		}
 	case statem.Call:
 		if _, ok := ev.Content.(stopReq); ok && ph != Stopped && ph != Failed {
@@ -178,6 +201,8 @@ func (srv *server) checked(e evChecked) statem.Result[Phase, *server] {
 		srv.core.SetHave(uint32(i))
 		srv.f.have.Set(i)
 	}
+	srv.core.Tick(time.Since(srv.start))
+	srv.f.left.Store(srv.core.Stats().Left)
 	ph := Downloading
 	if srv.core.Complete() {
 		ph = Seeding
@@ -240,6 +265,9 @@ func (srv *server) tick(ph Phase) {
 	}
 	down, up := srv.s.transferred()
 	srv.rates.update(now, down, up)
+	if len(srv.peers) == 0 {
+		srv.rates.down, srv.rates.up = 0, 0 // the last tick until a peer comes
+	}
 	srv.dialMore()
 	srv.publish(ph)
 }
@@ -277,6 +305,7 @@ func (srv *server) Terminate(reason error, ph Phase, _ *server) {
 	}
 	srv.stopProcs()
 	srv.s.closeAll(ErrStopped)
+	srv.env.peers.Add(-int64(len(srv.peers))) // their evPeerGone will not be handled
 	srv.hasher.close()
 	for _, d := range srv.core.TakeAll(srv.taken[:0]) {
 		srv.env.blocks.put(d.(*block))
@@ -294,10 +323,17 @@ func (srv *server) Terminate(reason error, ph Phase, _ *server) {
 	// second per GiB to the download.
 	if !(srv.wasComplete && srv.finalPhase == Stopped && !srv.cfg.Seed) {
 		t0 := time.Now()
-		if err := srv.store.Sync(); err != nil {
+		have := srv.f.have.snapshot()
+		err := srv.store.Sync()
+		if err != nil {
 			srv.log.Warn("syncing storage", "err", err)
 		}
 		srv.log.Debug("storage synced", "took", time.Since(t0))
+		var files []storage.FileStat
+		if err == nil {
+			files, err = srv.store.Stat()
+		}
+		srv.s.final.put(Checkpoint{Have: have, Files: files}, err)
 	}
 	srv.store.Close()
 	final := srv.finalPhase

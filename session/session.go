@@ -49,10 +49,10 @@ type Session struct {
 	addr     netip.AddrPort
 	ownEnv   bool // Config.Env was nil: the session's own, closed at its end
 
-	complete     chan struct{} // closed once every wanted piece is verified
-	completeOnce sync.Once
-	checked      chan struct{} // closed when the start-up check is over
-	checkErr     error         // set before checked is closed
+	completeMu sync.Mutex
+	complete   chan struct{} // closed once every wanted piece is verified (replaced if one is wanted again)
+	checked    chan struct{} // closed when the start-up check is over
+	checkErr   error         // set before checked is closed
 
 	connMu   sync.Mutex
 	conns    map[*Peer]struct{} // every peer whose goroutines run
@@ -64,6 +64,8 @@ type Session struct {
 
 	stats atomic.Pointer[Stats] // latest snapshot, published by the server
 	facts *torrentFacts         // for live progress in Stats
+	st    fileStore             // the torrent's files, for Checkpoint
+	final finalState            // the checkpoint taken as the session ended
 }
 
 // Start checks the data already under cfg.Dir and starts the session: it
@@ -102,6 +104,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	s.m = m
 	s.addr = srv.listener.Addr()
 	s.facts = srv.f
+	s.st = srv.store
 	srv.m = m
 	srv.beginCheck() // after m is known: the check casts its result to it
 	// Incoming peers only once the machine can be reached.
@@ -146,12 +149,15 @@ func (s *Session) Checked(ctx context.Context) (have, total int, err error) {
 // the session's error if it failed or was stopped first (ErrStopped), or
 // ctx.Err().
 func (s *Session) Await(ctx context.Context) error {
+	s.completeMu.Lock()
+	complete := s.complete
+	s.completeMu.Unlock()
 	select {
-	case <-s.complete:
+	case <-complete:
 		return nil
 	case <-s.m.Done():
 		select {
-		case <-s.complete:
+		case <-complete:
 			return nil
 		default:
 		}
@@ -210,7 +216,24 @@ func (s *Session) post(e event) bool {
 }
 
 func (s *Session) markComplete() {
-	s.completeOnce.Do(func() { close(s.complete) })
+	s.completeMu.Lock()
+	defer s.completeMu.Unlock()
+	select {
+	case <-s.complete:
+	default:
+		close(s.complete)
+	}
+}
+
+// markIncomplete re-arms Await after a file was wanted again.
+func (s *Session) markIncomplete() {
+	s.completeMu.Lock()
+	defer s.completeMu.Unlock()
+	select {
+	case <-s.complete:
+		s.complete = make(chan struct{})
+	default:
+	}
 }
 
 // track registers a peer whose goroutines are about to start; false when

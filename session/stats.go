@@ -97,15 +97,10 @@ func (srv *server) publish(ph Phase) {
 	srv.s.stats.Store(st)
 }
 
-// progress returns the verified pieces and the bytes still missing, from
-// the atomic have-set: live, from any goroutine.
+// progress returns the verified pieces and the bytes of wanted pieces
+// still missing: live, from any goroutine.
 func (f *torrentFacts) progress() (have int, left int64) {
-	have = f.have.Count()
-	haveBytes := int64(have) * f.pieceLen
-	if last := f.numPieces - 1; f.have.Has(last) {
-		haveBytes -= f.pieceLen - f.pieceSize(last)
-	}
-	return have, f.total - haveBytes
+	return f.have.Count(), f.left.Load()
 }
 
 // rateMeter turns byte totals sampled once a second into rates over a

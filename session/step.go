@@ -12,6 +12,12 @@ import (
 // when the batch completed the download.
 func (srv *server) step(ph Phase, actions ...statem.Action) statem.Result[Phase, *server] {
 	srv.perform()
+	// The tick runs only while there are peers (or dials): an idle torrent
+	// costs no timer, so thousands of them cost no CPU.
+	if !srv.ticking && len(srv.peers)+len(srv.procs) > 0 && ph != Stopped && ph != Failed {
+		srv.ticking = true
+		actions = append(actions, statem.SetGenericTimeout(tickTimer{}, tickInterval, nil))
+	}
 	if srv.justCompleted {
 		srv.justCompleted = false
 		return srv.completed(ph, actions...)
@@ -32,6 +38,9 @@ func (srv *server) perform() {
 	}
 	for _, i := range rd.Hash {
 		srv.hash(i)
+	}
+	if len(rd.Have) > 0 {
+		srv.f.left.Store(srv.core.Stats().Left)
 	}
 	for _, i := range rd.Have {
 		srv.f.have.Set(int(i))

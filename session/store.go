@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 
+	"github.com/effusion-bt/effusion/bitset"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/storage"
 )
@@ -11,28 +12,17 @@ import (
 // session: peers ask for a piece's blocks in order, so a few pieces suffice.
 const readCacheBytes = 16 << 20
 
-// store is what the session needs from the torrent's files: blocks for
-// uploads, positioned writes for verified pieces, the start-up check.
-type store interface {
-	blockReader
-	pieceStore
-	// Check returns the indices of the pieces whose data on disk is
-	// already correct.
-	Check(ctx context.Context) ([]int, error)
-	Sync() error
-	Close() error
-}
-
-// fileStore adapts package storage: uploads go through its read cache.
+// fileStore is the torrent's files (package storage): uploads go through
+// its read cache.
 type fileStore struct {
 	*storage.Storage
 	cache *storage.ReadCache
 }
 
-func openStore(dir string, info *metainfo.Info) (store, error) {
+func openStore(dir string, info *metainfo.Info) (fileStore, error) {
 	st, err := storage.Open(dir, info, storage.Options{})
 	if err != nil {
-		return nil, err
+		return fileStore{}, err
 	}
 	return fileStore{Storage: st, cache: storage.NewReadCache(st, readCacheBytes)}, nil
 }
@@ -42,14 +32,28 @@ func (s fileStore) ReadBlock(index int, begin int64, buf []byte) error {
 	return s.cache.ReadBlock(index, begin, buf)
 }
 
-func (s fileStore) Check(ctx context.Context) ([]int, error) {
-	have, err := s.Storage.Check(ctx, nil)
-	if err != nil {
+// check hashes the pieces not known from a resume (all of them without
+// one) and returns the verified ones, known or checked.
+func (s fileStore) check(ctx context.Context, r *Resume) ([]int, error) {
+	var which bitset.Set
+	if r != nil {
+		which = bitset.New(s.NumPieces())
+		for i := range s.NumPieces() {
+			if !r.Known.Has(i) {
+				which.Set(i)
+			}
+		}
+	}
+	var have bitset.Set
+	var err error
+	if r != nil && which.Count() == 0 {
+		have = bitset.New(s.NumPieces())
+	} else if have, err = s.Storage.CheckPieces(ctx, which, nil); err != nil {
 		return nil, err
 	}
 	var out []int
-	for i := 0; i < have.Len(); i++ {
-		if have.Has(i) {
+	for i := range s.NumPieces() {
+		if have.Has(i) || r != nil && r.Known.Has(i) && r.Have.Has(i) {
 			out = append(out, i)
 		}
 	}

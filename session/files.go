@@ -1,0 +1,121 @@
+package session
+
+import (
+	"fmt"
+
+	"github.com/effusion-bt/effusion/core"
+	"github.com/effusion-bt/effusion/statem"
+)
+
+// FilePriority is what the user wants of one file of the torrent.
+type FilePriority int8
+
+// File priorities.
+const (
+	// FileNormal: download the file.
+	FileNormal FilePriority = iota
+	// FileHigh: download the file before the normal ones.
+	FileHigh
+	// FileSkip: do not download the file, and do not create it.
+	FileSkip
+)
+
+var filePriorityNames = [...]string{"normal", "high", "skip"}
+
+// String returns the priority's name.
+func (p FilePriority) String() string {
+	if int(p) >= 0 && int(p) < len(filePriorityNames) {
+		return filePriorityNames[p]
+	}
+	return fmt.Sprintf("priority(%d)", int8(p))
+}
+
+// evPriorities: new file priorities, one per file of the torrent.
+type evPriorities struct {
+	prios []FilePriority
+	done  chan error
+}
+
+// SetFilePriorities sets the priority of every file (len(prios) must be the
+// torrent's file count; padding files are ignored): the pieces that touch
+// only skipped files are no longer wanted, skipped files that do not exist
+// are never created, and pieces of high-priority files are fetched first.
+// It takes effect at once, also while checking; the session's completion
+// follows (a torrent whose wanted pieces are all verified is complete, and
+// is no longer once a missing file is wanted again).
+func (s *Session) SetFilePriorities(prios []FilePriority) error {
+	if len(prios) != len(s.facts.files) {
+		return fmt.Errorf("session: %d priorities for %d files", len(prios), len(s.facts.files))
+	}
+	done := make(chan error, 1)
+	if !s.post(evPriorities{append([]FilePriority(nil), prios...), done}) {
+		return ErrStopped
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-s.m.Done():
+		return ErrStopped
+	}
+}
+
+func (e evPriorities) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
+	err := srv.applyPriorities(e.prios)
+	e.done <- err
+	if err != nil {
+		return srv.shutdown(Failed, fmt.Errorf("session: setting file priorities: %w", err))
+	}
+	if ph == Checking {
+		return srv.keepPhase()
+	}
+	if srv.wasComplete && !srv.core.Complete() {
+		// A file is wanted again: download it.
+		srv.wasComplete = false
+		srv.s.markIncomplete()
+		srv.publish(Downloading)
+		return srv.step(ph, statem.NextEvent(statem.Internal, toDownloading{}))
+	}
+	return srv.step(ph)
+}
+
+// toDownloading moves a seeding session back to downloading.
+type toDownloading struct{}
+
+// applyPriorities maps file priorities onto the storage (skipped files)
+// and the core (wanted pieces and their priority). A piece is wanted when
+// it touches a file not skipped, high when it touches a high one.
+func (srv *server) applyPriorities(prios []FilePriority) error {
+	skip := make([]bool, len(prios))
+	for i, p := range prios {
+		skip[i] = p == FileSkip
+	}
+	if err := srv.store.SetSkipped(skip); err != nil {
+		return err
+	}
+	files := srv.f.files
+	var touched []int
+	for i := range srv.f.numPieces {
+		touched = srv.store.PieceFiles(i, touched[:0])
+		wanted, high := false, false
+		for _, j := range touched {
+			if files[j].padding || files[j].length == 0 {
+				continue
+			}
+			switch prios[j] {
+			case FileNormal:
+				wanted = true
+			case FileHigh:
+				wanted, high = true, true
+			}
+		}
+		srv.core.SetWanted(uint32(i), wanted)
+		prio := core.PriorityNormal
+		if high {
+			prio = core.PriorityHigh
+		}
+		srv.core.SetPriority(uint32(i), prio)
+	}
+	srv.prios = prios
+	srv.f.left.Store(srv.core.Stats().Left)
+	return nil
+}
