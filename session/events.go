@@ -44,8 +44,9 @@ type (
 	evAddPeers struct{ addrs []netip.AddrPort }
 	// evChecked: the start-up check of existing data ended.
 	evChecked struct {
-		have []int
-		err  error
+		have    []int
+		checked int // pieces hashed
+		err     error
 	}
 	// evOutDone: an outgoing connection process gave up on addr; final
 	// when it is not worth dialling again even if seen anew.

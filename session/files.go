@@ -3,6 +3,9 @@ package session
 import (
 	"fmt"
 
+	"github.com/effusion-bt/effusion/bitset"
+	"github.com/effusion-bt/effusion/metainfo"
+
 	"github.com/effusion-bt/effusion/core"
 	"github.com/effusion-bt/effusion/statem"
 )
@@ -82,8 +85,7 @@ func (e evPriorities) apply(srv *server, ph Phase) statem.Result[Phase, *server]
 type toDownloading struct{}
 
 // applyPriorities maps file priorities onto the storage (skipped files)
-// and the core (wanted pieces and their priority). A piece is wanted when
-// it touches a file not skipped, high when it touches a high one.
+// and the core (wanted pieces and their priority).
 func (srv *server) applyPriorities(prios []FilePriority) error {
 	skip := make([]bool, len(prios))
 	for i, p := range prios {
@@ -92,25 +94,11 @@ func (srv *server) applyPriorities(prios []FilePriority) error {
 	if err := srv.store.SetSkipped(skip); err != nil {
 		return err
 	}
-	files := srv.f.files
-	var touched []int
+	wanted, high := PiecePriorities(&srv.cfg.Torrent.Info, prios)
 	for i := range srv.f.numPieces {
-		touched = srv.store.PieceFiles(i, touched[:0])
-		wanted, high := false, false
-		for _, j := range touched {
-			if files[j].padding || files[j].length == 0 {
-				continue
-			}
-			switch prios[j] {
-			case FileNormal:
-				wanted = true
-			case FileHigh:
-				wanted, high = true, true
-			}
-		}
-		srv.core.SetWanted(uint32(i), wanted)
+		srv.core.SetWanted(uint32(i), wanted.Has(i))
 		prio := core.PriorityNormal
-		if high {
+		if high.Has(i) {
 			prio = core.PriorityHigh
 		}
 		srv.core.SetPriority(uint32(i), prio)
@@ -118,4 +106,31 @@ func (srv *server) applyPriorities(prios []FilePriority) error {
 	srv.prios = prios
 	srv.f.left.Store(srv.core.Stats().Left)
 	return nil
+}
+
+// PiecePriorities maps file priorities (one per file of info; nil: all
+// normal) to pieces: a piece is wanted when it touches a file not skipped,
+// high when it touches a high one. Padding and empty files count for
+// nothing.
+func PiecePriorities(info *metainfo.Info, prios []FilePriority) (wanted, high bitset.Set) {
+	n := info.NumPieces()
+	wanted, high = bitset.New(n), bitset.New(n)
+	if prios == nil {
+		wanted.SetAll()
+		return wanted, high
+	}
+	for i, f := range info.Files {
+		if f.Padding || len(f.SymlinkPath) > 0 || f.Length == 0 || i >= len(prios) || prios[i] == FileSkip {
+			continue
+		}
+		first := int(f.Offset / info.PieceLength)
+		last := int((f.Offset + f.Length - 1) / info.PieceLength)
+		for p := first; p <= last; p++ {
+			wanted.Set(p)
+			if prios[i] == FileHigh {
+				high.Set(p)
+			}
+		}
+	}
+	return wanted, high
 }

@@ -2,9 +2,12 @@ package session
 
 import (
 	"errors"
+	"io/fs"
+	"os"
 	"sync"
 
 	"github.com/effusion-bt/effusion/bitset"
+	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/storage"
 )
 
@@ -83,4 +86,23 @@ func (f *finalState) get() (Checkpoint, error) {
 		return Checkpoint{}, ErrNoCheckpoint
 	}
 	return f.cp, f.err
+}
+
+// StatFiles returns storage.Stat of a torrent's files under dir (the part
+// file last) without a session: what a resume store compares with what it
+// recorded to decide what to trust. It creates nothing.
+func StatFiles(dir string, info *metainfo.Info) ([]storage.FileStat, error) {
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		out := make([]storage.FileStat, len(info.Files)+1)
+		for i := range out {
+			out[i].Size = -1
+		}
+		return out, nil
+	}
+	st, err := storage.Open(dir, info, storage.Options{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Stat()
 }

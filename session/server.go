@@ -57,6 +57,7 @@ type server struct {
 	justCompleted bool
 	rates         rateMeter
 	ticking       bool           // the tick timer is set (only while there are peers)
+	checkedN      int            // pieces the start-up check hashed
 	prios         []FilePriority // the files' priorities (nil: all normal)
 }
 
@@ -140,8 +141,8 @@ func (srv *server) beginCheck() {
 	st, s, done, ctx, r := srv.store, srv.s, srv.checkDone, srv.checkCtx, srv.cfg.Resume
 	go func() {
 		defer close(done)
-		have, err := st.check(ctx, r)
-		s.post(evChecked{have: have, err: err})
+		have, n, err := st.check(ctx, r)
+		s.post(evChecked{have: have, checked: n, err: err})
 	}()
 }
 
@@ -197,6 +198,7 @@ func (srv *server) checked(e evChecked) statem.Result[Phase, *server] {
 		close(srv.s.checked)
 		return srv.shutdown(Failed, fmt.Errorf("session: checking data: %w", e.err))
 	}
+	srv.checkedN = e.checked
 	for _, i := range e.have {
 		srv.core.SetHave(uint32(i))
 		srv.f.have.Set(i)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/effusion-bt/effusion/bitset"
 	"github.com/effusion-bt/effusion/statem"
 )
 
@@ -120,6 +121,10 @@ func (s *Session) Addr() netip.AddrPort { return s.addr }
 
 // InfoHash returns the torrent's info-hash.
 func (s *Session) InfoHash() [20]byte { return s.infoHash }
+
+// Have returns the verified pieces (not necessarily synced yet: see
+// Checkpoint for what is durable).
+func (s *Session) Have() bitset.Set { return s.facts.have.snapshot() }
 
 // AddPeers hands the session peer addresses to dial (as a tracker would);
 // known, banned and our own addresses are skipped. It never blocks.

@@ -10,10 +10,13 @@ import (
 // every phase change.
 type Stats struct {
 	Phase       Phase
-	PiecesHave  int   // verified pieces
-	PiecesTotal int   // pieces in the torrent
-	Length      int64 // the torrent's total length in bytes
-	Left        int64 // bytes of wanted pieces not yet verified
+	PiecesHave  int // verified pieces
+	PiecesTotal int // pieces in the torrent
+	// PiecesChecked is how many pieces the start-up check hashed (those a
+	// Resume did not vouch for).
+	PiecesChecked int
+	Length        int64 // the torrent's total length in bytes
+	Left          int64 // bytes of wanted pieces not yet verified
 	// Downloaded and Uploaded are payload bytes received and sent since
 	// Start (including data later discarded).
 	Downloaded, Uploaded int64
@@ -74,6 +77,7 @@ func (srv *server) publish(ph Phase) {
 		Elapsed:      time.Since(srv.start),
 	}
 	st.PiecesHave, st.Left = srv.f.progress()
+	st.PiecesChecked = srv.checkedN
 	st.PeerStats = make([]PeerStats, 0, len(srv.peers))
 	for p, id := range srv.peers {
 		ps := PeerStats{

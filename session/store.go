@@ -33,9 +33,11 @@ func (s fileStore) ReadBlock(index int, begin int64, buf []byte) error {
 }
 
 // check hashes the pieces not known from a resume (all of them without
-// one) and returns the verified ones, known or checked.
-func (s fileStore) check(ctx context.Context, r *Resume) ([]int, error) {
+// one) and returns the verified ones, known or checked, and how many it
+// hashed.
+func (s fileStore) check(ctx context.Context, r *Resume) ([]int, int, error) {
 	var which bitset.Set
+	checked := s.NumPieces()
 	if r != nil {
 		which = bitset.New(s.NumPieces())
 		for i := range s.NumPieces() {
@@ -46,10 +48,13 @@ func (s fileStore) check(ctx context.Context, r *Resume) ([]int, error) {
 	}
 	var have bitset.Set
 	var err error
-	if r != nil && which.Count() == 0 {
+	if r != nil {
+		checked = which.Count()
+	}
+	if checked == 0 {
 		have = bitset.New(s.NumPieces())
 	} else if have, err = s.Storage.CheckPieces(ctx, which, nil); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var out []int
 	for i := range s.NumPieces() {
@@ -57,5 +62,5 @@ func (s fileStore) check(ctx context.Context, r *Resume) ([]int, error) {
 			out = append(out, i)
 		}
 	}
-	return out, nil
+	return out, checked, nil
 }
