@@ -183,7 +183,9 @@ func parseSelectOnly(val string) ([]FileRange, error) {
 }
 
 // String returns the canonical magnet URI: xt (btih in lower-case hex, then
-// btmh), dn, tr, ws, x.pe, so, in that order, values query-escaped.
+// btmh), dn, tr, ws, x.pe, so, in that order, values query-escaped, except
+// for the ':', '[' and ']' of x.pe peers, which libtorrent reads only
+// literally (it ignores "127.0.0.1%3A6881").
 func (m *Magnet) String() string {
 	var b strings.Builder
 	b.WriteString("magnet:?")
@@ -211,7 +213,7 @@ func (m *Magnet) String() string {
 		add("ws", url.QueryEscape(w))
 	}
 	for _, p := range m.Peers {
-		add("x.pe", url.QueryEscape(p))
+		add("x.pe", escapePeer(p))
 	}
 	if len(m.SelectOnly) > 0 {
 		parts := make([]string, len(m.SelectOnly))
@@ -323,4 +325,9 @@ func (m *Magnet) TrackerTiers() [][]string {
 		tiers = append(tiers, []string{t})
 	}
 	return tiers
+}
+
+// escapePeer query-escapes an x.pe host:port but keeps ':', '[' and ']'.
+func escapePeer(p string) string {
+	return strings.NewReplacer("%3A", ":", "%5B", "[", "%5D", "]").Replace(url.QueryEscape(p))
 }
