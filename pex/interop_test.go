@@ -27,13 +27,20 @@ type ltPeer struct {
 	conns []net.Conn
 }
 
-func listen(t *testing.T, ih [20]byte, serve func(c net.Conn, r *peerwire.Reader, theirPex uint8) error) *ltPeer {
+// listen opens the peer's listener; start serves it.
+func listen(t *testing.T, ih [20]byte) *ltPeer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &ltPeer{ln: ln, addr: netip.MustParseAddrPort(ln.Addr().String()), ih: ih}
+	return &ltPeer{ln: ln, addr: netip.MustParseAddrPort(ln.Addr().String()), ih: ih}
+}
+
+// start accepts connections, answers the handshakes and runs serve on
+// each, until the test's cleanup.
+func (p *ltPeer) start(t *testing.T, serve func(c net.Conn, r *peerwire.Reader, theirPex uint8) error) {
+	ln := p.ln
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
@@ -69,7 +76,6 @@ func listen(t *testing.T, ih [20]byte, serve func(c net.Conn, r *peerwire.Reader
 		p.mu.Unlock()
 		p.wg.Wait()
 	})
-	return p
 }
 
 // handshake answers libtorrent's handshake, announces ut_pex (our id 1)
@@ -127,14 +133,14 @@ func TestInteropLibtorrent(t *testing.T) {
 		}
 	}
 	dialled := make(chan netip.AddrPort, 4)
-	b := listen(t, ih, func(c net.Conn, r *peerwire.Reader, x uint8) error {
+	a, b, c := listen(t, ih), listen(t, ih), listen(t, ih)
+	b.start(t, func(c net.Conn, r *peerwire.Reader, x uint8) error {
 		dialled <- netip.MustParseAddrPort(c.LocalAddr().String())
 		return stay(c, r, x)
 	})
-	c := listen(t, ih, stay)
-	var a *ltPeer
+	c.start(t, stay)
 	learned := make(chan []peerwire.PexPeer, 4)
-	a = listen(t, ih, func(c net.Conn, r *peerwire.Reader, theirPex uint8) error {
+	a.start(t, func(c net.Conn, r *peerwire.Reader, theirPex uint8) error {
 		if theirPex == 0 {
 			return fmt.Errorf("libtorrent does not announce ut_pex")
 		}
