@@ -38,7 +38,7 @@ type Fetcher struct {
 	src       []PeerID      // who supplied each received piece
 	inflight  []uint8       // outstanding requests per piece (timed out ones excluded)
 	nhave     int           // pieces received in the current copy
-	digests   [][20]byte    // scratch: piece digests of a copy being judged
+	digests   [][20]byte    // piece digests of the verified copy, for blame
 
 	// solo is set once a copy with several sources failed: from then on a
 	// copy comes from one peer at a time (the soloist), so the next failure
