@@ -1,5 +1,6 @@
 // Package metainfo reads and writes .torrent files (BEP 3) and magnet URIs
-// (BEP 9), and creates v1 torrents from files on disk.
+// (BEP 9), creates v1 torrents from files on disk, and wraps an info
+// dictionary fetched from peers into a .torrent.
 //
 // Parse is strict where the data is concerned and tolerant where it is not.
 // It refuses, with a *FieldError naming the field ("info.pieces: length 39
@@ -33,6 +34,14 @@
 //
 // The info-hash is the SHA-1 of the info dictionary's bytes exactly as they
 // appear in the file (bencode.RawMessage), never of a re-encoding.
+//
+// Magnet links: ParseMagnetOrHash takes what a user types to download by
+// info-hash (a magnet URI or a bare 40-hex or 32-base32 info-hash) and
+// refuses v2-only ones (ErrV2Only); Magnet.PeerAddrs gives the numeric
+// x.pe peers as netip.AddrPort. Once the info dictionary has been fetched
+// from peers, Magnet.MetaInfo checks it against the info-hash and adds the
+// magnet's trackers and web seeds; MetaInfo.Encode (or EncodeTorrent)
+// writes a .torrent around the raw info bytes, with the same info-hash.
 //
 // File paths from a torrent must be turned into disk paths with SafeJoin,
 // which also proves, through symlinks, that they stay under the download

@@ -16,6 +16,9 @@ var (
 	ErrUnsafePath = errors.New("unsafe path")
 	// ErrMalformed: anything else wrong with a field.
 	ErrMalformed = errors.New("malformed")
+	// ErrInfoHash: an info dictionary whose SHA-1 is not the info-hash it
+	// was fetched for.
+	ErrInfoHash = errors.New("info-hash mismatch")
 )
 
 // FieldError says which field of a torrent (or magnet URI) is wrong and

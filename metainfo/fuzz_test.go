@@ -3,6 +3,7 @@ package metainfo
 import (
 	"bytes"
 	"crypto/sha1"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -181,5 +182,37 @@ func FuzzSanitizeComponent(f *testing.F) {
 		if again, ok, err := SanitizeComponent(out); !ok || err != nil || again != out {
 			t.Fatalf("not idempotent: %q -> %q -> %q", s, out, again)
 		}
+	})
+}
+
+// FuzzParseMagnetOrHash: no panic; errors are *FieldError; what parses has
+// a v1 info-hash, is recognised by LooksLikeMagnetOrHash, and its magnet
+// String parses back to the same info-hash.
+func FuzzParseMagnetOrHash(f *testing.F) {
+	for _, s := range []string{
+		"2af633c618e64c9ea3972789f5764fbea6f42d40", "FL3DHRQY4ZGJ5I4XE6E7K5SPX2TPILKA",
+		"magnet:?xt=urn:btih:2af633c618e64c9ea3972789f5764fbea6f42d40&x.pe=[::1]:1",
+		"magnet:?xt=urn:btmh:1220bd1a1ba64d2f4f07f7d9560b4492d0c378cb1fc5d9030cccbac6694458e9a05e",
+		"bd1a1ba64d2f4f07f7d9560b4492d0c378cb1fc5d9030cccbac6694458e9a05e", "", " x ",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := ParseMagnetOrHash(s)
+		if err != nil {
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("%T %v", err, err)
+			}
+			return
+		}
+		if !m.HasV1 || !LooksLikeMagnetOrHash(s) {
+			t.Fatalf("%q: %+v", s, m)
+		}
+		m2, err := ParseMagnetOrHash(m.String())
+		if err != nil || m2.InfoHash != m.InfoHash {
+			t.Fatalf("%q: String %q: %v", s, m.String(), err)
+		}
+		m.PeerAddrs()
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -182,7 +183,9 @@ func parseSelectOnly(val string) ([]FileRange, error) {
 }
 
 // String returns the canonical magnet URI: xt (btih in lower-case hex, then
-// btmh), dn, tr, ws, x.pe, so, in that order, values query-escaped.
+// btmh), dn, tr, ws, x.pe, so, in that order, values query-escaped, except
+// for the ':', '[' and ']' of x.pe peers, which libtorrent reads only
+// literally (it ignores "127.0.0.1%3A6881").
 func (m *Magnet) String() string {
 	var b strings.Builder
 	b.WriteString("magnet:?")
@@ -210,7 +213,7 @@ func (m *Magnet) String() string {
 		add("ws", url.QueryEscape(w))
 	}
 	for _, p := range m.Peers {
-		add("x.pe", url.QueryEscape(p))
+		add("x.pe", escapePeer(p))
 	}
 	if len(m.SelectOnly) > 0 {
 		parts := make([]string, len(m.SelectOnly))
@@ -223,4 +226,108 @@ func (m *Magnet) String() string {
 		add("so", strings.Join(parts, ","))
 	}
 	return b.String()
+}
+
+// ParseMagnetOrHash parses what a user gives to download a torrent by its
+// info-hash: a magnet URI (see ParseMagnet), or a bare v1 info-hash of 40
+// hex digits or 32 base32 characters (any case; surrounding spaces
+// ignored), which gives a Magnet with only InfoHash. The result always has
+// a v1 info-hash: a magnet whose only exact topic is a v2 "urn:btmh:", or
+// a bare 64-hex-digit (SHA-256) hash, is refused with a *FieldError
+// wrapping ErrV2Only that says v2 is not supported yet. Anything else is a
+// *FieldError wrapping ErrMalformed (or ErrLimit) naming the problem.
+func ParseMagnetOrHash(s string) (*Magnet, error) {
+	s = strings.TrimSpace(s)
+	if len(s) >= 7 && strings.EqualFold(s[:7], "magnet:") {
+		m, err := ParseMagnet(s)
+		if err != nil {
+			return nil, err
+		}
+		if !m.HasV1 {
+			return nil, fieldErr("xt", ErrV2Only, "the magnet link has only a BitTorrent v2 info-hash (urn:btmh:); v2 is not supported yet")
+		}
+		return m, nil
+	}
+	if ih, ok := parseBareHash(s); ok {
+		return &Magnet{InfoHash: ih, HasV1: true}, nil
+	}
+	if len(s) == 64 && isHex(s) {
+		return nil, fieldErr("", ErrV2Only, "%s is a 64-digit (SHA-256) BitTorrent v2 info-hash; v2 is not supported yet", s)
+	}
+	if s == "" {
+		return nil, malformed("", "empty: want a magnet link or an info-hash (40 hex digits or 32 base32 characters)")
+	}
+	return nil, malformed("", "%.80q is neither a magnet link (magnet:?xt=urn:btih:...) nor an info-hash (40 hex digits or 32 base32 characters)", s)
+}
+
+// LooksLikeMagnetOrHash reports whether s has the form ParseMagnetOrHash
+// expects (a "magnet:" prefix, or 40 hex digits, 32 base32 characters or
+// 64 hex digits), so that a command taking a .torrent file name or a
+// magnet can tell which it was given. A caller may prefer an existing file
+// of that name.
+func LooksLikeMagnetOrHash(s string) bool {
+	s = strings.TrimSpace(s)
+	if len(s) >= 7 && strings.EqualFold(s[:7], "magnet:") {
+		return true
+	}
+	_, ok := parseBareHash(s)
+	return ok || (len(s) == 64 && isHex(s))
+}
+
+// parseBareHash decodes 40 hex digits or 32 base32 characters.
+func parseBareHash(s string) ([20]byte, bool) {
+	var ih [20]byte
+	switch {
+	case len(s) == 40 && isHex(s):
+		hex.Decode(ih[:], []byte(s))
+		return ih, true
+	case len(s) == 32:
+		b, err := base32.StdEncoding.DecodeString(strings.ToUpper(s))
+		if err == nil && len(b) == 20 {
+			copy(ih[:], b)
+			return ih, true
+		}
+	}
+	return ih, false
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// PeerAddrs splits the magnet's x.pe peers into numeric addresses
+// (IPv4-mapped IPv6 addresses unmapped) and the host:port entries whose
+// host is a name, which the caller resolves (or ignores). Both keep the
+// magnet's order.
+func (m *Magnet) PeerAddrs() (addrs []netip.AddrPort, hosts []string) {
+	for _, p := range m.Peers {
+		if a, err := netip.ParseAddrPort(p); err == nil {
+			addrs = append(addrs, netip.AddrPortFrom(a.Addr().Unmap(), a.Port()))
+		} else {
+			hosts = append(hosts, p)
+		}
+	}
+	return addrs, hosts
+}
+
+// TrackerTiers returns the magnet's trackers as announce tiers, one
+// tracker per tier, so that every one of them is announced to (BEP 12
+// announces to one tracker per tier); nil when there are none.
+func (m *Magnet) TrackerTiers() [][]string {
+	var tiers [][]string
+	for _, t := range m.Trackers {
+		tiers = append(tiers, []string{t})
+	}
+	return tiers
+}
+
+// escapePeer query-escapes an x.pe host:port but keeps ':', '[' and ']'.
+func escapePeer(p string) string {
+	return strings.NewReplacer("%3A", ":", "%5B", "[", "%5D", "]").Replace(url.QueryEscape(p))
 }

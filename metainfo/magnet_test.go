@@ -32,7 +32,7 @@ func TestParseMagnet(t *testing.T) {
 		t.Fatal("Selects")
 	}
 	s := m.String()
-	wantS := "magnet:?xt=urn:btih:" + hexHash + "&dn=hello+world%21&tr=http%3A%2F%2Ft1%2Fannounce&tr=udp%3A%2F%2Ft2%3A80&ws=http%3A%2F%2Fw%2F&x.pe=127.0.0.1%3A6881&x.pe=%5B%3A%3A1%5D%3A51413&so=0,2,4-6"
+	wantS := "magnet:?xt=urn:btih:" + hexHash + "&dn=hello+world%21&tr=http%3A%2F%2Ft1%2Fannounce&tr=udp%3A%2F%2Ft2%3A80&ws=http%3A%2F%2Fw%2F&x.pe=127.0.0.1:6881&x.pe=[::1]:51413&so=0,2,4-6"
 	if s != wantS {
 		t.Fatalf("String:\n got %s\nwant %s", s, wantS)
 	}

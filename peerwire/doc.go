@@ -1,7 +1,9 @@
 // Package peerwire encodes and decodes the BitTorrent peer wire protocol:
 // the handshake (BEP 3), every BEP 3 message, port (BEP 5), the fast
 // extension messages (BEP 6) and the extension protocol (BEP 10) with its
-// handshake dictionary.
+// handshake dictionary, and the payloads of two extensions: ut_metadata
+// (BEP 9, [ParseMetadataMsg], [AppendMetadataRequest], ...) and ut_pex
+// (BEP 11, [ParsePex], [AppendPex]).
 //
 // The package is pure: it starts no goroutines and holds no global state.
 // It is built for the per-peer reader and writer goroutines of a session:
@@ -29,6 +31,17 @@
 // this package does not know are skipped without allocating and returned
 // with their id so the caller can ignore them; this keeps connections to
 // peers that speak later extensions (for example BEP 52 hash messages) alive.
+//
+// Extension payloads have their own, tighter caps, checked before anything
+// is decoded: an extended handshake at most [MaxExtendedHandshake] (8 KiB),
+// a ut_metadata message at most [MaxMetadataMsgLen] (a 16 KiB piece plus
+// 1 KiB), a ut_pex message at most [MaxPexLen] (64 KiB) and at most
+// [MaxPexEntries] added and dropped peers decoded from it. Their
+// dictionaries are walked in place without allocating; keys may come in any
+// order (some clients do not sort them) but never twice. A ut_metadata data
+// message must carry exactly the piece its dictionary implies (16 KiB, or
+// the rest of total_size for the last piece, total_size at most
+// [MaxMetadataSize]).
 //
 // Errors describing bad input are [*ProtocolError] values wrapping one of
 // the sentinel errors (ErrFrameTooLarge, ErrBadLength, ...). After such an

@@ -24,8 +24,17 @@ var (
 	// ErrRequestTooLarge: an incoming request longer than the reader's
 	// MaxRequestLen.
 	ErrRequestTooLarge = errors.New("request too large")
-	// ErrBadExtended: a malformed BEP 10 extended handshake.
+	// ErrBadExtended: a malformed BEP 10 extended handshake, or one longer
+	// than MaxExtendedHandshake.
 	ErrBadExtended = errors.New("bad extended handshake")
+	// ErrBadMetadata: a malformed BEP 9 ut_metadata message (not a
+	// dictionary, a missing or out-of-range field, a data piece of the
+	// wrong size, bytes after a request or reject).
+	ErrBadMetadata = errors.New("bad ut_metadata message")
+	// ErrBadPex: a malformed BEP 11 ut_pex message (not a dictionary, a
+	// compact list whose length is not a multiple of the entry size, a
+	// payload above MaxPexLen).
+	ErrBadPex = errors.New("bad ut_pex message")
 	// ErrNoPayload: ReadPayload called with no piece payload pending, or
 	// with a buffer whose length differs from the pending payload.
 	ErrNoPayload = errors.New("no matching piece payload pending")

@@ -11,6 +11,12 @@ import (
 // extended handshake may announce: 16 MiB, as anacrolix/torrent allows.
 const MaxMetadataSize = 16 << 20
 
+// MaxExtendedHandshake caps the payload of a BEP 10 extended handshake:
+// 8 KiB, many times what any client sends (libtorrent's is about 300
+// bytes). ParseExtendedHandshake refuses a longer payload before decoding
+// anything, so a hostile handshake costs a length comparison.
+const MaxExtendedHandshake = 8 << 10
+
 // ExtendedHandshake is the dictionary of the BEP 10 extended handshake
 // (extended message id 0). Zero values mean "not sent".
 type ExtendedHandshake struct {
@@ -39,16 +45,20 @@ type ExtendedHandshake struct {
 // extLimits bound the bencode of an extended handshake: it is a flat
 // dictionary with one nested dictionary. Keys may come in any order (some
 // clients do not sort them) but never twice.
-var extLimits = bencode.Limits{MaxDepth: 8, MaxStringLen: MaxExtendedLen, MaxSize: MaxExtendedLen, AllowUnsorted: true}
+var extLimits = bencode.Limits{MaxDepth: 8, MaxStringLen: MaxExtendedHandshake, MaxSize: MaxExtendedHandshake, AllowUnsorted: true}
 
 // ParseExtendedHandshake decodes the payload of an extended message with
-// id 0. Keys it does not know are ignored; keys may come in any order, but a
-// repeated key is refused. A payload that is not a bencoded
+// id 0. A payload above MaxExtendedHandshake bytes is refused before it is
+// decoded. Keys it does not know are ignored; keys may come in any order,
+// but a repeated key is refused. A payload that is not a bencoded
 // dictionary, or a known key of the wrong type or outside its range, yields
 // a [*ProtocolError] wrapping [ErrBadExtended] (naming the key); the
 // bencode error, when there is one, is in its chain.
 func ParseExtendedHandshake(payload []byte) (ExtendedHandshake, error) {
 	var h ExtendedHandshake
+	if len(payload) > MaxExtendedHandshake {
+		return h, &ProtocolError{Msg: "extended handshake", Field: "length", Value: int64(len(payload)), Limit: MaxExtendedHandshake, Err: ErrBadExtended}
+	}
 	var d map[string]any
 	if err := bencode.UnmarshalLimits(payload, &d, extLimits); err != nil {
 		return h, &ProtocolError{Msg: "extended handshake", Field: "dictionary", Err: wrapBoth{ErrBadExtended, err}}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"testing"
 
 	"github.com/effusion-bt/effusion/bencode"
@@ -127,5 +128,39 @@ func TestExtendedHandshakeHostile(t *testing.T) {
 	deep = append(deep, 'e')
 	if _, err := ParseExtendedHandshake(deep); !errors.Is(err, ErrBadExtended) {
 		t.Errorf("deep nesting: %v", err)
+	}
+}
+
+// A handshake above MaxExtendedHandshake is refused before decoding: no
+// map is built, nothing is allocated but the error value.
+func TestExtendedHandshakeSizeCap(t *testing.T) {
+	pad := func(n int) []byte {
+		b := []byte("d1:md11:ut_metadatai2ee1:x")
+		b = append(b, []byte(strconv.Itoa(n))...)
+		b = append(b, ':')
+		b = append(b, make([]byte, n)...)
+		return append(b, 'e')
+	}
+	ok := pad(MaxExtendedHandshake - 40)
+	for len(ok) < MaxExtendedHandshake {
+		ok = pad(MaxExtendedHandshake - 40 + MaxExtendedHandshake - len(ok))
+	}
+	if len(ok) != MaxExtendedHandshake {
+		t.Fatalf("test payload of %d bytes", len(ok))
+	}
+	if h, err := ParseExtendedHandshake(ok); err != nil || h.M["ut_metadata"] != 2 {
+		t.Fatalf("at the cap: %v", err)
+	}
+	big := pad(MaxExtendedHandshake)
+	_, err := ParseExtendedHandshake(big)
+	var pe *ProtocolError
+	if !errors.As(err, &pe) || !errors.Is(err, ErrBadExtended) || pe.Field != "length" || pe.Limit != MaxExtendedHandshake {
+		t.Fatalf("above the cap: %v", err)
+	}
+	if raceEnabled {
+		return
+	}
+	if n := testing.AllocsPerRun(20, func() { _, _ = ParseExtendedHandshake(big) }); n > 2 { // the error only
+		t.Fatalf("refusing costs %v allocations", n)
 	}
 }

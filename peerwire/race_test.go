@@ -1,0 +1,5 @@
+//go:build race
+
+package peerwire
+
+const raceEnabled = true
