@@ -11,7 +11,7 @@ const (
 	// maxExtHandshake caps an extension handshake's payload: the
 	// dictionary of every mainstream client fits in a few hundred bytes,
 	// and a larger one is an attack on our parser and memory.
-	maxExtHandshake = 8 << 10
+	maxExtHandshake = peerwire.MaxExtendedHandshake
 	// maxStrayExtended: extended messages for ids we never advertised are
 	// skipped unread; an honest peer sends none (BEP 10 has it use our
 	// ids), so after this many the peer is dropped.
