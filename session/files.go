@@ -64,19 +64,22 @@ func (s *Session) SetFilePriorities(prios []FilePriority) error {
 
 func (e evPriorities) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
 	err := srv.applyPriorities(e.prios)
-	e.done <- err
 	if err != nil {
+		e.done <- err
 		return srv.shutdown(Failed, fmt.Errorf("session: setting file priorities: %w", err))
 	}
-	if ph == Checking {
-		return srv.keepPhase()
-	}
-	if srv.wasComplete && !srv.core.Complete() {
-		// A file is wanted again: download it.
+	if ph != Checking && srv.wasComplete && !srv.core.Complete() {
+		// A file is wanted again: download it. (Await re-armed before
+		// SetFilePriorities returns.)
 		srv.wasComplete = false
 		srv.s.markIncomplete()
 		srv.publish(Downloading)
+		e.done <- nil
 		return srv.step(ph, statem.NextEvent(statem.Internal, toDownloading{}))
+	}
+	e.done <- nil
+	if ph == Checking {
+		return srv.keepPhase()
 	}
 	return srv.step(ph)
 }

@@ -1,0 +1,128 @@
+package client
+
+import (
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Config configures a Client. The zero value of every field is a sensible
+// default.
+type Config struct {
+	// DataDir holds the resume store (and, later, the DHT's nodes). Empty
+	// means the platform's user data directory: $XDG_DATA_HOME/effusion or
+	// ~/.local/share/effusion on Linux. A leading "~/" is the home
+	// directory.
+	DataDir string
+	// DownloadDir is where torrents added without a Spec.Dir go. Empty
+	// means the current directory.
+	DownloadDir string
+	// ListenAddr is the one TCP address every torrent accepts peers on.
+	// Empty means ":6881".
+	ListenAddr string
+	// MaxPeers caps the connected peers of all the torrents together
+	// (default 500); MaxPeersPerTorrent caps each torrent's (default 50).
+	MaxPeers, MaxPeersPerTorrent int
+	// MaxHalfOpen caps outgoing connections in progress (default 32).
+	MaxHalfOpen int
+	// DownloadRate and UploadRate cap the payload bytes per second of all
+	// the torrents together; 0 means unlimited. Each torrent may have its
+	// own limits on top (Spec).
+	DownloadRate, UploadRate int
+	// CheckpointInterval is how often verified pieces are made durable
+	// (files synced) and recorded in the resume store (default 10 s); the
+	// store is written in full at Shutdown too.
+	CheckpointInterval time.Duration
+	// ResetResume sets an unreadable resume store aside (renamed, never
+	// deleted) and starts with an empty one. Downloaded data is kept.
+	ResetResume bool
+	// Logger receives the client's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults of Config.
+const (
+	DefaultListenAddr         = ":6881"
+	DefaultMaxPeers           = 500
+	DefaultMaxPeersPerTorrent = 50
+	DefaultCheckpointInterval = 10 * time.Second
+)
+
+func (c Config) withDefaults() (Config, error) {
+	var err error
+	if c.DataDir, err = dataDir(c.DataDir); err != nil {
+		return c, err
+	}
+	if c.DownloadDir == "" {
+		c.DownloadDir = "."
+	}
+	if c.DownloadDir, err = expandHome(c.DownloadDir); err != nil {
+		return c, err
+	}
+	if c.ListenAddr == "" {
+		c.ListenAddr = DefaultListenAddr
+	}
+	if c.MaxPeers <= 0 {
+		c.MaxPeers = DefaultMaxPeers
+	}
+	if c.MaxPeersPerTorrent <= 0 {
+		c.MaxPeersPerTorrent = DefaultMaxPeersPerTorrent
+	}
+	if c.CheckpointInterval <= 0 {
+		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c, nil
+}
+
+// DefaultDataDir returns the platform's user data directory for effusion:
+// $XDG_DATA_HOME/effusion, else ~/.local/share/effusion (Linux and other
+// Unix), ~/Library/Application Support/effusion (macOS), %LocalAppData%
+// \effusion (Windows).
+func DefaultDataDir() (string, error) {
+	switch runtime.GOOS {
+	case "windows":
+		if d := os.Getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "effusion"), nil
+		}
+	case "darwin":
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(home, "Library", "Application Support", "effusion"), nil
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "effusion"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".local", "share", "effusion"), nil
+}
+
+func dataDir(d string) (string, error) {
+	if d == "" {
+		return DefaultDataDir()
+	}
+	return expandHome(d)
+}
+
+// expandHome replaces a leading "~/" with the home directory.
+func expandHome(p string) (string, error) {
+	if p != "~" && !strings.HasPrefix(p, "~/") {
+		return p, nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", errors.New("client: no home directory for " + p)
+	}
+	return filepath.Join(home, strings.TrimPrefix(p, "~")), nil
+}

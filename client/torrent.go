@@ -1,0 +1,464 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/effusion-bt/effusion/bitset"
+	"github.com/effusion-bt/effusion/metainfo"
+	"github.com/effusion-bt/effusion/session"
+)
+
+// Priority is what the user wants of one file.
+type Priority = session.FilePriority
+
+// File priorities (Torrent.SetFilePriority, Spec.Priorities).
+const (
+	// Normal: download the file.
+	Normal = session.FileNormal
+	// High: download the file before the normal ones.
+	High = session.FileHigh
+	// Skip: do not download the file, and do not create it (bytes of it
+	// that pieces shared with wanted files hold go to a hidden part file).
+	Skip = session.FileSkip
+)
+
+// State is a torrent's state in the client.
+type State uint8
+
+// States of a torrent.
+const (
+	// Checking: its data on disk is being verified (only what the resume
+	// store could not vouch for).
+	Checking State = iota + 1
+	// Downloading: fetching the wanted pieces it lacks.
+	Downloading
+	// Seeding: every wanted piece is verified; uploading.
+	Seeding
+	// Paused: stopped by the user (Pause); Resume starts it again.
+	Paused
+	// Failed: stopped by an error (Stats.Err); Resume retries.
+	Failed
+)
+
+var stateNames = [...]string{"", "checking", "downloading", "seeding", "paused", "failed"}
+
+// String returns the state's name.
+func (s State) String() string {
+	if int(s) < len(stateNames) && s != 0 {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// Torrent is one torrent of a Client. Its methods are safe for concurrent
+// use; after Client.Remove or Shutdown they report ErrClosed (or the last
+// state, for Stats and Files).
+type Torrent struct {
+	c        *Client
+	infoHash [20]byte
+	mi       *metainfo.MetaInfo
+	peers    []netip.AddrPort // given at Add, dialled at every start
+
+	// op serializes what starts and stops the session (Pause, Resume,
+	// Remove, Shutdown), which may take seconds; mu guards the fields
+	// below and is held only briefly, so that Stats never waits.
+	op sync.Mutex
+
+	mu        sync.Mutex
+	meta      meta
+	sess      *session.Session // nil while paused, failed or closed
+	resume    *session.Resume  // what the next start may take without reading
+	lastFiles []fileStat       // the file stats of resume, when from a checkpoint
+	lastErr  error            // why the last session failed
+	closed   bool             // removed, or the client shut down
+	changed  chan struct{}    // closed and replaced on every change of sess or state
+	recorded int              // verified pieces in the store's resume record
+	base     [2]int64         // uploaded, downloaded before the current session
+}
+
+// InfoHash returns the torrent's info-hash.
+func (t *Torrent) InfoHash() [20]byte { return t.infoHash }
+
+// Name returns the torrent's name (its file, or its top directory).
+func (t *Torrent) Name() string { return t.mi.Info.Name }
+
+// MetaInfo returns the torrent's metainfo. Do not modify it.
+func (t *Torrent) MetaInfo() *metainfo.MetaInfo { return t.mi }
+
+// Dir returns the directory the torrent's data is in.
+func (t *Torrent) Dir() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.meta.Dir
+}
+
+// notify wakes Await; t.mu is held.
+func (t *Torrent) notify() {
+	close(t.changed)
+	t.changed = make(chan struct{})
+}
+
+// priorities returns the files' priorities for a session; t.mu is held.
+func (t *Torrent) priorities() []session.FilePriority {
+	prios := make([]session.FilePriority, len(t.mi.Info.Files))
+	for i := range prios {
+		if i < len(t.meta.Priorities) {
+			prios[i] = session.FilePriority(t.meta.Priorities[i])
+		}
+	}
+	return prios
+}
+
+// start starts the torrent's session; t.op is held.
+func (t *Torrent) start(ctx context.Context) error {
+	c := t.c
+	t.mu.Lock()
+	cfg := session.Config{
+		Torrent:        t.mi,
+		Dir:            t.meta.Dir,
+		Env:            c.env,
+		Peers:          t.peers,
+		Seed:           true,
+		MaxPeers:       c.cfg.MaxPeersPerTorrent,
+		PeerID:         c.peerID,
+		FilePriorities: t.priorities(),
+		Resume:         t.resume,
+		Logger:         c.log,
+	}
+	t.mu.Unlock()
+	s, err := session.Start(ctx, cfg)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		t.lastErr = err
+		t.notify()
+		return err
+	}
+	t.sess, t.lastErr = s, nil
+	t.notify()
+	return nil
+}
+
+// stop stops the session (if any) and keeps its final durable state for
+// the record and the next start; t.op is held.
+func (t *Torrent) stop(ctx context.Context) error {
+	t.mu.Lock()
+	s := t.sess
+	t.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	err := s.Stop(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Out of time: stop it anyway, without waiting for trackers.
+		bctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		s.Stop(bctx)
+		cancel()
+	}
+	st := s.Stats()
+	cp, cerr := s.Checkpoint()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.base[0] += st.Uploaded
+	t.base[1] += st.Downloaded
+	t.meta.Uploaded, t.meta.Downloaded = t.base[0], t.base[1]
+	if cerr == nil {
+		t.keep(cp)
+	}
+	t.sess = nil
+	if err != nil && ctx.Err() == nil {
+		t.lastErr = err
+	}
+	t.notify()
+	return err
+}
+
+// keep takes a durable checkpoint as what the record claims and what the
+// next start may take without reading (every file just stated is
+// trusted); t.mu is held.
+func (t *Torrent) keep(cp session.Checkpoint) {
+	known := bitset.New(t.mi.Info.NumPieces())
+	known.SetAll()
+	t.resume = &session.Resume{Known: known, Have: cp.Have}
+	t.lastFiles = toFileStats(cp.Files)
+	t.recorded = cp.Have.Count()
+}
+
+// Await returns nil once every wanted piece is verified and written. It
+// waits across Pause and Resume; it returns the error of a torrent that
+// failed (Stats.Err), ErrClosed once the torrent is removed or the client
+// shut down, or ctx.Err().
+func (t *Torrent) Await(ctx context.Context) error {
+	for {
+		t.mu.Lock()
+		s, changed, closed, lastErr := t.sess, t.changed, t.closed, t.lastErr
+		t.mu.Unlock()
+		switch {
+		case closed:
+			return ErrClosed
+		case s == nil && lastErr != nil:
+			return lastErr
+		case s == nil:
+			select {
+			case <-changed:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		err := s.Await(ctx)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		if !errors.Is(err, session.ErrStopped) {
+			return err // failed
+		}
+		// Stopped: paused, removed or shut down; see which.
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Pause stops the torrent's session (trackers told, files synced, its
+// durable state recorded); it stays in the client, paused, across
+// restarts, until Resume.
+func (t *Torrent) Pause(ctx context.Context) error {
+	t.op.Lock()
+	defer t.op.Unlock()
+	if t.isClosed() {
+		return ErrClosed
+	}
+	err := t.stop(ctx)
+	t.mu.Lock()
+	t.meta.Paused = 1
+	t.c.saveLocked(t, true)
+	t.mu.Unlock()
+	return err
+}
+
+func (t *Torrent) isClosed() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.closed
+}
+
+// Resume starts a paused (or failed) torrent again; a running one is left
+// as it is.
+func (t *Torrent) Resume(ctx context.Context) error {
+	t.op.Lock()
+	defer t.op.Unlock()
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return ErrClosed
+	}
+	if t.sess != nil {
+		t.mu.Unlock()
+		return nil
+	}
+	t.meta.Paused = 0
+	t.c.saveLocked(t, false)
+	t.mu.Unlock()
+	return t.start(ctx)
+}
+
+// AddPeers hands the torrent peer addresses to dial (as a tracker would).
+func (t *Torrent) AddPeers(addrs ...netip.AddrPort) {
+	t.mu.Lock()
+	s := t.sess
+	t.mu.Unlock()
+	if s != nil {
+		s.AddPeers(addrs...)
+	}
+}
+
+// File is one file of a torrent, as Files reports it.
+type File struct {
+	Index    int
+	Path     string // relative to the torrent's directory, '/'-separated, the torrent's name first for a multi-file torrent
+	Length   int64
+	Priority Priority
+	// Completed is the number of the file's bytes in verified pieces.
+	Completed int64
+}
+
+// Files returns the torrent's files (padding files left out), with their
+// priorities and progress.
+func (t *Torrent) Files() []File {
+	t.mu.Lock()
+	s, prios, resume := t.sess, t.meta.Priorities, t.resume
+	t.mu.Unlock()
+	var have bitset.Set
+	switch {
+	case s != nil:
+		have = s.Have()
+	case resume != nil:
+		have = resume.Have
+	default:
+		have = bitset.New(t.mi.Info.NumPieces())
+	}
+	info := &t.mi.Info
+	var out []File
+	for i, f := range info.Files {
+		if f.Padding {
+			continue
+		}
+		fl := File{Index: i, Path: filepath.ToSlash(filepath.Join(f.Path...)), Length: f.Length}
+		if i < len(prios) {
+			fl.Priority = Priority(prios[i])
+		}
+		if f.Length > 0 {
+			first := int(f.Offset / info.PieceLength)
+			last := int((f.Offset + f.Length - 1) / info.PieceLength)
+			for p := first; p <= last; p++ {
+				if have.Has(p) {
+					ps := int64(p) * info.PieceLength
+					fl.Completed += min(ps+info.PieceLen(p), f.Offset+f.Length) - max(ps, f.Offset)
+				}
+			}
+		}
+		out = append(out, fl)
+	}
+	return out
+}
+
+// SetFilePriority sets file i's priority (an index of Files' Index); it
+// takes effect at once and is remembered across restarts.
+func (t *Torrent) SetFilePriority(i int, p Priority) error {
+	info := &t.mi.Info
+	if i < 0 || i >= len(info.Files) || info.Files[i].Padding {
+		return fmt.Errorf("client: no file %d in %s", i, t.Name())
+	}
+	if p != Normal && p != High && p != Skip {
+		return fmt.Errorf("client: unknown priority %d", p)
+	}
+	t.op.Lock()
+	defer t.op.Unlock()
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return ErrClosed
+	}
+	if len(t.meta.Priorities) != len(info.Files) {
+		t.meta.Priorities = make([]byte, len(info.Files))
+	}
+	t.meta.Priorities[i] = byte(p)
+	t.c.saveLocked(t, false)
+	s, prios := t.sess, t.priorities()
+	t.mu.Unlock()
+	if s == nil {
+		return nil
+	}
+	return s.SetFilePriorities(prios)
+}
+
+// Stats is a snapshot of a torrent.
+type Stats struct {
+	State       State
+	Err         error // why it failed (State Failed)
+	PiecesHave  int
+	PiecesTotal int
+	Length      int64 // the torrent's size
+	// Left is the bytes of wanted pieces not verified yet; Wanted the
+	// bytes of all wanted pieces.
+	Left int64
+	// Downloaded and Uploaded are payload bytes since the torrent was
+	// added (all sessions, across restarts).
+	Downloaded, Uploaded int64
+	// DownloadRate and UploadRate are payload bytes per second now.
+	DownloadRate, UploadRate float64
+	Peers                    int
+	PeerStats                []session.PeerStats
+	Added, Completed         time.Time // Completed is zero until complete
+}
+
+// Stats returns a snapshot of the torrent. It never blocks on the network.
+func (t *Torrent) Stats() Stats {
+	t.mu.Lock()
+	s, m, lastErr, base, resume := t.sess, t.meta, t.lastErr, t.base, t.resume
+	t.mu.Unlock()
+	st := Stats{
+		PiecesTotal: t.mi.Info.NumPieces(),
+		Length:      t.mi.Info.TotalLength(),
+		Uploaded:    base[0],
+		Downloaded:  base[1],
+		Added:       time.Unix(m.AddedUnix, 0),
+	}
+	if m.CompleteUnix != 0 {
+		st.Completed = time.Unix(m.CompleteUnix, 0)
+	}
+	if s == nil {
+		switch {
+		case lastErr != nil:
+			st.State, st.Err = Failed, lastErr
+		default:
+			st.State = Paused
+		}
+		have := bitset.New(st.PiecesTotal)
+		if resume != nil {
+			have = resume.Have
+		}
+		st.PiecesHave = have.Count()
+		wanted, _ := session.PiecePriorities(&t.mi.Info, t.filePriorities(m))
+		wanted.Each(func(p int) {
+			if !have.Has(p) {
+				st.Left += t.mi.Info.PieceLen(p)
+			}
+		})
+		return st
+	}
+	ss := s.Stats()
+	switch ss.Phase {
+	case session.Checking:
+		st.State = Checking
+	case session.Downloading:
+		st.State = Downloading
+	case session.Seeding:
+		st.State = Seeding
+	case session.Failed:
+		st.State, st.Err = Failed, s.Await(context.Background())
+	default:
+		st.State = Paused
+	}
+	st.PiecesHave, st.Left = ss.PiecesHave, ss.Left
+	st.Uploaded += ss.Uploaded
+	st.Downloaded += ss.Downloaded
+	st.DownloadRate, st.UploadRate = ss.DownloadRate, ss.UploadRate
+	st.Peers, st.PeerStats = ss.Peers, ss.PeerStats
+	return st
+}
+
+// filePriorities returns the priorities recorded in m, nil when none.
+func (t *Torrent) filePriorities(m meta) []session.FilePriority {
+	if m.Priorities == nil {
+		return nil
+	}
+	out := make([]session.FilePriority, len(t.mi.Info.Files))
+	for i := range out {
+		if i < len(m.Priorities) {
+			out[i] = session.FilePriority(m.Priorities[i])
+		}
+	}
+	return out
+}
+
+// sessionStats is the running session's stats (zero when none).
+func (t *Torrent) sessionStats() session.Stats {
+	t.mu.Lock()
+	s := t.sess
+	t.mu.Unlock()
+	if s == nil {
+		return session.Stats{}
+	}
+	return s.Stats()
+}
