@@ -75,11 +75,11 @@ type Torrent struct {
 	sess      *session.Session // nil while paused, failed or closed
 	resume    *session.Resume  // what the next start may take without reading
 	lastFiles []fileStat       // the file stats of resume, when from a checkpoint
-	lastErr  error            // why the last session failed
-	closed   bool             // removed, or the client shut down
-	changed  chan struct{}    // closed and replaced on every change of sess or state
-	recorded int              // verified pieces in the store's resume record
-	base     [2]int64         // uploaded, downloaded before the current session
+	lastErr   error            // why the last session failed
+	closed    bool             // removed, or the client shut down
+	changed   chan struct{}    // closed and replaced on every change of sess or state
+	recorded  int              // verified pieces in the store's resume record
+	base      [2]int64         // uploaded, downloaded before the current session
 }
 
 // InfoHash returns the torrent's info-hash.
