@@ -168,7 +168,7 @@ func setTrackers(mi *metainfo.MetaInfo, tiers [][]string, webSeeds []string) {
 }
 
 func (c *Client) newTorrent(mi *metainfo.MetaInfo, m meta) *Torrent {
-	t := &Torrent{c: c, infoHash: mi.InfoHash, mi: mi, meta: m, changed: make(chan struct{})}
+	t := &Torrent{c: c, infoHash: mi.InfoHash, mi: mi, meta: m, changed: make(chan struct{}), wanted: -1}
 	t.base = [2]int64{m.Uploaded, m.Downloaded}
 	return t
 }

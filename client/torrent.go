@@ -80,6 +80,8 @@ type Torrent struct {
 	changed   chan struct{}    // closed and replaced on every change of sess or state
 	recorded  int              // verified pieces in the store's resume record
 	base      [2]int64         // uploaded, downloaded before the current session
+	wanted    int64            // bytes of the wanted pieces, for wantedKey...
+	wantedKey string           // ...the priorities wanted was computed for
 }
 
 // InfoHash returns the torrent's info-hash.
@@ -120,16 +122,17 @@ func (t *Torrent) start(ctx context.Context) error {
 	c := t.c
 	t.mu.Lock()
 	cfg := session.Config{
-		Torrent:        t.mi,
-		Dir:            t.meta.Dir,
-		Env:            c.env,
-		Peers:          t.peers,
-		Seed:           true,
-		MaxPeers:       c.cfg.MaxPeersPerTorrent,
-		PeerID:         c.peerID,
-		FilePriorities: t.priorities(),
-		Resume:         t.resume,
-		Logger:         c.log,
+		Torrent:            t.mi,
+		Dir:                t.meta.Dir,
+		Env:                c.env,
+		Peers:              t.peers,
+		Seed:               true,
+		NoSyncWhenComplete: c.cfg.LazyShutdown,
+		MaxPeers:           c.cfg.MaxPeersPerTorrent,
+		PeerID:             c.peerID,
+		FilePriorities:     t.priorities(),
+		Resume:             t.resume,
+		Logger:             c.log,
 	}
 	t.mu.Unlock()
 	s, err := session.Start(ctx, cfg)
@@ -369,9 +372,9 @@ type Stats struct {
 	PiecesHave  int
 	PiecesTotal int
 	Length      int64 // the torrent's size
-	// Left is the bytes of wanted pieces not verified yet; Wanted the
-	// bytes of all wanted pieces.
-	Left int64
+	// Wanted is the bytes of the wanted pieces (those that touch a file
+	// not skipped); Left the bytes of those not verified yet.
+	Wanted, Left int64
 	// Downloaded and Uploaded are payload bytes since the torrent was
 	// added (all sessions, across restarts).
 	Downloaded, Uploaded int64
@@ -411,6 +414,7 @@ func (t *Torrent) Stats() Stats {
 		st.PiecesHave = have.Count()
 		wanted, _ := session.PiecePriorities(&t.mi.Info, t.filePriorities(m))
 		wanted.Each(func(p int) {
+			st.Wanted += t.mi.Info.PieceLen(p)
 			if !have.Has(p) {
 				st.Left += t.mi.Info.PieceLen(p)
 			}
@@ -431,6 +435,7 @@ func (t *Torrent) Stats() Stats {
 		st.State = Paused
 	}
 	st.PiecesHave, st.Left = ss.PiecesHave, ss.Left
+	st.Wanted = t.wantedBytes(m)
 	st.Uploaded += ss.Uploaded
 	st.Downloaded += ss.Downloaded
 	st.DownloadRate, st.UploadRate = ss.DownloadRate, ss.UploadRate
@@ -461,4 +466,24 @@ func (t *Torrent) sessionStats() session.Stats {
 		return session.Stats{}
 	}
 	return s.Stats()
+}
+
+// wantedBytes is the bytes of the pieces m's priorities want (cached until
+// they change).
+func (t *Torrent) wantedBytes(m meta) int64 {
+	key := string(m.Priorities)
+	t.mu.Lock()
+	if t.wantedKey == key && t.wanted >= 0 {
+		w := t.wanted
+		t.mu.Unlock()
+		return w
+	}
+	t.mu.Unlock()
+	var w int64
+	wanted, _ := session.PiecePriorities(&t.mi.Info, t.filePriorities(m))
+	wanted.Each(func(p int) { w += t.mi.Info.PieceLen(p) })
+	t.mu.Lock()
+	t.wantedKey, t.wanted = key, w
+	t.mu.Unlock()
+	return w
 }

@@ -38,6 +38,13 @@ type Config struct {
 	// Seed keeps the session running (seeding) after every piece is
 	// verified; otherwise the session stops by itself once complete.
 	Seed bool
+	// NoSyncWhenComplete skips the sync as the session stops when every
+	// wanted piece is verified: the data is with the OS, which writes it
+	// back as for any program (only a crash of the machine itself loses
+	// it), and an fsync of a whole download costs up to a second per GiB.
+	// The session then has no final Checkpoint. A session that completes
+	// without Seed never syncs.
+	NoSyncWhenComplete bool
 	// MaxPeers caps connected peers (incoming plus outgoing). Zero means 50.
 	MaxPeers int
 	// DownloadRate and UploadRate cap payload bytes per second; 0 means

@@ -323,7 +323,7 @@ func (srv *server) Terminate(reason error, ph Phase, _ *server) {
 	// and written to the OS, which writes it back as it does for every
 	// other client, and an fsync of the whole payload would add up to a
 	// second per GiB to the download.
-	if !(srv.wasComplete && srv.finalPhase == Stopped && !srv.cfg.Seed) {
+	if !(srv.wasComplete && (srv.cfg.NoSyncWhenComplete || srv.finalPhase == Stopped && !srv.cfg.Seed)) {
 		t0 := time.Now()
 		have := srv.f.have.snapshot()
 		err := srv.store.Sync()

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,26 +9,30 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"path"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"time"
 
-	"github.com/effusion-bt/effusion/internal/units"
+	"github.com/effusion-bt/effusion/client"
 	"github.com/effusion-bt/effusion/metainfo"
-	"github.com/effusion-bt/effusion/session"
 	"github.com/spf13/cobra"
 )
 
 // transferFlags are the flags download and seed share.
 type transferFlags struct {
-	bind     string
-	port     int
-	peers    []string
-	maxPeers int
-	dlRate   string
-	ulRate   string
-	json     bool
+	bind        string
+	port        int
+	peers       []string
+	maxPeers    int
+	dlRate      string
+	ulRate      string
+	json        bool
+	dataDir     string
+	resetResume bool
+	verbose     bool
 }
 
 func (f *transferFlags) register(cmd *cobra.Command) {
@@ -37,28 +40,32 @@ func (f *transferFlags) register(cmd *cobra.Command) {
 	fl.IntVar(&f.port, "port", 6881, "TCP port to accept peers on (0 picks a free one)")
 	fl.StringVar(&f.bind, "bind", "", "IP address to accept peers on, e.g. 127.0.0.1 (empty: every interface)")
 	fl.StringArrayVar(&f.peers, "peer", nil, "peer HOST:PORT to connect to (repeatable; works without a tracker)")
-	fl.IntVar(&f.maxPeers, "max-peers", session.DefaultMaxPeers, "most peers connected at once")
-	fl.StringVar(&f.dlRate, "download-rate", "", "download limit in bytes/s (suffixes k, M, G; empty: unlimited)")
-	fl.StringVar(&f.ulRate, "upload-rate", "", "upload limit in bytes/s (suffixes k, M, G; empty: unlimited)")
+	fl.IntVar(&f.maxPeers, "max-peers", client.DefaultMaxPeersPerTorrent, "most peers connected at once, per torrent")
+	fl.StringVar(&f.dlRate, "download-rate", "", "download limit in bytes/s for all torrents (suffixes k, M, G; empty: unlimited)")
+	fl.StringVar(&f.ulRate, "upload-rate", "", "upload limit in bytes/s for all torrents (suffixes k, M, G; empty: unlimited)")
 	fl.BoolVar(&f.json, "json", false, "print progress as JSON lines on stdout")
+	fl.StringVar(&f.dataDir, "data-dir", "", "where resume data is kept (default: $XDG_DATA_HOME/effusion or ~/.local/share/effusion)")
+	fl.BoolVar(&f.resetResume, "reset-resume", false, "set an unreadable resume store aside and start afresh (downloaded data is kept)")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log peer and tracker events")
 }
 
-// config builds the session configuration the flags describe.
-func (f *transferFlags) config(mi *metainfo.MetaInfo, dir string) (session.Config, error) {
-	cfg := session.Config{
-		Torrent:    mi,
-		Dir:        dir,
-		ListenAddr: net.JoinHostPort(f.bind, strconv.Itoa(f.port)),
-		MaxPeers:   f.maxPeers,
-	}
+// transfer is what the flags describe, checked.
+type transfer struct {
+	cfg   client.Config
+	peers []netip.AddrPort
+}
+
+// check validates the flags and builds the client's configuration.
+func (f *transferFlags) check() (transfer, error) {
+	var tr transfer
 	if f.port < 0 || f.port > 65535 {
-		return cfg, fmt.Errorf("--port %d: not a port", f.port)
+		return tr, fmt.Errorf("--port %d: not a port", f.port)
 	}
 	if f.maxPeers < 1 {
-		return cfg, fmt.Errorf("--max-peers %d: must be at least 1", f.maxPeers)
+		return tr, fmt.Errorf("--max-peers %d: must be at least 1", f.maxPeers)
 	}
 	if ip, err := netip.ParseAddr(f.bind); f.bind != "" && (err != nil || ip.Zone() != "") {
-		return cfg, fmt.Errorf("--bind %q: not an IP address", f.bind)
+		return tr, fmt.Errorf("--bind %q: not an IP address", f.bind)
 	}
 	for _, p := range f.peers {
 		ap, err := resolvePeer(p)
@@ -66,18 +73,24 @@ func (f *transferFlags) config(mi *metainfo.MetaInfo, dir string) (session.Confi
 			err = checkPeerAddr(ap)
 		}
 		if err != nil {
-			return cfg, fmt.Errorf("--peer %q: %w", p, err)
+			return tr, fmt.Errorf("--peer %q: %w", p, err)
 		}
-		cfg.Peers = append(cfg.Peers, ap)
+		tr.peers = append(tr.peers, ap)
+	}
+	tr.cfg = client.Config{
+		DataDir:            f.dataDir,
+		ListenAddr:         net.JoinHostPort(f.bind, strconv.Itoa(f.port)),
+		MaxPeersPerTorrent: f.maxPeers,
+		ResetResume:        f.resetResume,
 	}
 	var err error
-	if cfg.DownloadRate, err = parseRate(f.dlRate); err != nil {
-		return cfg, fmt.Errorf("--download-rate: %w", err)
+	if tr.cfg.DownloadRate, err = parseRate(f.dlRate); err != nil {
+		return tr, fmt.Errorf("--download-rate: %w", err)
 	}
-	if cfg.UploadRate, err = parseRate(f.ulRate); err != nil {
-		return cfg, fmt.Errorf("--upload-rate: %w", err)
+	if tr.cfg.UploadRate, err = parseRate(f.ulRate); err != nil {
+		return tr, fmt.Errorf("--upload-rate: %w", err)
 	}
-	return cfg, nil
+	return tr, nil
 }
 
 // resolvePeer parses HOST:PORT, resolving a host name.
@@ -100,39 +113,124 @@ func resolvePeer(s string) (netip.AddrPort, error) {
 	return netip.AddrPortFrom(ips[0].Unmap(), uint16(pn)), nil
 }
 
+// startClient starts the client. When the default port is taken it falls
+// back to a free one (an explicit --port is never changed); when another
+// effusion holds the resume store, it runs without one (saying so).
+func startClient(ctx context.Context, cfg client.Config, portSet bool, stderr io.Writer) (*client.Client, func(), error) {
+	noop := func() {}
+	c, err := client.New(ctx, cfg)
+	if err != nil && !portSet && errors.Is(err, syscall.EADDRINUSE) {
+		host, _, _ := net.SplitHostPort(cfg.ListenAddr) // keep --bind
+		cfg.ListenAddr = net.JoinHostPort(host, "0")
+		c, err = client.New(ctx, cfg)
+	}
+	if errors.Is(err, client.ErrStoreInUse) {
+		tmp, terr := os.MkdirTemp("", "effusion-state-")
+		if terr != nil {
+			return nil, noop, err
+		}
+		fmt.Fprintf(stderr, "note: %v; this run keeps no resume data\n", err)
+		cfg.DataDir = tmp
+		c, _, err = startClient(ctx, cfg, portSet, stderr)
+		return c, func() { os.RemoveAll(tmp) }, err
+	}
+	var se *client.StoreError
+	if errors.As(err, &se) {
+		return nil, noop, badInput(err)
+	}
+	return c, noop, err
+}
+
+// fileSelection is --only and --skip: globs (path.Match) over a file's path
+// inside the torrent and over its base name.
+type fileSelection struct {
+	only, skip []string
+}
+
+func (fs fileSelection) check() error {
+	for _, g := range append(append([]string(nil), fs.only...), fs.skip...) {
+		if _, err := path.Match(g, ""); err != nil {
+			return fmt.Errorf("bad pattern %q: %w", g, err)
+		}
+	}
+	return nil
+}
+
+func matchAny(globs []string, p string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, p); ok {
+			return true
+		}
+		if ok, _ := path.Match(g, path.Base(p)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// priorities returns the files' priorities for mi (nil: everything).
+func (fs fileSelection) priorities(mi *metainfo.MetaInfo) []client.Priority {
+	if len(fs.only) == 0 && len(fs.skip) == 0 {
+		return nil
+	}
+	out := make([]client.Priority, len(mi.Info.Files))
+	for i, f := range mi.Info.Files {
+		rel := path.Join(f.Path...)
+		if mi.Info.MultiFile && len(f.Path) > 1 {
+			rel = path.Join(f.Path[1:]...) // inside the torrent's directory
+		}
+		if len(fs.only) > 0 && !matchAny(fs.only, rel) || matchAny(fs.skip, rel) {
+			out[i] = client.Skip
+		}
+	}
+	return out
+}
+
 func newDownloadCmd() *cobra.Command {
 	var (
 		tf         transferFlags
+		sel        fileSelection
 		out        string
 		seed       bool
-		verbose    bool
 		cpuProfile string
 	)
 	cmd := &cobra.Command{
-		Use:   "download FILE.torrent",
-		Short: "Download a torrent; exit 0 once every piece is verified on disk",
-		Long: `Download a torrent into a directory, verifying every piece.
+		Use:   "download FILE.torrent...",
+		Short: "Download torrents; exit 0 once every wanted piece is verified on disk",
+		Long: `Download one or more torrents into a directory, verifying every piece.
 
-Progress (percent, rates, ETA, peers) is shown on stderr, or printed as JSON
-lines on stdout with --json. The command exits 0 once every piece is verified
-and written, or keeps seeding with --seed until interrupted. Ctrl-C stops
-cleanly (trackers told, files synced); run it again over the same directory to
-keep every verified piece and fetch only the rest.`,
-		Args: cobra.ExactArgs(1),
+--only and --skip select files by glob (matched against each file's path
+inside the torrent and against its base name; repeatable): skipped files are
+not created. Progress is shown on stderr (a live bar per torrent and a total
+on a terminal), or printed as JSON lines on stdout with --json. The command
+exits 0 once every wanted piece of every torrent is verified and written, or
+keeps seeding with --seed until interrupted. Ctrl-C stops cleanly (trackers
+told, files synced, resume data written to --data-dir); run it again to go
+on at once, without rehashing what was verified.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mi, err := loadTorrent(args[0])
-			if err != nil {
-				return err
+			var mis []*metainfo.MetaInfo
+			for _, a := range args {
+				mi, err := loadTorrent(a)
+				if err != nil {
+					return err
+				}
+				mis = append(mis, mi)
 			}
-			cfg, err := tf.config(mi, out)
+			tr, err := tf.check()
 			if err != nil {
+				return badInput(err)
+			}
+			if err := sel.check(); err != nil {
 				return badInput(err)
 			}
 			if err := checkWritableDir(out); err != nil {
 				return badInput(err)
 			}
-			cfg.Seed = seed
-			cfg.Logger = cliLogger(cmd.ErrOrStderr(), verbose)
+			stderr := cmd.ErrOrStderr()
+			tr.cfg.DownloadDir = out
+			tr.cfg.LazyShutdown = !seed
+			tr.cfg.Logger = cliLogger(stderr, tf.verbose)
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
 				if err != nil {
@@ -146,180 +244,132 @@ keep every verified piece and fetch only the rest.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runTransfer(ctx, cfg, cmd.Flags().Changed("port"), tf.json, cmd.OutOrStdout(), cmd.ErrOrStderr())
+			c, cleanup, err := startClient(ctx, tr.cfg, cmd.Flags().Changed("port"), stderr)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			var ts []*client.Torrent
+			for _, mi := range mis {
+				t, err := addForDownload(ctx, c, mi, out, sel.priorities(mi))
+				if err != nil {
+					c.Shutdown(context.Background())
+					return err
+				}
+				t.AddPeers(tr.peers...)
+				ts = append(ts, t)
+				if len(mi.Trackers()) == 0 && len(tr.peers) == 0 && !tf.json {
+					fmt.Fprintf(stderr, "%s: no trackers and no --peer: waiting for peers to connect on %v\n", mi.Info.Name, c.Addr())
+				}
+			}
+			return follow(ctx, c, ts, seed, tf.json, cmd.OutOrStdout(), stderr)
 		},
 	}
 	tf.register(cmd)
 	cmd.Flags().StringVarP(&out, "output", "o", ".", "directory to download into")
-	cmd.Flags().BoolVar(&seed, "seed", false, "keep seeding after the download completes, until interrupted")
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log peer and tracker events")
+	cmd.Flags().StringArrayVar(&sel.only, "only", nil, "download only the files matching this glob (repeatable)")
+	cmd.Flags().StringArrayVar(&sel.skip, "skip", nil, "do not download the files matching this glob (repeatable)")
+	cmd.Flags().BoolVar(&seed, "seed", false, "keep seeding after the downloads complete, until interrupted")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	cmd.Flags().MarkHidden("cpuprofile")
 	return cmd
 }
 
-// startSession starts the session; when the default port is taken it
-// falls back to a free one (an explicit --port is never changed).
-func startSession(ctx context.Context, cfg session.Config, portSet bool) (*session.Session, error) {
-	sess, err := session.Start(ctx, cfg)
-	if err != nil && !portSet && errors.Is(err, syscall.EADDRINUSE) {
-		host, _, _ := net.SplitHostPort(cfg.ListenAddr) // keep --bind
-		cfg.ListenAddr = net.JoinHostPort(host, "0")
-		sess, err = session.Start(ctx, cfg)
+// addForDownload adds mi to the client for download into dir with the
+// given file priorities. A torrent the resume store already has is taken
+// as it is when it is in dir (its priorities set to these, resumed if
+// paused); one recorded for another directory is moved to dir (the record
+// is forgotten, the old data kept).
+func addForDownload(ctx context.Context, c *client.Client, mi *metainfo.MetaInfo, dir string, prios []client.Priority) (*client.Torrent, error) {
+	t, err := c.Add(ctx, client.Spec{Torrent: mi, Dir: dir, Priorities: prios})
+	if err == nil || !errors.Is(err, client.ErrExists) {
+		return t, err
 	}
-	return sess, err
+	abs, _ := filepath.Abs(dir)
+	if t.Dir() != abs {
+		if err := c.Remove(ctx, mi.InfoHash, client.KeepData); err != nil {
+			return nil, err
+		}
+		return c.Add(ctx, client.Spec{Torrent: mi, Dir: dir, Priorities: prios})
+	}
+	for _, f := range t.Files() {
+		want := client.Normal
+		if prios != nil {
+			want = prios[f.Index]
+		}
+		if f.Priority != want && (want == client.Skip || f.Priority == client.Skip) {
+			if err := t.SetFilePriority(f.Index, want); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return t, t.Resume(ctx)
 }
 
-// runTransfer runs one session with live progress until it completes (and
-// then, with cfg.Seed, until ctx ends).
-func runTransfer(ctx context.Context, cfg session.Config, portSet, asJSON bool, stdout, stderr io.Writer) error {
-	sess, err := startSession(ctx, cfg, portSet)
-	if err != nil {
-		return err
-	}
-	if len(cfg.Torrent.Trackers()) == 0 && len(cfg.Peers) == 0 && !asJSON {
-		fmt.Fprintf(stderr, "no trackers and no --peer: waiting for peers to connect on %v\n", sess.Addr())
-	}
-	return followSession(ctx, sess, cfg.Seed, asJSON, stdout, stderr)
-}
-
-// followSession shows progress until the session completes or ctx ends,
-// then stops it.
-func followSession(ctx context.Context, sess *session.Session, seed, asJSON bool, stdout, stderr io.Writer) error {
-	pr := newDLProgress(stdout, stderr, asJSON)
+// follow shows progress until every torrent completes (and then, with
+// seed, until ctx ends), then shuts the client down.
+func follow(ctx context.Context, c *client.Client, ts []*client.Torrent, seed, asJSON bool, stdout, stderr io.Writer) error {
+	pr := newProgress(stdout, stderr, asJSON, ts)
 	ticker := time.NewTicker(time.Second)
 	defer ticker.Stop()
-	done := make(chan error, 1)
-	go func() { done <- sess.Await(ctx) }()
-	completed := false
+	done := make(chan error, len(ts))
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, t := range ts {
+		go func() { done <- t.Await(actx) }()
+	}
+	left := len(ts)
 	for {
 		select {
 		case <-ticker.C:
-			pr.show(sess.Stats(), false)
+			pr.show(false)
 		case err := <-done:
-			done = nil
 			if err != nil && ctx.Err() == nil {
-				pr.show(sess.Stats(), true)
-				return err
+				pr.show(true)
+				pr.finish(false)
+				return stopClient(c, ts, err)
 			}
-			if err == nil {
-				completed = true
-				if st := sess.Stats(); st.Downloaded > 0 {
-					pr.show(st, true)
-					pr.note("complete: every piece verified")
-					if seed {
-						pr.note(fmt.Sprintf("seeding on %v; Ctrl-C to stop", sess.Addr()))
-					}
-				}
-				if seed {
-					continue
-				}
+			if err != nil {
+				continue // interrupted: ctx.Done() handles it
 			}
-			return stopSession(sess, completed)
+			if left--; left > 0 {
+				continue
+			}
+			pr.show(true)
+			pr.finish(true)
+			pr.note("complete: every piece verified")
+			if seed {
+				pr.note(fmt.Sprintf("seeding on %v; Ctrl-C to stop", c.Addr()))
+				<-ctx.Done()
+			}
+			return stopClient(c, ts, nil)
 		case <-ctx.Done():
-			pr.show(sess.Stats(), true)
-			return stopSession(sess, completed || seed && sess.Stats().Left == 0)
+			pr.show(true)
+			pr.finish(false)
+			return stopClient(c, ts, nil)
 		}
 	}
 }
 
-// stopSession stops the session; an interrupted download is an error.
-func stopSession(sess *session.Session, completed bool) error {
+// stopClient shuts the client down; a download interrupted before every
+// wanted piece was verified is an error.
+func stopClient(c *client.Client, ts []*client.Torrent, failed error) error {
+	complete := true
+	for _, t := range ts {
+		if st := t.Stats(); st.State != client.Seeding {
+			complete = false
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	err := sess.Stop(sctx)
-	if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	err := c.Shutdown(sctx)
+	switch {
+	case failed != nil:
+		return failed
+	case err != nil && !errors.Is(err, context.DeadlineExceeded):
 		return err
-	}
-	if !completed {
+	case !complete:
 		return errors.New("interrupted before the download completed (run again to resume)")
 	}
 	return nil
-}
-
-// dlProgress renders Stats: one refreshed line on a terminal, a line every
-// few seconds otherwise, or JSON lines.
-type dlProgress struct {
-	stdout, stderr io.Writer
-	json           bool
-	tty            bool
-	last           time.Time
-}
-
-func newDLProgress(stdout, stderr io.Writer, asJSON bool) *dlProgress {
-	p := &dlProgress{stdout: stdout, stderr: stderr, json: asJSON}
-	if f, ok := stderr.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
-}
-
-// jsonStats is one --json line.
-type jsonStats struct {
-	Time         string  `json:"time"`
-	Phase        string  `json:"phase"`
-	Percent      float64 `json:"percent"`
-	PiecesHave   int     `json:"pieces_have"`
-	PiecesTotal  int     `json:"pieces_total"`
-	Left         int64   `json:"left"`
-	Downloaded   int64   `json:"downloaded"`
-	Uploaded     int64   `json:"uploaded"`
-	DownloadRate float64 `json:"download_rate"`
-	UploadRate   float64 `json:"upload_rate"`
-	ETASeconds   float64 `json:"eta_seconds,omitempty"`
-	Peers        int     `json:"peers"`
-}
-
-func (p *dlProgress) show(st session.Stats, final bool) {
-	pct := 100.0
-	if st.Length > 0 {
-		pct = 100 * float64(st.Length-st.Left) / float64(st.Length)
-	}
-	var eta time.Duration
-	if st.DownloadRate > 0 && st.Left > 0 {
-		eta = time.Duration(float64(st.Left) / st.DownloadRate * float64(time.Second))
-	}
-	if p.json {
-		json.NewEncoder(p.stdout).Encode(jsonStats{
-			Time: time.Now().UTC().Format(time.RFC3339), Phase: st.Phase.String(), Percent: pct,
-			PiecesHave: st.PiecesHave, PiecesTotal: st.PiecesTotal, Left: st.Left,
-			Downloaded: st.Downloaded, Uploaded: st.Uploaded,
-			DownloadRate: st.DownloadRate, UploadRate: st.UploadRate,
-			ETASeconds: eta.Seconds(), Peers: st.Peers,
-		})
-		return
-	}
-	line := fmt.Sprintf("%-11s %6.2f%%  %d/%d pieces  down %s/s  up %s/s  ETA %s  peers %d",
-		st.Phase, pct, st.PiecesHave, st.PiecesTotal, units.FormatFloat(st.DownloadRate), units.FormatFloat(st.UploadRate),
-		fmtETA(eta, st.Left), st.Peers)
-	switch {
-	case p.tty:
-		fmt.Fprintf(p.stderr, "\r\033[K%s", line)
-		if final {
-			fmt.Fprintln(p.stderr)
-		}
-	case final || time.Since(p.last) >= 5*time.Second:
-		p.last = time.Now()
-		fmt.Fprintln(p.stderr, line)
-	}
-}
-
-func (p *dlProgress) note(msg string) {
-	if p.json {
-		return
-	}
-	fmt.Fprintln(p.stderr, msg)
-}
-
-func fmtETA(d time.Duration, left int64) string {
-	switch {
-	case left == 0:
-		return "done"
-	case d <= 0:
-		return "--"
-	}
-	d = d.Round(time.Second)
-	return fmt.Sprintf("%d:%02d:%02d", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
 }

@@ -19,6 +19,11 @@ func TestMain(m *testing.M) {
 	if binDir, err = os.MkdirTemp("", "effusion-cmd-test-"); err != nil {
 		panic(err)
 	}
+	// The default data directory (resume stores) of every command the
+	// tests run, in process or as the binary: a temporary one, not the
+	// user's. Tests that run commands at once pass --data-dir.
+	data := filepath.Join(binDir, "xdg-data")
+	os.Setenv("XDG_DATA_HOME", data)
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
 		os.RemoveAll(binDir)
 		os.Exit(code)

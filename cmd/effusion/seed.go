@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/effusion-bt/effusion/client"
 	"github.com/spf13/cobra"
 )
 
@@ -16,7 +17,6 @@ func newSeedCmd() *cobra.Command {
 		tf      transferFlags
 		dir     string
 		partial bool
-		verbose bool
 	)
 	cmd := &cobra.Command{
 		Use:   "seed FILE.torrent -d DIR",
@@ -24,7 +24,9 @@ func newSeedCmd() *cobra.Command {
 		Long: `Check the data of a torrent under DIR, then seed it until interrupted.
 
 If pieces are missing or corrupt, seed says how many verified and exits with
-status 2, unless --partial asks it to seed what it has and fetch the rest.`,
+status 2, unless --partial asks it to seed what it has and fetch the rest.
+What was verified is kept in --data-dir: the next start does not rehash the
+files that did not change.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mi, err := loadTorrent(args[0])
@@ -34,44 +36,66 @@ status 2, unless --partial asks it to seed what it has and fetch the rest.`,
 			if dir == "" {
 				return badInput(fmt.Errorf("-d DIR is required"))
 			}
-			cfg, err := tf.config(mi, dir)
+			tr, err := tf.check()
 			if err != nil {
 				return badInput(err)
 			}
-			cfg.Seed = true
-			cfg.Logger = cliLogger(cmd.ErrOrStderr(), verbose)
+			stderr := cmd.ErrOrStderr()
+			tr.cfg.Logger = cliLogger(stderr, tf.verbose)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			stderr := cmd.ErrOrStderr()
 			fmt.Fprintf(stderr, "checking %s ...\n", mi.Info.Name)
-			sess, err := startSession(ctx, cfg, cmd.Flags().Changed("port"))
+			c, cleanup, err := startClient(ctx, tr.cfg, cmd.Flags().Changed("port"), stderr)
 			if err != nil {
 				return err
 			}
-			have, total, err := sess.Checked(ctx)
+			defer cleanup()
+			t, err := addForDownload(ctx, c, mi, dir, nil)
 			if err != nil {
-				stopSession(sess, true)
+				c.Shutdown(context.Background())
 				return err
 			}
-			fmt.Fprintf(stderr, "%d of %d pieces verified\n", have, total)
-			if have < total && !partial {
-				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				sess.Stop(sctx)
+			t.AddPeers(tr.peers...)
+			st, err := checked(ctx, t)
+			if err != nil {
+				c.Shutdown(context.Background())
+				return err
+			}
+			fmt.Fprintf(stderr, "%d of %d pieces verified\n", st.PiecesHave, st.PiecesTotal)
+			if st.PiecesHave < st.PiecesTotal && !partial {
+				c.Shutdown(context.Background())
 				return badInput(fmt.Errorf("%d of %d pieces missing or corrupt under %s (use --partial to seed what is there and fetch the rest)",
-					total-have, total, dir))
+					st.PiecesTotal-st.PiecesHave, st.PiecesTotal, dir))
 			}
-			if have < total {
-				fmt.Fprintf(stderr, "seeding %d pieces and fetching the other %d on %v; Ctrl-C to stop\n", have, total-have, sess.Addr())
+			if st.PiecesHave < st.PiecesTotal {
+				fmt.Fprintf(stderr, "seeding %d pieces and fetching the other %d on %v; Ctrl-C to stop\n", st.PiecesHave, st.PiecesTotal-st.PiecesHave, c.Addr())
 			} else {
-				fmt.Fprintf(stderr, "seeding on %v; Ctrl-C to stop\n", sess.Addr())
+				fmt.Fprintf(stderr, "seeding on %v; Ctrl-C to stop\n", c.Addr())
 			}
-			return followSession(ctx, sess, true, tf.json, cmd.OutOrStdout(), stderr)
+			return follow(ctx, c, []*client.Torrent{t}, true, tf.json, cmd.OutOrStdout(), stderr)
 		},
 	}
 	tf.register(cmd)
 	cmd.Flags().StringVarP(&dir, "dir", "d", "", "directory holding the torrent's data (required)")
-	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log peer and tracker events")
 	cmd.Flags().BoolVar(&partial, "partial", false, "seed what verifies and download the rest instead of failing")
 	return cmd
+}
+
+// checked waits until a torrent's start-up check is over and returns its
+// stats then.
+func checked(ctx context.Context, t *client.Torrent) (client.Stats, error) {
+	for {
+		st := t.Stats()
+		switch st.State {
+		case client.Failed:
+			return st, st.Err
+		case client.Downloading, client.Seeding:
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }

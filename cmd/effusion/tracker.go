@@ -66,6 +66,13 @@ evicts the least recently announced torrent that has no seeder.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// SIGHUP is caught before anything says the list is loaded: a
+			// reload asked for right after must not kill the process.
+			hup := make(chan os.Signal, 1)
+			if allow != "" {
+				signal.Notify(hup, syscall.SIGHUP)
+				defer signal.Stop(hup)
+			}
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			srv, err := server.Start(ctx, server.Config{
 				HTTPAddr: listen, UDPAddr: udp, UDPOnHTTPAddr: udpSame, Interval: interval,
@@ -84,11 +91,6 @@ evicts the least recently announced torrent that has no seeder.`,
 			}
 			if u := srv.UDPAnnounceURL(); u != "" {
 				fmt.Fprintln(cmd.OutOrStdout(), "udp:     ", u)
-			}
-			hup := make(chan os.Signal, 1)
-			if allow != "" {
-				signal.Notify(hup, syscall.SIGHUP)
-				defer signal.Stop(hup)
 			}
 			for ctx.Err() == nil {
 				select {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/effusion-bt/effusion/client"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/session"
 )
@@ -111,19 +112,27 @@ func TestSeedCmdIncompleteDataExits2(t *testing.T) {
 
 func TestDownloadCmdInterruptedThenResumed(t *testing.T) {
 	tpath, data, seeder, mi := transferFixture(t, 3<<20)
-	dir := t.TempDir()
+	dir, state := t.TempDir(), t.TempDir()
+	lastLine := func(stdout string) jsonStats {
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		var last jsonStats
+		json.Unmarshal([]byte(lines[len(lines)-1]), &last)
+		return last
+	}
 	// First run: 1 MiB/s, interrupted after about a second.
 	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	_, stderr, code := runCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
-		"--peer", seederAddr(seeder), "--download-rate", "1M")
+	stdout, stderr, code := runCmd(ctx, "download", tpath, "-o", dir, "--port", "0", "--data-dir", state,
+		"--peer", seederAddr(seeder), "--download-rate", "1M", "--json")
 	cancel()
 	if code == 0 {
 		t.Fatalf("interrupted download exited 0\n%s", stderr)
 	}
-	// Second run: completes, keeping what the first verified.
+	first := lastLine(stdout)
+	// Second run: completes, keeping what the first verified. Downloaded
+	// counts since the torrent was added, across runs.
 	ctx, cancel = context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	stdout, stderr, code := runCmd(ctx, "download", tpath, "-o", dir, "--port", "0",
+	stdout, stderr, code = runCmd(ctx, "download", tpath, "-o", dir, "--port", "0", "--data-dir", state,
 		"--peer", seederAddr(seeder), "--json")
 	if code != 0 {
 		t.Fatalf("resumed download: exit %d\n%s", code, stderr)
@@ -132,11 +141,9 @@ func TestDownloadCmdInterruptedThenResumed(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("downloaded file differs (err %v)", err)
 	}
-	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	var last jsonStats
-	json.Unmarshal([]byte(lines[len(lines)-1]), &last)
-	if last.Downloaded >= mi.Info.TotalLength() {
-		t.Fatalf("the resumed run downloaded %d bytes of %d: nothing was kept", last.Downloaded, mi.Info.TotalLength())
+	last := lastLine(stdout)
+	if again := last.Downloaded - first.Downloaded; first.Downloaded == 0 || again >= mi.Info.TotalLength() {
+		t.Fatalf("the resumed run downloaded %d bytes of %d (the first %d): nothing was kept", again, mi.Info.TotalLength(), first.Downloaded)
 	}
 }
 
@@ -168,10 +175,10 @@ func TestBindFlag(t *testing.T) {
 		{"127.0.0.1", 0, "127.0.0.1:0"},
 		{"::1", 7000, "[::1]:7000"},
 	} {
-		f := transferFlags{bind: c.bind, port: c.port, maxPeers: session.DefaultMaxPeers}
-		cfg, err := f.config(&metainfo.MetaInfo{}, t.TempDir())
-		if err != nil || cfg.ListenAddr != c.want {
-			t.Errorf("--bind %q --port %d: listen %q, %v; want %q", c.bind, c.port, cfg.ListenAddr, err, c.want)
+		f := transferFlags{bind: c.bind, port: c.port, maxPeers: 50}
+		tr, err := f.check()
+		if err != nil || tr.cfg.ListenAddr != c.want {
+			t.Errorf("--bind %q --port %d: listen %q, %v; want %q", c.bind, c.port, tr.cfg.ListenAddr, err, c.want)
 		}
 	}
 	tpath, data, seeder, _ := transferFixture(t, 1<<20+7)
@@ -193,12 +200,11 @@ func TestBindFlag(t *testing.T) {
 	}
 }
 
-// TestStartSessionPortFallback: a taken default port falls back to a free
+// TestStartClientPortFallback: a taken default port falls back to a free
 // one on the same address; a taken --port is an error; so is a --bind to
 // an address the machine does not have (no fallback: a free port would not
 // help).
-func TestStartSessionPortFallback(t *testing.T) {
-	_, _, _, mi := transferFixture(t, 64<<10)
+func TestStartClientPortFallback(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -207,27 +213,45 @@ func TestStartSessionPortFallback(t *testing.T) {
 	taken := ln.Addr().String()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	stop := func(s *session.Session) {
-		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer scancel()
-		s.Stop(sctx)
-	}
-	cfg := session.Config{Torrent: mi, Dir: t.TempDir(), ListenAddr: taken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	s, err := startSession(ctx, cfg, false)
+	cfg := client.Config{DataDir: t.TempDir(), ListenAddr: taken, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	c, cleanup, err := startClient(ctx, cfg, false, io.Discard)
 	if err != nil {
 		t.Fatalf("default port taken: %v", err)
 	}
-	if a := s.Addr(); a.Addr().String() != "127.0.0.1" || a.String() == taken {
+	if a := c.Addr(); a.Addr().String() != "127.0.0.1" || a.String() == taken {
 		t.Errorf("fell back to %v, want another port on 127.0.0.1", a)
 	}
-	stop(s)
-	if s, err := startSession(ctx, cfg, true); err == nil {
-		stop(s)
+	c.Shutdown(ctx)
+	cleanup()
+	if c, _, err := startClient(ctx, cfg, true, io.Discard); err == nil {
+		c.Shutdown(ctx)
 		t.Error("explicit --port taken: no error")
 	}
 	cfg.ListenAddr = "192.0.2.1:0" // TEST-NET-1: not this machine's
-	if s, err := startSession(ctx, cfg, false); err == nil {
-		stop(s)
+	if c, _, err := startClient(ctx, cfg, false, io.Discard); err == nil {
+		c.Shutdown(ctx)
 		t.Error("--bind to a foreign address: no error")
+	}
+}
+
+// TestStartClientStoreInUse: a second command on the same data directory
+// runs without resume data instead of failing, and says so.
+func TestStartClientStoreInUse(t *testing.T) {
+	ctx := context.Background()
+	cfg := client.Config{DataDir: t.TempDir(), ListenAddr: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	first, _, err := startClient(ctx, cfg, true, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Shutdown(ctx)
+	var note bytes.Buffer
+	second, cleanup, err := startClient(ctx, cfg, true, &note)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.Shutdown(ctx)
+	cleanup()
+	if !strings.Contains(note.String(), "keeps no resume data") {
+		t.Fatalf("no note about the store in use: %q", note.String())
 	}
 }
