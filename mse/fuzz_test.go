@@ -23,14 +23,14 @@ const (
 )
 
 // feedConn is a connection whose peer sends exactly the given bytes and
-// then closes; what we write is counted and dropped.
+// then closes; what we write is kept.
 type feedConn struct {
-	r       *bytes.Reader
-	written int
+	r   *bytes.Reader
+	out bytes.Buffer
 }
 
 func (c *feedConn) Read(p []byte) (int, error)       { return c.r.Read(p) }
-func (c *feedConn) Write(p []byte) (int, error)      { c.written += len(p); return len(p), nil }
+func (c *feedConn) Write(p []byte) (int, error)      { return c.out.Write(p) }
 func (c *feedConn) Close() error                     { return nil }
 func (c *feedConn) LocalAddr() net.Addr              { return &net.TCPAddr{} }
 func (c *feedConn) RemoteAddr() net.Addr             { return &net.TCPAddr{} }
