@@ -260,4 +260,3 @@ func countingTransport(n *int) func(context.Context, netip.AddrPort) (net.Conn, 
 		return dialTCP(ctx, a)
 	}
 }
-
