@@ -9,131 +9,139 @@ TEXT ·rc4xor8(SB), NOSPLIT, $0-32
 	MOVQ c+0(FP), SI
 	MOVQ dst+8(FP), DI
 	MOVQ src+16(FP), R12
-	MOVQ n+24(FP), CX
+	SUBQ R12, DI
 	MOVL 1024(SI), R8
 	MOVL 1028(SI), DX
 	INCL R8
 	ANDL $255, R8
 	MOVL (SI)(R8*4), AX
+	MOVL 4(SI)(R8*4), BX
 round:
-	LEAL 8(R8), R13
-	ANDL $255, R13
-	// byte 0: i = B+0
+	MOVL R8, CX
+	NEGL CX
+	// byte 0: i = B+0, S[i] in AX
 	ADDB AX, DX
 	MOVL (SI)(DX*4), R9
-	MOVL 4(SI)(R8*4), BX
+	MOVL 8(SI)(R8*4), R13
 	MOVL R9, 0(SI)(R8*4)
 	MOVL AX, (SI)(DX*4)
-	LEAL 1(R8), R10
-	CMPL DX, R10
-	JEQ patch0
+	LEAL -1(DX)(CX*1), R10
+	CMPB R10, $1
+	JLS patch0
 patched0:
 	ADDB AX, R9
 	MOVBQZX (SI)(R9*4), R9
 	MOVQ R9, R11
-	// byte 1: i = B+1
+	// byte 1: i = B+1, S[i] in BX
 	ADDB BX, DX
 	MOVL (SI)(DX*4), R9
-	MOVL 8(SI)(R8*4), AX
+	MOVL 12(SI)(R8*4), AX
 	MOVL R9, 4(SI)(R8*4)
 	MOVL BX, (SI)(DX*4)
-	LEAL 2(R8), R10
-	CMPL DX, R10
-	JEQ patch1
+	LEAL -2(DX)(CX*1), R10
+	CMPB R10, $1
+	JLS patch1
 patched1:
 	ADDB BX, R9
 	MOVBQZX (SI)(R9*4), R9
 	SHLQ $8, R9
 	ORQ R9, R11
-	// byte 2: i = B+2
-	ADDB AX, DX
+	// byte 2: i = B+2, S[i] in R13
+	ADDB R13, DX
 	MOVL (SI)(DX*4), R9
-	MOVL 12(SI)(R8*4), BX
+	MOVL 16(SI)(R8*4), BX
 	MOVL R9, 8(SI)(R8*4)
-	MOVL AX, (SI)(DX*4)
-	LEAL 3(R8), R10
-	CMPL DX, R10
-	JEQ patch2
+	MOVL R13, (SI)(DX*4)
+	LEAL -3(DX)(CX*1), R10
+	CMPB R10, $1
+	JLS patch2
 patched2:
-	ADDB AX, R9
+	ADDB R13, R9
 	MOVBQZX (SI)(R9*4), R9
 	SHLQ $16, R9
 	ORQ R9, R11
-	// byte 3: i = B+3
-	ADDB BX, DX
+	// byte 3: i = B+3, S[i] in AX
+	ADDB AX, DX
 	MOVL (SI)(DX*4), R9
-	MOVL 16(SI)(R8*4), AX
+	MOVL 20(SI)(R8*4), R13
 	MOVL R9, 12(SI)(R8*4)
-	MOVL BX, (SI)(DX*4)
-	LEAL 4(R8), R10
-	CMPL DX, R10
-	JEQ patch3
+	MOVL AX, (SI)(DX*4)
+	LEAL -4(DX)(CX*1), R10
+	CMPB R10, $1
+	JLS patch3
 patched3:
-	ADDB BX, R9
+	ADDB AX, R9
 	MOVBQZX (SI)(R9*4), R9
 	SHLQ $24, R9
 	ORQ R9, R11
-	// byte 4: i = B+4
-	ADDB AX, DX
-	MOVL (SI)(DX*4), R9
-	MOVL 20(SI)(R8*4), BX
-	MOVL R9, 16(SI)(R8*4)
-	MOVL AX, (SI)(DX*4)
-	LEAL 5(R8), R10
-	CMPL DX, R10
-	JEQ patch4
-patched4:
-	ADDB AX, R9
-	MOVBQZX (SI)(R9*4), R9
-	SHLQ $32, R9
-	ORQ R9, R11
-	// byte 5: i = B+5
+	// byte 4: i = B+4, S[i] in BX
 	ADDB BX, DX
 	MOVL (SI)(DX*4), R9
 	MOVL 24(SI)(R8*4), AX
-	MOVL R9, 20(SI)(R8*4)
+	MOVL R9, 16(SI)(R8*4)
 	MOVL BX, (SI)(DX*4)
-	LEAL 6(R8), R10
-	CMPL DX, R10
-	JEQ patch5
-patched5:
+	LEAL -5(DX)(CX*1), R10
+	CMPB R10, $1
+	JLS patch4
+patched4:
 	ADDB BX, R9
+	MOVBQZX (SI)(R9*4), R9
+	SHLQ $32, R9
+	ORQ R9, R11
+	// byte 5: i = B+5, S[i] in R13
+	ADDB R13, DX
+	MOVL (SI)(DX*4), R9
+	MOVL 28(SI)(R8*4), BX
+	MOVL R9, 20(SI)(R8*4)
+	MOVL R13, (SI)(DX*4)
+	LEAL -6(DX)(CX*1), R10
+	CMPB R10, $1
+	JLS patch5
+patched5:
+	ADDB R13, R9
 	MOVBQZX (SI)(R9*4), R9
 	SHLQ $40, R9
 	ORQ R9, R11
-	// byte 6: i = B+6
+	// byte 6: i = B+6, S[i] in AX
 	ADDB AX, DX
 	MOVL (SI)(DX*4), R9
-	MOVL 28(SI)(R8*4), BX
+	LEAL 8(R8), R10
+	ANDL $255, R10
+	MOVL (SI)(R10*4), R13
 	MOVL R9, 24(SI)(R8*4)
 	MOVL AX, (SI)(DX*4)
-	LEAL 7(R8), R10
-	CMPL DX, R10
-	JEQ patch6
+	LEAL -7(DX)(CX*1), R10
+	CMPB R10, $1
+	JLS patch6
 patched6:
 	ADDB AX, R9
 	MOVBQZX (SI)(R9*4), R9
 	SHLQ $48, R9
 	ORQ R9, R11
-	// byte 7: i = B+7
+	// byte 7: i = B+7, S[i] in BX
 	ADDB BX, DX
 	MOVL (SI)(DX*4), R9
-	MOVL (SI)(R13*4), AX
+	LEAL 9(R8), R10
+	ANDL $255, R10
+	MOVL (SI)(R10*4), AX
 	MOVL R9, 28(SI)(R8*4)
 	MOVL BX, (SI)(DX*4)
-	CMPL DX, R13
-	JEQ patch7
+	LEAL -8(DX)(CX*1), R10
+	CMPB R10, $1
+	JLS patch7
 patched7:
 	ADDB BX, R9
 	MOVBQZX (SI)(R9*4), R9
 	SHLQ $56, R9
 	ORQ R9, R11
 	XORQ (R12), R11
-	MOVQ R11, (DI)
+	MOVQ R11, (R12)(DI*1)
 	ADDQ $8, R12
-	ADDQ $8, DI
-	MOVL R13, R8
-	SUBQ $8, CX
+	ADDL $8, R8
+	ANDL $255, R8
+	MOVL AX, BX
+	MOVL R13, AX
+	SUBQ $8, n+24(FP)
 	JNE round
 	DECL R8
 	ANDL $255, R8
@@ -141,26 +149,66 @@ patched7:
 	MOVL DX, 1028(SI)
 	RET
 patch0:
+	TESTB R10, R10
+	JNE patch0b
 	MOVL AX, BX
 	JMP patched0
+patch0b:
+	MOVL AX, R13
+	JMP patched0
 patch1:
+	TESTB R10, R10
+	JNE patch1b
+	MOVL BX, R13
+	JMP patched1
+patch1b:
 	MOVL BX, AX
 	JMP patched1
 patch2:
-	MOVL AX, BX
+	TESTB R10, R10
+	JNE patch2b
+	MOVL R13, AX
+	JMP patched2
+patch2b:
+	MOVL R13, BX
 	JMP patched2
 patch3:
-	MOVL BX, AX
+	TESTB R10, R10
+	JNE patch3b
+	MOVL AX, BX
+	JMP patched3
+patch3b:
+	MOVL AX, R13
 	JMP patched3
 patch4:
-	MOVL AX, BX
+	TESTB R10, R10
+	JNE patch4b
+	MOVL BX, R13
+	JMP patched4
+patch4b:
+	MOVL BX, AX
 	JMP patched4
 patch5:
-	MOVL BX, AX
+	TESTB R10, R10
+	JNE patch5b
+	MOVL R13, AX
+	JMP patched5
+patch5b:
+	MOVL R13, BX
 	JMP patched5
 patch6:
+	TESTB R10, R10
+	JNE patch6b
 	MOVL AX, BX
 	JMP patched6
+patch6b:
+	MOVL AX, R13
+	JMP patched6
 patch7:
+	TESTB R10, R10
+	JNE patch7b
+	MOVL BX, R13
+	JMP patched7
+patch7b:
 	MOVL BX, AX
 	JMP patched7

@@ -46,7 +46,7 @@ func TestRC4MatchesStdlib(t *testing.T) {
 				case "inplace":
 					c.xor(got[off:off+k], got[off:off+k])
 				case "go":
-					c.xorWith(got[off:off+k], src[off:off+k], (*rc4).xor8Go)
+					c.xorGo(got[off:off+k], src[off:off+k])
 				}
 				off += k
 			}
@@ -57,26 +57,14 @@ func TestRC4MatchesStdlib(t *testing.T) {
 	}
 }
 
-// xorWith is xor with the unrolled rounds given explicitly.
-func (c *rc4) xorWith(dst, src []byte, rounds func(*rc4, []byte, []byte)) {
-	if head := min(int(7-c.i&7), len(src)); head > 0 {
-		c.xorGeneric(dst[:head], src[:head])
-		dst, src = dst[head:], src[head:]
-	}
-	if n := len(src) &^ 7; n > 0 {
-		rounds(c, dst[:n], src[:n])
-		dst, src = dst[n:], src[n:]
-	}
-	c.xorGeneric(dst, src)
-}
-
-// TestRC4Patch starts the unrolled rounds from every j for many states,
-// so that the patched look-ahead (j == i+1 after a swap) runs at each of
-// the eight positions of a round, and compares them with the textbook
-// loop.
+// TestRC4Patch starts from every j for many states, at an i where the
+// amd64 rounds begin, so that each patch of a look-ahead (the swap's
+// store to S[j] hit S[i+1] or S[i+2], already loaded) runs at each of the
+// eight positions of a round, and compares xor and xorGo with the
+// textbook loop.
 func TestRC4Patch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	var hit [8]int
+	var hit [2][8]int
 	for trial := range 64 {
 		var base rc4
 		base.init([]byte{byte(trial), 1, 2, 3}, rng.IntN(300))
@@ -93,23 +81,25 @@ func TestRC4Patch(t *testing.T) {
 				x, y := ref.s[ref.i], ref.s[ref.j]
 				ref.s[ref.i], ref.s[ref.j] = y, x
 				want[k] = src[k] ^ uint8(ref.s[uint8(x+y)])
-				if ref.j == uint32(uint8(ref.i+1)) {
-					hit[k%8]++
+				if d := uint8(ref.j - ref.i - 1); d < 2 {
+					hit[d][k%8]++
 				}
 			}
-			for name, rounds := range map[string]func(*rc4, []byte, []byte){"rounds": (*rc4).xor8, "go": (*rc4).xor8Go} {
+			for name, xor := range map[string]func(*rc4, []byte, []byte){"xor": (*rc4).xor, "go": (*rc4).xorGo} {
 				c := base
 				got := make([]byte, 64)
-				rounds(&c, got, src)
+				xor(&c, got, src)
 				if !bytes.Equal(got, want) || c != ref {
 					t.Fatalf("%s: trial %d j %d: differs from the textbook loop", name, trial, j)
 				}
 			}
 		}
 	}
-	for k, n := range hit {
-		if n == 0 {
-			t.Fatalf("position %d of a round never needed the patch: %v", k, hit)
+	for d := range hit {
+		for k, n := range hit[d] {
+			if n == 0 {
+				t.Fatalf("position %d of a round never had j == i+%d: %v", k, d+1, hit)
+			}
 		}
 	}
 }
