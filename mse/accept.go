@@ -56,9 +56,10 @@ func Sniff(ctx context.Context, conn net.Conn) (c *Conn, plain bool, err error) 
 // handshake under Require yields ErrPlainRefused, an MSE one under Off
 // ErrEncryptionOff (both inside a *HandshakeError).
 //
-// The caller then reads the BitTorrent handshake from the returned Conn;
-// after MSE it must check that it names Conn.InfoHash. ctx bounds the
-// whole exchange as in Initiate. Accept does not close conn.
+// The caller then reads the BitTorrent handshake from the returned Conn,
+// under a deadline of its own (ctx bounds Accept only, as in Initiate, and
+// the deadline is cleared on return); after MSE it must check that the
+// handshake names Conn.InfoHash. Accept does not close conn.
 func Accept(ctx context.Context, conn net.Conn, p Policy, lookup func(skeyHash [20]byte) (infoHash [20]byte, ok bool)) (*Conn, error) {
 	c, plain, err := Sniff(ctx, conn)
 	if err != nil {

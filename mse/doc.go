@@ -80,7 +80,7 @@
 // # RC4
 //
 // RC4 is implemented here rather than taken from crypto/rc4, at about
-// 2.6 times its speed on amd64 and 1.8 times elsewhere (see the comment on
+// 2.5 times its speed on amd64 and 1.8 times elsewhere (see the comment on
 // the rc4 type and BenchmarkRC4). RC4 is weak by today's standards: MSE is obfuscation
 // against traffic shaping, not confidentiality against a determined
 // attacker, and the handshake is not authenticated.

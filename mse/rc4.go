@@ -2,7 +2,7 @@ package mse
 
 // rc4 is the RC4 stream cipher as MSE uses it. It is not crypto/rc4
 // because that one is much slower here (BenchmarkRC4, BenchmarkRC4Stdlib:
-// about 2.6 times on amd64, 1.8 times in Go): RC4 is a chain of dependent
+// about 2.5 times on amd64, 1.8 times in Go): RC4 is a chain of dependent
 // table lookups, and the textbook loop (crypto/rc4's, in Go or in C)
 // stalls on every byte because the load of the next S[i] may alias the
 // store to S[j] just before it, so the CPU waits for that store's
