@@ -1,0 +1,5 @@
+//go:build race
+
+package mse
+
+const raceEnabled = true
