@@ -23,8 +23,8 @@ func (srv *server) onPeerUp(p *Peer) {
 			err = ErrDuplicate
 			break
 		}
+		srv.forget(old) // gone from the peer table (and Stats) now, not when its reader ends
 		old.close(ErrDuplicate)
-		delete(srv.byPeerID, p.remote.PeerID)
 	case srv.book.banned(p.addr), srv.isBannedID(p.remote.PeerID):
 		err = ErrBanned
 	case !p.outgoing && (srv.incoming+len(srv.procs) >= srv.cfg.MaxPeers || srv.env.full()) && !srv.evict():
@@ -65,7 +65,9 @@ func (srv *server) onPeerUp(p *Peer) {
 		payload := srv.extHandshake(p)
 		p.queue(func(b []byte) []byte { return peerwire.AppendExtended(b, 0, payload) })
 	}
-	srv.log.Debug("peer connected", "peer", p.addr, "outgoing", p.outgoing, "fast", p.fast, "ext", p.ext)
+	srv.publish(srv.s.Stats().Phase) // the new peer in Stats at once
+	srv.log.Debug("peer connected", "peer", p.addr, "outgoing", p.outgoing, "fast", p.fast, "ext", p.ext,
+		"encrypted", p.mc != nil && p.mc.Encrypted())
 }
 
 // evict closes the peer the core names as least useful, to make room for

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
 	"github.com/effusion-bt/effusion/transport"
 	"golang.org/x/time/rate"
@@ -37,6 +38,10 @@ type EnvConfig struct {
 	Listener *transport.Listener
 	// BindAddr, when valid, is the source address of outgoing connections.
 	BindAddr netip.Addr
+	// Encryption is what outgoing connections try (mse.Policy: Prefer, the
+	// zero value, tries MSE and falls back to plain; Require, Off). The
+	// listener has its own (transport.ListenConfig.Encryption).
+	Encryption mse.Policy
 }
 
 // Env is what the sessions of a process share: the hashing workers, the
@@ -72,6 +77,7 @@ func NewEnv(cfg EnvConfig) *Env {
 		blocks:   newBlockPool(cfg.MaxInflightBlocks),
 		maxPeers: int64(max(cfg.MaxPeers, 0)),
 	}
+	e.dialer.SetEncryption(cfg.Encryption)
 	e.hashers = newHashPool(cfg.HashWorkers, e.blocks)
 	e.SetRateLimits(cfg.DownloadRate, cfg.UploadRate)
 	return e
@@ -89,6 +95,9 @@ func (e *Env) full() bool { return e.maxPeers > 0 && e.peers.Load() >= e.maxPeer
 
 // Peers returns the connected peers of all the sessions.
 func (e *Env) Peers() int { return int(e.peers.Load()) }
+
+// SetEncryption changes what outgoing connections try, from the next dial.
+func (e *Env) SetEncryption(p mse.Policy) { e.dialer.SetEncryption(p) }
 
 // Listener returns the shared listening port, or nil.
 func (e *Env) Listener() *transport.Listener { return e.listener }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
 )
 
@@ -99,6 +100,7 @@ type upReq struct{ index, begin, length uint32 }
 type Peer struct {
 	addr     netip.AddrPort
 	conn     net.Conn
+	mc       *mse.Conn // the connection, when it is an encrypted (RC4) MSE stream
 	f        *torrentFacts
 	sink     sink
 	remote   peerwire.Handshake
@@ -163,6 +165,16 @@ func newPeer(conn net.Conn, addr netip.AddrPort, remote peerwire.Handshake, ours
 		done:     make(chan struct{}),
 		out:      make([]byte, 0, 1024),
 		spare:    make([]byte, 0, 1024),
+	}
+	if mc, ok := conn.(*mse.Conn); ok {
+		if mc.Encrypted() {
+			p.mc = mc
+		} else {
+			// An MSE handshake with a plain stream: reads go through mc
+			// (start's reader), which may hold bytes it read ahead; writes
+			// go straight to the socket, sendfile and writev included.
+			p.conn = mc.NetConn()
+		}
 	}
 	now := time.Now().UnixNano()
 	p.lastRecv.Store(now)

@@ -34,6 +34,8 @@ type PeerStats struct {
 	Client     string // "v" of its extension handshake, if any
 	Outgoing   bool   // we dialled it
 	Fast       bool   // BEP 6 negotiated
+	Encrypted  bool   // MSE with RC4 (an *mse.Conn)
+	Transport  string // "tcp" (or "utp")
 	Choking    bool   // we choke it
 	Interested bool   // we are interested in it
 	// PeerChoking and PeerInterested are the peer's side.
@@ -85,6 +87,8 @@ func (srv *server) publish(ph Phase) {
 			Client:     srv.clients[p],
 			Outgoing:   p.outgoing,
 			Fast:       p.fast,
+			Encrypted:  p.mc != nil && p.mc.Encrypted(),
+			Transport:  "tcp",
 			Choking:    p.isChoking(),
 			Downloaded: p.downloaded.Load(),
 			Uploaded:   p.uploaded.Load(),

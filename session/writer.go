@@ -79,7 +79,12 @@ func (p *Peer) writeBatch(out []byte, reqs []upReq) error {
 	// a stale count; after a failed write the connection is gone anyway.
 	p.uploaded.Add(int64(payload))
 	p.bufs = p.vec
-	_, err := p.bufs.WriteTo(p.conn)
+	var err error
+	if p.mc != nil {
+		_, err = p.mc.WriteBuffers(&p.bufs) // encrypts, gathering into few writes
+	} else {
+		_, err = p.bufs.WriteTo(p.conn)
+	}
 	p.bufs = nil
 	clear(p.vec)
 	if err != nil {
