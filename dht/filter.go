@@ -16,12 +16,12 @@ type DropReason uint8
 
 // Reasons a datagram is dropped.
 const (
-	DropNone       DropReason = iota // accepted
-	DropSource                       // source address unusable (port 0, not UDP, local under AddrPolicyPublic)
-	DropTooBig                       // larger than the packet limit
-	DropMalformed                    // not a KRPC message this node handles (CheckKRPC)
-	DropUnsupported                  // BEP 44 put/get
-	DropRate                         // the source sent faster than its rate limit
+	DropNone        DropReason = iota // accepted
+	DropSource                        // source address unusable (port 0, not UDP, local under AddrPolicyPublic)
+	DropTooBig                        // larger than the packet limit
+	DropMalformed                     // not a KRPC message this node handles (CheckKRPC)
+	DropUnsupported                   // BEP 44 put/get
+	DropRate                          // the source sent faster than its rate limit
 	numDropReasons
 )
 
