@@ -159,15 +159,34 @@ type filterConn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
-	readDone  chan struct{} // closed when ReadFrom returned for good
-	doneOnce  sync.Once
+
+	mu       sync.Mutex
+	reading  int           // ReadFrom calls in progress
+	isClosed bool          // no ReadFrom starts after Close
+	idle     chan struct{} // closed once isClosed and reading == 0
 }
 
 func newFilterConn(inner net.PacketConn, f *filter, logger *slog.Logger) *filterConn {
-	return &filterConn{inner: inner, f: f, logger: logger, closed: make(chan struct{}), readDone: make(chan struct{})}
+	return &filterConn{inner: inner, f: f, logger: logger, closed: make(chan struct{}), idle: make(chan struct{})}
 }
 
+// ReadFrom returns the next datagram that passes the filter.
 func (c *filterConn) ReadFrom(b []byte) (int, net.Addr, error) {
+	c.mu.Lock()
+	if c.isClosed {
+		c.mu.Unlock()
+		return 0, nil, net.ErrClosed
+	}
+	c.reading++
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.reading--
+		if c.isClosed && c.reading == 0 {
+			close(c.idle)
+		}
+		c.mu.Unlock()
+	}()
 	for {
 		n, addr, err := c.inner.ReadFrom(b)
 		if err != nil {
@@ -181,7 +200,6 @@ func (c *filterConn) ReadFrom(b []byte) (int, net.Addr, error) {
 				c.logger.Error("dht socket failed; the node stops answering", "err", err)
 				<-c.closed
 			}
-			c.doneOnce.Do(func() { close(c.readDone) })
 			return 0, nil, net.ErrClosed
 		}
 		if n == len(b) { // may have been truncated
@@ -206,6 +224,12 @@ func (c *filterConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 func (c *filterConn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.isClosed = true
+		if c.reading == 0 {
+			close(c.idle)
+		}
+		c.mu.Unlock()
 		close(c.closed)
 		err = c.inner.Close()
 	})

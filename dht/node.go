@@ -125,6 +125,7 @@ type Node struct {
 	bootDone     chan struct{}               // closed after the first bootstrap
 	bootResult   BootstrapResult
 	pings        chan struct{} // semaphore of AddNode pings
+	nodeAdded    chan struct{} // AddNode's nudge to the maintain loop
 	closeOnce    sync.Once
 	closed       atomic.Bool
 	bootstrapped atomic.Bool
@@ -204,6 +205,7 @@ func New(ctx context.Context, cfg Config) (*Node, error) {
 		bootstrap: cfg.Bootstrap,
 		bootDone:  make(chan struct{}),
 		pings:     make(chan struct{}, maxPendingPings),
+		nodeAdded: make(chan struct{}, 1),
 	}
 	if ua, ok := conn.LocalAddr().(*net.UDPAddr); ok && ua.IP.To4() == nil && len(ua.IP) == net.IPv6len {
 		n.v4 = false // a dual-stack or IPv6 socket
@@ -326,22 +328,35 @@ func (n *Node) maintain() {
 	if n.root.Err() != nil {
 		return
 	}
-	n.wg.Go(n.srv.TableMaintainer)
-	if n.cfg.Nodes == nil {
-		return
-	}
-	t := time.NewTicker(n.cfg.SaveInterval)
-	defer t.Stop()
+	save := time.NewTicker(n.cfg.SaveInterval)
+	defer save.Stop()
+	check := time.NewTicker(time.Minute)
+	defer check.Stop()
+	maintaining := false
 	for {
+		// The library's maintainer bootstraps at once, and its bootstrap
+		// leaks a goroutine when it has no node to start from: start it
+		// only once there is one.
+		if !maintaining && n.canTraverse() {
+			maintaining = true
+			n.wg.Go(n.srv.TableMaintainer)
+		}
 		select {
 		case <-n.root.Done():
 			return
-		case <-t.C:
+		case <-n.nodeAdded:
+		case <-check.C:
+		case <-save.C:
 			if err := n.SaveNodes(); err != nil {
 				n.logger.Warn("dht: saving nodes", "err", err)
 			}
 		}
 	}
+}
+
+// canTraverse reports whether a traversal has somewhere to start.
+func (n *Node) canTraverse() bool {
+	return n.srv.NumNodes() > 0 || len(*n.starting.Load()) > 0
 }
 
 func (n *Node) firstBootstrap() BootstrapResult {
@@ -362,6 +377,10 @@ func (n *Node) firstBootstrap() BootstrapResult {
 		}
 	}
 	n.resolveBootstrap()
+	if !n.canTraverse() {
+		res.Err = errors.New("dht: no saved or bootstrap nodes")
+		return res
+	}
 	st, err := n.srv.BootstrapContext(n.root)
 	res.Tried, res.Responses = int(st.NumAddrsTried), int(st.NumResponses)
 	if err == nil && res.SavedNodes > 0 && st.NumResponses == 0 && len(*n.starting.Load()) > 0 {
@@ -467,6 +486,10 @@ func (n *Node) AddNode(addr netip.AddrPort) error {
 		ctx, cancel := context.WithTimeout(n.root, 10*time.Second)
 		defer cancel()
 		n.srv.Query(ctx, adht.NewAddr(net.UDPAddrFromAddrPort(addr)), "ping", adht.QueryInput{})
+		select {
+		case n.nodeAdded <- struct{}{}:
+		default:
+		}
 	})
 	return nil
 }
@@ -557,7 +580,7 @@ func (n *Node) Close() error {
 		done := make(chan struct{})
 		go func() {
 			n.wg.Wait()
-			<-n.conn.readDone
+			<-n.conn.idle
 			close(done)
 		}()
 		select {

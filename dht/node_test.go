@@ -2,6 +2,10 @@ package dht
 
 import (
 	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -28,5 +32,70 @@ func TestAnnounceThenSearch(t *testing.T) {
 	res := searchUntil(t, c.nodes[5], ih, want, 30*time.Second)
 	if len(res.Responders) == 0 || res.Tried == 0 {
 		t.Fatalf("result lists no nodes: %+v", res)
+	}
+}
+
+// TestRestartReloadsSavedNodes: a node saves its routing table at Close;
+// started again with the same file and no bootstrap routers, it reloads
+// the nodes, reaches them and finds a peer announced meanwhile.
+func TestRestartReloadsSavedNodes(t *testing.T) {
+	c := startCluster(t, 5)
+	file := NodesFile(filepath.Join(t.TempDir(), "dht.nodes"))
+	first := startLone(t, Config{Bootstrap: c.addrs[:3], Nodes: file})
+	if res, err := first.WaitBootstrap(t.Context()); err != nil || res.Responses == 0 {
+		t.Fatalf("first bootstrap: %+v %v", res, err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := file.LoadNodes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := DecodeNodes(b)
+	if err != nil || len(saved) < 3 {
+		t.Fatalf("saved %d nodes (%v)", len(saved), err)
+	}
+
+	ih := [20]byte{9}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := c.nodes[3].Search(ctx, ih, SearchOptions{AnnouncePort: 7000}); err != nil {
+		t.Fatal(err)
+	}
+	second := startLone(t, Config{Nodes: file}) // Bootstrap: none
+	res, err := second.WaitBootstrap(ctx)
+	if err != nil || res.SavedNodes != len(saved) || res.Responses == 0 {
+		t.Fatalf("second bootstrap: %+v %v (saved %d)", res, err, len(saved))
+	}
+	searchUntil(t, second, ih, mustAddrPort(t, "127.0.0.1:7000"), 30*time.Second)
+}
+
+func TestNodesEncoding(t *testing.T) {
+	in := []NodeInfo{
+		{ID: [20]byte{1}, Addr: netip.MustParseAddrPort("127.0.0.1:1")},
+		{ID: [20]byte{2}, Addr: netip.MustParseAddrPort("[2001:db8::1]:65535")},
+		{ID: [20]byte{}, Addr: netip.MustParseAddrPort("127.0.0.1:2")},  // zero id: skipped
+		{ID: [20]byte{3}, Addr: netip.MustParseAddrPort("127.0.0.1:0")}, // port 0: skipped
+	}
+	out, err := DecodeNodes(EncodeNodes(in))
+	if err != nil || len(out) != 2 || out[0] != in[0] || out[1] != in[1] {
+		t.Fatalf("%v %v", out, err)
+	}
+	if _, err := DecodeNodes(make([]byte, 37)); !errors.Is(err, ErrNodesFormat) {
+		t.Fatal(err)
+	}
+	if _, err := DecodeNodes(make([]byte, 38*(MaxSavedNodes+1))); !errors.Is(err, ErrNodesFormat) {
+		t.Fatal(err)
+	}
+	f := NodesFile(filepath.Join(t.TempDir(), "n"))
+	if b, err := f.LoadNodes(); b != nil || err != nil {
+		t.Fatalf("missing file: %v %v", b, err)
+	}
+	if err := os.WriteFile(string(f), make([]byte, 38*MaxSavedNodes+38), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.LoadNodes(); !errors.Is(err, ErrNodesFormat) {
+		t.Fatalf("oversized file: %v", err)
 	}
 }
