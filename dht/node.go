@@ -451,6 +451,22 @@ func (n *Node) WaitBootstrap(ctx context.Context) (BootstrapResult, error) {
 	}
 }
 
+// Bootstrap runs a bootstrap now (a find_node traversal toward our own id
+// from the routing table, or the routers when it is empty), which refills
+// the table; the node does this itself every 30 minutes. It waits for the
+// traversal (or ctx).
+func (n *Node) Bootstrap(ctx context.Context) (BootstrapResult, error) {
+	if n.closed.Load() {
+		return BootstrapResult{}, ErrClosed
+	}
+	if !n.canTraverse() {
+		return BootstrapResult{}, errors.New("dht: no nodes to bootstrap from")
+	}
+	st, err := n.srv.BootstrapContext(ctx)
+	res := BootstrapResult{Tried: int(st.NumAddrsTried), Responses: int(st.NumResponses), Nodes: n.srv.NumNodes(), Err: err}
+	return res, err
+}
+
 // Addr returns the node's UDP address.
 func (n *Node) Addr() netip.AddrPort { return addrPortOf(n.conn.LocalAddr()) }
 
