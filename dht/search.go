@@ -75,7 +75,8 @@ func (n *Node) Search(ctx context.Context, infoHash [20]byte, opts SearchOptions
 				break
 			}
 			if len(res.Responders) < maxResponders {
-				res.Responders = append(res.Responders, NodeInfo{ID: pv.NodeInfo.ID, Addr: pv.NodeInfo.Addr.ToNodeAddrPort().AddrPort})
+				ap := pv.NodeInfo.Addr.ToNodeAddrPort().AddrPort
+				res.Responders = append(res.Responders, NodeInfo{ID: pv.NodeInfo.ID, Addr: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())})
 			}
 			var fresh []netip.AddrPort
 			for _, p := range pv.Peers {
