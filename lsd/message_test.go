@@ -3,6 +3,7 @@ package lsd
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -122,4 +123,11 @@ func TestSchedule(t *testing.T) {
 	if got := s.take(t0.Add(5 * time.Minute)); len(got) != MaxInfoHashes {
 		t.Fatalf("after 5 min %d", len(got))
 	}
+}
+
+func ExampleParseMessage() {
+	m, err := ParseMessage([]byte("BT-SEARCH * HTTP/1.1\r\nHost: 239.192.152.143:6771\r\nPort: 6881\r\n" +
+		"Infohash: 0123456789abcdef0123456789abcdef01234567\r\ncookie: x\r\n\r\n\r\n"))
+	fmt.Println(m.Port, len(m.InfoHashes), m.Cookie, err)
+	// Output: 6881 1 x <nil>
 }
