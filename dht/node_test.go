@@ -99,3 +99,52 @@ func TestNodesEncoding(t *testing.T) {
 		t.Fatalf("oversized file: %v", err)
 	}
 }
+
+// TestAddNode: a node learned from a PORT message is pinged and enters the
+// routing table; bad ports are refused and pending pings are bounded.
+func TestAddNode(t *testing.T) {
+	a := startLone(t, Config{})
+	b := startLone(t, Config{})
+	if err := a.AddNode(b.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		found := false
+		for _, n := range a.Nodes() {
+			if n.ID == b.ID() && n.Addr == b.Addr() {
+				found = true
+			}
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b not in a's table: %v", a.Nodes())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := a.AddNode(netip.MustParseAddrPort("127.0.0.1:0")); !errors.Is(err, ErrAddrRefused) {
+		t.Fatalf("port 0: %v", err)
+	}
+	if err := a.AddNode(netip.MustParseAddrPort("[::1]:6881")); !errors.Is(err, ErrAddrRefused) {
+		t.Fatalf("IPv6 on an IPv4 socket: %v", err)
+	}
+	// Pings to a silent address stay pending; past 32 of them AddNode refuses.
+	silent := listenLoopback(t)
+	defer silent.Close()
+	busy := false
+	for range 40 {
+		if err := a.AddNode(addrPortOf(silent.LocalAddr())); errors.Is(err, ErrBusy) {
+			busy = true
+			break
+		}
+	}
+	if !busy {
+		t.Fatal("pending pings not bounded")
+	}
+	a.Close()
+	if err := a.AddNode(b.Addr()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}

@@ -40,6 +40,7 @@ func main() {
 	lookups := flag.Int("lookups", 20, "lookups to time")
 	idle := flag.Duration("idle", 60*time.Second, "idle window of the measured node (0: skip)")
 	withLT := flag.Bool("lt", true, "time libtorrent's lookups too")
+	hold := flag.Duration("hold", 0, "keep the DHT running this long after the lookups (for debugging other clients)")
 	idleNode := flag.String("idle-node", "", "internal: run one idle node bootstrapping from these addresses and report")
 	flag.Parse()
 	if *idleNode != "" {
@@ -121,6 +122,21 @@ func main() {
 	}
 	fmt.Printf("effusion (anacrolix/dht): first peer after median %v, max %v over %d lookups\n",
 		medianD(ours), slices.Max(ours), len(ours))
+	if *hold > 0 {
+		for _, ih := range ihs {
+			fmt.Printf("announced %x\n", ih)
+		}
+		fmt.Printf("holding; bootstrap %s\n", strings.Join(addrs[:4], ","))
+		for end := time.Now().Add(*hold); time.Now().Before(end); time.Sleep(10 * time.Second) {
+			drops := map[string]uint64{}
+			for _, n := range ns {
+				for k, v := range n.Stats().Dropped {
+					drops[k] += v
+				}
+			}
+			fmt.Printf("dropped so far: %v\n", drops)
+		}
+	}
 	if *withLT {
 		lt, err := ltLookups(addrs[:4], ihs)
 		if err != nil {
@@ -182,6 +198,9 @@ s = lt.session({'listen_interfaces': '127.0.0.1:0', 'enable_dht': True, 'enable_
     'enable_upnp': False, 'enable_natpmp': False, 'dht_bootstrap_nodes': boot,
     'dht_restrict_routing_ips': False, 'dht_restrict_search_ips': False,
     'dht_ignore_dark_internet': False, 'dht_prefer_verified_node_ids': False, 'dht_enforce_node_id': False,
+    # Every node here is 127.0.0.1: libtorrent's per-IP flood ban (dht_block_ratelimit
+    # packets a second) would ban them all after the first lookup.
+    'dht_block_ratelimit': 1000000,
     'alert_mask': lt.alert_category.dht | lt.alert_category.dht_operation})
 for b in boot.split(','):
     h, p = b.rsplit(':', 1)

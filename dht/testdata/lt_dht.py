@@ -18,6 +18,9 @@ s = lt.session({
     'dht_restrict_routing_ips': False, 'dht_restrict_search_ips': False,
     'dht_ignore_dark_internet': False, 'dht_prefer_verified_node_ids': False,
     'dht_enforce_node_id': False,
+    # Every node is 127.0.0.1: without this, libtorrent's per-IP flood ban
+    # (dht_block_ratelimit packets a second) bans them all.
+    'dht_block_ratelimit': 1000000,
     # dht_get_peers_reply_alert is in the dht_operation category.
     'alert_mask': lt.alert_category.dht | lt.alert_category.dht_operation | lt.alert_category.status | lt.alert_category.error,
 })
