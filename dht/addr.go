@@ -23,6 +23,7 @@ const (
 	AddrPolicyLocal
 )
 
+// String returns "auto", "public" or "local".
 func (p AddrPolicy) String() string {
 	switch p {
 	case AddrPolicyPublic:

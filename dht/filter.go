@@ -27,6 +27,7 @@ const (
 
 var dropNames = [numDropReasons]string{"none", "source", "too_big", "malformed", "unsupported", "rate"}
 
+// String returns the reason's name, the key of Stats.Dropped.
 func (r DropReason) String() string {
 	if r < numDropReasons {
 		return dropNames[r]
