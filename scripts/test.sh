@@ -19,6 +19,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# JavaScript peers, pinned in internal/testpeer/js/package.json (node_modules is git-ignored).
+echo "== npm install (internal/testpeer/js)"
+npm install --prefix internal/testpeer/js --no-audit --no-fund --no-save --loglevel=error >/dev/null
+
 echo "== go mod download"
 go mod download
 
