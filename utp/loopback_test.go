@@ -1,0 +1,130 @@
+package utp
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"io"
+	"math/rand/v2"
+	"net"
+	"testing"
+	"time"
+)
+
+// pair returns two Sockets on loopback and a connection between them
+// (dialled from a to b), closing everything at cleanup.
+func socketPair(t testing.TB, cfg Config) (a, b *Socket) {
+	t.Helper()
+	var err error
+	a, err = Listen("udp4", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = Listen("udp4", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
+func connPair(t testing.TB, a, b *Socket) (dialled, accepted net.Conn) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	type res struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		c, err := b.AcceptContext(ctx)
+		ch <- res{c, err}
+	}()
+	d, err := a.DialContext(ctx, b.Addr().String())
+	if err != nil {
+		t.Fatal("dial:", err)
+	}
+	// The acceptor sees the connection once the initiator sends.
+	if _, err := d.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal("accept:", r.err)
+	}
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(r.c, buf); err != nil || string(buf) != "hello" {
+		t.Fatalf("first read %q %v", buf, err)
+	}
+	return d, r.c
+}
+
+func TestLoopbackEcho(t *testing.T) {
+	a, b := socketPair(t, Config{})
+	d, acc := connPair(t, a, b)
+	defer d.Close()
+	defer acc.Close()
+	go io.Copy(acc, acc)
+	msg := []byte("ping over utp")
+	for i := 0; i < 10; i++ {
+		if _, err := d.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(d, got); err != nil || !bytes.Equal(got, msg) {
+			t.Fatalf("echo %q %v", got, err)
+		}
+	}
+}
+
+func transfer(t testing.TB, d, acc net.Conn, size int) {
+	t.Helper()
+	src := make([]byte, 1<<20)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range src {
+		src[i] = byte(r.Uint32())
+	}
+	want := sha256.New()
+	done := make(chan error, 1)
+	go func() {
+		n := 0
+		for n < size {
+			k := min(len(src), size-n)
+			if _, err := d.Write(src[:k]); err != nil {
+				done <- err
+				return
+			}
+			want.Write(src[:k])
+			n += k
+		}
+		done <- d.Close()
+	}()
+	got := sha256.New()
+	n, err := io.Copy(got, acc)
+	if err != nil {
+		t.Fatal("read:", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal("write:", err)
+	}
+	if int(n) != size || !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
+		t.Fatalf("received %d bytes, want %d; digests equal %v", n, size, bytes.Equal(got.Sum(nil), want.Sum(nil)))
+	}
+}
+
+func TestLoopbackTransfer(t *testing.T) {
+	a, b := socketPair(t, Config{})
+	d, acc := connPair(t, a, b)
+	defer acc.Close()
+	transfer(t, d, acc, 64<<20)
+	t.Logf("sender %+v", d.(*Conn).Stats())
+}
+
+func TestLoopbackTransferSmallPackets(t *testing.T) {
+	a, b := socketPair(t, Config{MaxPacketSize: 1400})
+	d, acc := connPair(t, a, b)
+	defer acc.Close()
+	transfer(t, d, acc, 16<<20)
+	t.Logf("sender %+v", d.(*Conn).Stats())
+}
