@@ -123,6 +123,9 @@ func (c *Conn) processAcks(p *packet, now time.Time) int {
 	}
 	mask := uint16(len(c.out) - 1)
 	for c.seqBase != c.sentNext && c.out[c.seqBase&mask].acked {
+		if c.out[c.seqBase&mask].typ == stFin {
+			c.finAcked = true // cumulatively: everything before it arrived too
+		}
 		c.out[c.seqBase&mask] = outPacket{}
 		c.seqBase++
 	}
@@ -136,6 +139,9 @@ func (c *Conn) processAcks(p *packet, now time.Time) int {
 		}
 	}
 	if bytes > 0 || advanced {
+		if c.userClosed {
+			c.lingerAt = now.Add(c.s.cfg.Linger) // still making progress
+		}
 		c.rtoAt = time.Time{}
 		if c.inflight > 0 || c.lostCount > 0 {
 			c.rtoAt = now.Add(c.rtt.rto)
@@ -168,13 +174,23 @@ func (c *Conn) sackAcks(p *packet, now time.Time) int {
 	if !found {
 		return bytes
 	}
+	// A packet is lost once dupAckThreshold packets sent after it (after
+	// its last transmission, so a retransmission is not declared lost again
+	// by the same acks) have arrived: track the newest three send times.
 	mask := uint16(len(c.out) - 1)
+	var newest [dupAckThreshold]time.Time
 	count := 0
 	for s := high; s != c.seqBase-1 && !seqLess(s, c.seqBase); s-- {
 		o := &c.out[s&mask]
 		if o.acked {
 			count++
-		} else if count >= dupAckThreshold {
+			t := o.sentAt
+			for i := range newest {
+				if t.After(newest[i]) {
+					newest[i], t = t, newest[i]
+				}
+			}
+		} else if count >= dupAckThreshold && newest[dupAckThreshold-1].After(o.sentAt) {
 			c.markLost(s)
 		}
 	}
@@ -195,9 +211,6 @@ func (c *Conn) ackOne(s uint16, now time.Time) int {
 	}
 	if o.tx == 1 {
 		c.rtt.sample(now.Sub(o.sentAt)) // Karn: never from a retransmitted packet
-	}
-	if o.typ == stFin {
-		c.finAcked = true
 	}
 	n := o.n
 	if o.buf != nil {

@@ -49,8 +49,9 @@ type Config struct {
 	// MaxRetransmits is how many consecutive timeouts without any packet
 	// from the peer end a connection. Default 6 (about a minute).
 	MaxRetransmits int
-	// Linger bounds how long a closed connection keeps delivering its
-	// queued data and FIN. Default 30 s.
+	// Linger bounds how long a closed connection that makes no progress
+	// (nothing newly acked) keeps trying to deliver its queued data and FIN
+	// before it resets. Default 30 s.
 	Linger time.Duration
 }
 
