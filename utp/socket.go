@@ -321,6 +321,7 @@ func (s *Socket) DialAddrPort(ctx context.Context, addr netip.AddrPort) (*Conn, 
 	b := batchPool.Get().(*txBatch)
 	c.flush(b, now)
 	s.flush(b)
+	c.reschedule(now)
 	c.mu.Unlock()
 	batchPool.Put(b)
 
