@@ -18,11 +18,11 @@ type memNet struct {
 	conns   map[netip.AddrPort]*memConn
 	rng     *rand.Rand
 	next    uint16
-	loss    float64       // probability a datagram is dropped
-	dup     float64       // probability it is delivered twice
-	reorder float64       // probability it is held back an extra delay
-	delay   time.Duration // one-way delay
-	jitter  time.Duration // uniform extra delay in [0, jitter)
+	loss    float64                                      // probability a datagram is dropped
+	dup     float64                                      // probability it is delivered twice
+	reorder float64                                      // probability it is held back an extra delay
+	delay   time.Duration                                // one-way delay
+	jitter  time.Duration                                // uniform extra delay in [0, jitter)
 	filter  func(from, to netip.AddrPort, b []byte) bool // false drops (tests' own rules)
 	sent    int
 	dropped int
