@@ -157,6 +157,21 @@ func Listen(network, address string, cfg Config) (*Socket, error) {
 // on Linux and larger kernel buffers; any other net.PacketConn whose
 // addresses are *net.UDPAddr works too (tests use in-memory ones).
 func New(pc net.PacketConn, cfg Config) (*Socket, error) {
+	s := newSocket(pc, cfg)
+	if u, ok := pc.(*net.UDPConn); ok {
+		// Best effort: the kernel caps these at net.core.[rw]mem_max.
+		_ = u.SetReadBuffer(4 << 20)
+		_ = u.SetWriteBuffer(4 << 20)
+	}
+	s.wg.Add(2)
+	go s.readLoop()
+	go s.timerLoop()
+	return s, nil
+}
+
+// newSocket builds a Socket without starting its goroutines (tests drive
+// connections directly).
+func newSocket(pc net.PacketConn, cfg Config) *Socket {
 	s := &Socket{
 		pc:        pc,
 		io:        newTransport(pc),
@@ -169,15 +184,7 @@ func New(pc net.PacketConn, cfg Config) (*Socket, error) {
 	}
 	s.acceptCh = make(chan *Conn, s.cfg.AcceptBacklog)
 	s.raw = newRawConn(s)
-	if u, ok := pc.(*net.UDPConn); ok {
-		// Best effort: the kernel caps these at net.core.[rw]mem_max.
-		_ = u.SetReadBuffer(4 << 20)
-		_ = u.SetWriteBuffer(4 << 20)
-	}
-	s.wg.Add(2)
-	go s.readLoop()
-	go s.timerLoop()
-	return s, nil
+	return s
 }
 
 // micros is the timestamp clock: microseconds on a wrapping 32-bit clock
