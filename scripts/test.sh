@@ -41,4 +41,4 @@ echo "== statem under shuffle, repeatedly"
 go test -race -count=20 -shuffle=on -timeout 5m ./statem/
 
 echo "== allocation counts (without -race: the race detector allocates, and core's test skips under it)"
-go test -count=1 -run 'AllocatesNothing|Allocs' ./core/ ./peerwire/ ./internal/sha1x/ ./storage/
+go test -count=1 -run 'AllocatesNothing|Allocs' ./core/ ./peerwire/ ./internal/sha1x/ ./storage/ ./utp/
