@@ -215,4 +215,3 @@ func TestReceiveBounded(t *testing.T) {
 		acc.Close()
 	})
 }
-
