@@ -136,10 +136,21 @@ func (l *ledbat) acked(bytesAcked int, limited bool) {
 	}
 	b := float64(bytesAcked)
 	offTarget := float64(targetDelay-l.ourDelay) / float64(targetDelay)
-	windowFactor := min(b, l.cwnd) / max(l.cwnd, b)
-	scaled := l.gain() * windowFactor * offTarget
-	if scaled > 0 && !limited {
-		scaled = 0
+	var scaled float64
+	if offTarget >= 0 {
+		// Below target: additive increase, at most gain bytes per RTT.
+		windowFactor := min(b, l.cwnd) / max(l.cwnd, b)
+		scaled = l.gain() * windowFactor * offTarget
+		if !limited {
+			scaled = 0
+		}
+	} else {
+		// Above target: multiplicative decrease (LEDBAT++): over one
+		// window of acks the window shrinks by the fraction the delay
+		// exceeds the target, at most half. BEP 29's linear decrease (a
+		// few KB per RTT) takes tens of seconds to leave a link that a
+		// TCP flow has started to use.
+		scaled = -min(-offTarget, 0.5) * b
 	}
 	if l.slowStart {
 		switch {

@@ -21,20 +21,27 @@ func TestLedbatGrowsBelowTargetAndShrinksAbove(t *testing.T) {
 	if got := l.cwnd - before; got < 2900 || got > 3000 {
 		t.Fatalf("one window acked at zero queuing delay grew cwnd by %.1f, want about 3000", got)
 	}
-	// 200 ms queuing delay (twice the target): the window shrinks by the gain.
+	// 125 ms queuing delay (25% over the target): each acked byte takes a
+	// quarter byte off the window (multiplicative: a quarter per RTT).
 	for range 3 {
-		l.sample(205000, now, time.Second)
+		l.sample(130000, now, time.Second)
 	}
-	if l.ourDelay != 200*time.Millisecond {
+	if l.ourDelay != 125*time.Millisecond {
 		t.Fatalf("queuing delay %v", l.ourDelay)
 	}
 	before = l.cwnd
-	w := int(l.cwnd / 1000)
-	for range w {
-		l.acked(1000, true)
+	l.acked(4000, true)
+	if got := before - l.cwnd; got != 1000 {
+		t.Fatalf("4000 bytes acked at 1.25x target shrank cwnd by %.1f, want 1000", got)
 	}
-	if got := before - l.cwnd; got < 2900 || got > 3100 {
-		t.Fatalf("one window acked at 2x target shrank cwnd by %.1f, want about 3000", got)
+	// Far above the target the decrease is capped at half per window.
+	for range 3 {
+		l.sample(1005000, now, 2*time.Second)
+	}
+	before = l.cwnd
+	l.acked(4000, true)
+	if got := before - l.cwnd; got != 2000 {
+		t.Fatalf("4000 bytes acked at 10x target shrank cwnd by %.1f, want 2000", got)
 	}
 	// Exactly at the target: no change.
 	for range 3 {
