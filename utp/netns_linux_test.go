@@ -172,7 +172,9 @@ func TestLedbatYieldsToTCP(t *testing.T) {
 	// back; this machine's default may be BBR, so ask for cubic.
 	dialer := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
-		rc.Control(func(fd uintptr) { serr = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "cubic") })
+		rc.Control(func(fd uintptr) {
+			serr = unix.SetsockoptString(int(fd), unix.IPPROTO_TCP, unix.TCP_CONGESTION, "cubic")
+		})
 		return serr
 	}}
 	tb.in(t, tb.a, func() { td, err = dialer.Dial("tcp4", tl.Addr().String()) })
