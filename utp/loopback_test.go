@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -127,4 +128,57 @@ func TestLoopbackTransferSmallPackets(t *testing.T) {
 	defer acc.Close()
 	transfer(t, d, acc, 16<<20)
 	t.Logf("sender %+v", d.(*Conn).Stats())
+}
+
+// IPv6 loopback, and a dual-stack Socket (":0" on "udp") that an IPv4
+// Socket dials (its peers' addresses arrive v4-mapped and are unmapped).
+func TestLoopbackIPv6AndDualStack(t *testing.T) {
+	v6a, err := Listen("udp6", "[::1]:0", Config{})
+	if err != nil {
+		t.Skip("no IPv6 loopback:", err)
+	}
+	defer v6a.Close()
+	v6b, err := Listen("udp6", "[::1]:0", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v6b.Close()
+	d, acc := connPair(t, v6a, v6b)
+	transfer(t, d, acc, 4<<20)
+	acc.Close()
+
+	dual, err := Listen("udp", ":0", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dual.Close()
+	v4, err := Listen("udp4", "127.0.0.1:0", Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v4.Close()
+	port := dual.Addr().(*net.UDPAddr).Port
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go func() {
+		c, err := v4.DialContext(ctx, net.JoinHostPort("127.0.0.1", fmt.Sprint(port)))
+		if err != nil {
+			return
+		}
+		c.Write([]byte("hi"))
+		io.Copy(io.Discard, c)
+		c.Close()
+	}()
+	c, err := dual.AcceptContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "hi" {
+		t.Fatalf("dual-stack read %q %v", buf, err)
+	}
+	if ip := c.RemoteAddr().(*net.UDPAddr).IP; ip.To4() == nil || !ip.Equal(net.IPv4(127, 0, 0, 1)) {
+		t.Fatalf("remote %v", c.RemoteAddr())
+	}
+	c.Close()
 }
