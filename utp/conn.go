@@ -76,7 +76,7 @@ type Conn struct {
 	peerWnd   int         // the peer's advertised receive window
 	pktSize   int         // UDP payload of a full packet
 	mss       int         // data bytes of a full packet
-	peerLarge uint32      // the peer's extLarge, 0 if it sent none
+	peerLarge uint32      // the datagram size the peer reads whole (largeBit), 0 if unsaid
 	cc        ledbat
 	rtt       rttEstimator
 	limited   bool // the congestion window held data back since the last ack
@@ -161,7 +161,7 @@ func newConn(s *Socket, key connKey, sendID uint16, st connState) *Conn {
 	return c
 }
 
-// setPacketSize picks the packet size for the peer's extLarge value.
+// setPacketSize picks the packet size for what the peer said it reads.
 func (c *Conn) setPacketSize(peerLarge uint32) {
 	s := c.s
 	c.peerLarge = peerLarge
@@ -182,7 +182,7 @@ func (c *Conn) setPacketSize(peerLarge uint32) {
 	c.cc.setMSS(c.mss)
 }
 
-// advertiseLarge is the extLarge value we send: the datagram size we read.
+// advertiseLarge is the datagram size we say we read (0: say nothing).
 func (s *Socket) advertiseLarge() uint32 {
 	if s.cfg.MaxPacketSize > defaultPacketSize {
 		return maxDatagram

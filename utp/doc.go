@@ -49,14 +49,19 @@
 // and FIN consume a sequence number, as does SYN; STATE is an ACK; RESET
 // ends a connection. Extensions form a chain of (next type, length, body):
 // 1 is the selective ACK (a bitmask, a multiple of 4 bytes, bit i standing
-// for ack_nr+2+i). Unknown extensions are skipped, as libutp and libtorrent
-// do, which lets this package add one of its own (0x4c, a 4-byte "largest
-// datagram I read"): sent in the SYN and in the answer to it, it allows
-// packets up to the route's MTU (64 KiB on loopback) between two Sockets of
-// this package. Toward any other peer packets are 1400 bytes (libutp's
-// size, which fits tunnels within a 1500-byte path), or less when the
-// kernel reports a smaller route MTU; never below 1232 bytes (IPv6's minimum
-// MTU less headers), so a data packet carries at least 1,212 bytes.
+// for ack_nr+2+i), 2 libutp's "extension bits" (8 bytes). Unknown extensions
+// are skipped, as libutp and libtorrent do; libutp however takes a packet
+// whose first extension type is 3 or more for its pre-BEP-29 format, so new
+// types are unusable. This package instead sets a bit of its own in the
+// extension bits of its SYN and of the answer to it, meaning "I read
+// datagrams of 64 KiB whole"; between two Sockets of this package packets are
+// then as large as the route's MTU (64 KiB on loopback), with any other
+// implementation they stay small.
+//
+// Packet sizes toward other implementations: 1400 bytes (libutp's size,
+// which fits tunnels within a 1500-byte path), or less when the kernel
+// reports a smaller route MTU; never below 1232 bytes (IPv6's minimum MTU
+// less headers), so a data packet carries at least 1,212 bytes.
 //
 // # Connections
 //

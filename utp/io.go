@@ -37,8 +37,8 @@ type txBatch struct {
 	sys     txSys  // platform scratch (mmsghdrs, iovecs, sockaddrs)
 }
 
-// hdrSlot fits the header, a full SACK and the large-packet extension.
-const hdrSlot = headerLen + 2 + maxSackBytes + 6
+// hdrSlot fits the header, a full SACK and the extension bits.
+const hdrSlot = headerLen + 2 + maxSackBytes + 10
 
 func newTxBatch() *txBatch {
 	return &txBatch{msgs: make([]txMsg, 0, batchSize), hdrs: make([]byte, batchSize*hdrSlot)}

@@ -22,14 +22,17 @@ const version = 1
 // id, timestamp, timestamp difference, window, sequence and ack numbers.
 const headerLen = 20
 
-// Extension types. extSack is BEP 29's selective ACK. extLarge is this
-// package's own: its 4-byte body is the largest UDP payload the sender
-// reads whole. Other implementations skip unknown extensions (libutp and
-// libtorrent both walk the chain by length), so it is only ever honoured
-// between two Sockets of this package; without it packets stay small.
+// Extension types. extSack is BEP 29's selective ACK. extBits is libutp's
+// "extension bits" (8 bytes, which libutp and libtorrent accept and
+// ignore): this package sets largeBit in them, in the SYN and in the answer
+// to it, to say that it reads datagrams up to maxDatagram bytes whole; only
+// between two Sockets of this package are packets then larger than usual.
+// A new extension type cannot carry that: libutp takes a packet whose first
+// extension type is 3 or more for its pre-BEP-29 format and mangles it.
 const (
 	extSack  = 1
-	extLarge = 0x4c
+	extBits  = 2
+	largeBit = 0x01 // in the last byte of extBits
 )
 
 // maxSackBytes bounds the SACK bitmask we send (256 packets past ack_nr+1).
@@ -53,7 +56,7 @@ type header struct {
 type packet struct {
 	header
 	sack     []byte // selective ACK bitmask (nil when absent)
-	large    uint32 // extLarge's value, 0 when absent
+	large    uint32 // the datagram size the sender reads whole (largeBit), 0 when absent
 	payload  []byte
 	extCount int
 }
@@ -112,9 +115,9 @@ func parsePacket(b []byte, p *packet) error {
 				return fmt.Errorf("%w: selective ack length %d", ErrPacket, l)
 			}
 			p.sack = body
-		case extLarge:
-			if l == 4 {
-				p.large = binary.BigEndian.Uint32(body)
+		case extBits:
+			if l == 8 && body[7]&largeBit != 0 {
+				p.large = maxDatagram
 			}
 		}
 		off += l
@@ -123,9 +126,9 @@ func parsePacket(b []byte, p *packet) error {
 	return nil
 }
 
-// putHeader encodes h into b (at least headerLen+2+len(sack) bytes, plus 6
-// when large is set) with the extensions given, and returns the length
-// written.
+// putHeader encodes h into b (at least hdrSlot bytes) with the extensions
+// given (the extension bits with largeBit when large is not 0, first as
+// libutp wants, then the SACK) and returns the length written.
 func putHeader(b []byte, h *header, sack []byte, large uint32) int {
 	b[0] = h.typ<<4 | version
 	b[1] = 0
@@ -137,20 +140,21 @@ func putHeader(b []byte, h *header, sack []byte, large uint32) int {
 	binary.BigEndian.PutUint16(b[18:], h.ack)
 	n := headerLen
 	prev := 1 // where the previous "next extension" byte lives
+	if large != 0 {
+		b[prev] = extBits
+		b[n] = 0
+		b[n+1] = 8
+		clear(b[n+2 : n+10])
+		b[n+9] = largeBit
+		prev = n
+		n += 10
+	}
 	if len(sack) > 0 {
 		b[prev] = extSack
 		b[n] = 0
 		b[n+1] = byte(len(sack))
 		copy(b[n+2:], sack)
-		prev = n
 		n += 2 + len(sack)
-	}
-	if large != 0 {
-		b[prev] = extLarge
-		b[n] = 0
-		b[n+1] = 4
-		binary.BigEndian.PutUint32(b[n+2:], large)
-		n += 6
 	}
 	return n
 }

@@ -1,7 +1,8 @@
 # A libtorrent peer that speaks uTP only, for the utp package's interop tests.
-# usage: lt_utp.py DIR [PEER_HOST:PORT]
+# usage: lt_utp.py DIR [PEER_HOST:PORT | make]
 # Writes a 4 MiB payload (byte i is i*7 % 251) to DIR/payload, makes a v1
-# torrent of it (256 KiB pieces), seeds it listening on 127.0.0.1, prints
+# torrent of it (256 KiB pieces; "make" writes it to DIR/payload.torrent,
+# prints "IH <hex>" and exits), seeds it listening on 127.0.0.1, prints
 # "PORT <n>" and "IH <hex>", connects to PEER if given, then prints
 # "PEER <ip>:<port> utp=<bool> client=<name>" for each peer it sees. Exits
 # when stdin closes. Run with the python3 that has libtorrent.
@@ -21,6 +22,11 @@ lt.add_files(fs, path)
 ct = lt.create_torrent(fs, 256 << 10, flags=lt.create_torrent.v1_only)
 lt.set_piece_hashes(ct, d)
 ti = lt.torrent_info(ct.generate())
+if sys.argv[2:] == ["make"]:
+    with open(os.path.join(d, "payload.torrent"), "wb") as f:
+        f.write(lt.bencode(ct.generate()))
+    print("IH %s" % str(ti.info_hash()), flush=True)
+    sys.exit(0)
 
 ses = lt.session({
     "listen_interfaces": "127.0.0.1:0",
