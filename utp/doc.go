@@ -35,9 +35,9 @@
 // os.ErrDeadlineExceeded after a deadline; ErrReset, ErrRefused and
 // ErrTimeout wrap ECONNRESET, ECONNREFUSED and ETIMEDOUT as TCP's errors do).
 // Accept returns a connection once its initiator has answered our reply to
-// its SYN, which proves its address (BitTorrent initiators send their
-// handshake at once); a protocol whose server speaks first would never be
-// accepted.
+// its SYN, which proves its address: a Socket of this package answers at
+// once, libutp and libtorrent with their first data (BitTorrent initiators
+// send their handshake at once).
 //
 // # Packets
 //

@@ -46,7 +46,7 @@ func connPair(t testing.TB, a, b *Socket) (dialled, accepted net.Conn) {
 	if err != nil {
 		t.Fatal("dial:", err)
 	}
-	// The acceptor sees the connection once the initiator sends.
+	// A first message, read below, checks the stream.
 	if _, err := d.Write([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}

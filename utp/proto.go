@@ -44,6 +44,10 @@ func (c *Conn) onPacket(b *txBatch, p *packet, now time.Time) {
 		c.ackNr = p.seq - 1
 		c.setPacketSize(p.large)
 		c.process(b, p, now)
+		// Answer at once: the acceptor hands a connection to Accept only
+		// once its initiator has answered, and our application may wait
+		// for the other side to speak first.
+		c.needAck = true
 		close(c.dialDone)
 		return
 	case csSynRecv:

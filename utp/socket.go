@@ -198,9 +198,8 @@ func (s *Socket) Addr() net.Addr { return s.pc.LocalAddr() }
 
 // Accept waits for the next incoming uTP connection and returns it as a
 // net.Conn (a *Conn). A connection is returned once its initiator has
-// answered our reply to its SYN (it sent data or an ACK), which proves its
-// address; BitTorrent initiators send their handshake at once. After Close
-// it returns net.ErrClosed.
+// answered our reply to its SYN (with an ACK or data), which proves its
+// address. After Close it returns net.ErrClosed.
 func (s *Socket) Accept() (net.Conn, error) {
 	return s.AcceptContext(context.Background())
 }
@@ -387,14 +386,24 @@ func (s *Socket) readLoop() {
 	}
 	b := newTxBatch()
 	var pkt packet
+	errDelay := time.Duration(0)
 	for {
 		n, err := s.io.readBatch(msgs)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || s.isClosed() {
 				return
 			}
-			continue // a transient error (ICMP-reported) on an unconnected socket
+			// Transient (an ICMP report on an unconnected socket, or a
+			// PacketConn's own error): go on, backing off if it persists.
+			errDelay = min(max(2*errDelay, time.Millisecond), 100*time.Millisecond)
+			select {
+			case <-time.After(errDelay):
+			case <-s.closing:
+				return
+			}
+			continue
 		}
+		errDelay = 0
 		now := time.Now()
 		var cur *Conn
 		for i := 0; i < n; i++ {

@@ -298,3 +298,33 @@ func TestReset(t *testing.T) {
 		}
 	})
 }
+
+// The acceptor may speak first: a dialling Socket answers the SYN's reply
+// at once, so Accept returns without the initiator writing anything.
+func TestAcceptorSpeaksFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newMemNet(1)
+		n.delay = 10 * time.Millisecond
+		a, _ := New(n.listen(), Config{})
+		b, _ := New(n.listen(), Config{})
+		defer a.Close()
+		defer b.Close()
+		go func() {
+			c, err := b.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("banner"))
+			c.Close()
+		}()
+		d, err := a.DialContext(context.Background(), addrOf(b).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(d)
+		if err != nil || string(got) != "banner" {
+			t.Fatalf("read %q %v", got, err)
+		}
+		d.Close()
+	})
+}

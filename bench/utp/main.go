@@ -92,7 +92,7 @@ func utpPair(size int64, cfg utp.Config) (result, error) {
 	if err != nil {
 		return result{}, err
 	}
-	d.Write([]byte{0}) // the acceptor sees a connection once the initiator sends
+	d.Write([]byte{0}) // one byte first: both ends are then established
 	acc := <-accc
 	if _, err := io.ReadFull(acc, make([]byte, 1)); err != nil {
 		return result{}, err
