@@ -52,9 +52,8 @@ func TestSynFloodBounded(t *testing.T) {
 			r.send(t, addrOf(s), header{typ: stSyn, connID: uint16(i * 2), seq: 1}, nil)
 		}
 		synctest.Wait()
-		s.mu.RLock()
-		half, total := s.halfOpen, len(s.conns)
-		s.mu.RUnlock()
+		st := s.Stats()
+		half, total := st.HalfOpen, st.Conns
 		if half != 16 || total != 16 {
 			t.Fatalf("half-open %d, table %d, want 16", half, total)
 		}

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -125,6 +126,9 @@ type Socket struct {
 	conns    map[connKey]*Conn
 	halfOpen int
 	closed   bool
+	views    int  // open Listener views
+	refuse   bool // the last Listener view closed: incoming SYNs are refused
+	acceptDL deadline
 
 	acceptCh chan *Conn
 	closing  chan struct{}
@@ -183,6 +187,7 @@ func newSocket(pc net.PacketConn, cfg Config) *Socket {
 		timerWake: make(chan struct{}, 1),
 	}
 	s.acceptCh = make(chan *Conn, s.cfg.AcceptBacklog)
+	s.acceptDL = newDeadline()
 	s.raw = newRawConn(s)
 	return s
 }
@@ -206,6 +211,9 @@ func (s *Socket) Accept() (net.Conn, error) {
 
 // AcceptContext is Accept that also returns ctx.Err() when ctx ends first.
 func (s *Socket) AcceptContext(ctx context.Context) (*Conn, error) {
+	if s.acceptDL.expired() {
+		return nil, os.ErrDeadlineExceeded
+	}
 	select {
 	case c := <-s.acceptCh:
 		return c, nil
@@ -213,6 +221,8 @@ func (s *Socket) AcceptContext(ctx context.Context) (*Conn, error) {
 		return nil, net.ErrClosed
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-s.acceptDL.wait():
+		return nil, os.ErrDeadlineExceeded
 	}
 }
 
@@ -233,6 +243,7 @@ func (s *Socket) Close() error {
 	}
 	s.mu.Unlock()
 	close(s.closing)
+	s.acceptDL.stop()
 	b := batchPool.Get().(*txBatch)
 	for _, c := range conns {
 		c.mu.Lock()
@@ -346,6 +357,29 @@ func (s *Socket) DialAddrPort(ctx context.Context, addr netip.AddrPort) (*Conn, 
 		return nil, err
 	}
 	return c, nil
+}
+
+// SocketStats are a Socket's counters.
+type SocketStats struct {
+	Received, Sent      uint64 // datagrams
+	Malformed           uint64 // uTP-looking datagrams that did not parse
+	NoConnection        uint64 // uTP packets for no connection (answered with RESET)
+	Other, OtherDropped uint64 // non-uTP datagrams for the PacketConn view, and those dropped (queue full)
+	SynDropped          uint64 // SYNs refused: half-open or connection limit, no listener
+	Conns, HalfOpen     int    // connections now in the table, and of them half-open
+}
+
+// Stats returns the Socket's counters.
+func (s *Socket) Stats() SocketStats {
+	s.mu.RLock()
+	conns, half := len(s.conns), s.halfOpen
+	s.mu.RUnlock()
+	return SocketStats{
+		Received: s.stats.rx.Load(), Sent: s.stats.tx.Load(), Malformed: s.stats.rxBad.Load(),
+		NoConnection: s.stats.rxNoConn.Load(), Other: s.stats.rxOther.Load(),
+		OtherDropped: s.stats.rxOtherDropped.Load(), SynDropped: s.stats.synDropped.Load(),
+		Conns: conns, HalfOpen: half,
+	}
 }
 
 // flush sends b's datagrams and empties it.
@@ -485,7 +519,12 @@ func (s *Socket) unknown(b *txBatch, addr netip.AddrPort, p *packet, now time.Ti
 	if p.typ == stReset {
 		return
 	}
-	h := header{typ: stReset, connID: p.connID, ts: s.micros(now), seq: uint16(rand.Uint32()), ack: p.seq}
+	s.sendReset(b, addr, p.connID, p.seq, now)
+}
+
+// sendReset answers a packet that has no connection.
+func (s *Socket) sendReset(b *txBatch, addr netip.AddrPort, id, seq uint16, now time.Time) {
+	h := header{typ: stReset, connID: id, ts: s.micros(now), seq: uint16(rand.Uint32()), ack: seq}
 	slot := b.slot()
 	n := putHeader(slot, &h, nil, 0)
 	b.msgs = append(b.msgs, txMsg{hdr: slot[:n], addr: addr})
@@ -497,6 +536,14 @@ func (s *Socket) unknown(b *txBatch, addr netip.AddrPort, p *packet, now time.Ti
 func (s *Socket) incomingSyn(b *txBatch, addr netip.AddrPort, p *packet, now time.Time) {
 	key := connKey{addr, p.connID + 1}
 	s.mu.Lock()
+	if s.refuse && !s.closed {
+		// No listener: refuse as a closed TCP port does (one small reply
+		// per SYN, no amplification).
+		s.mu.Unlock()
+		s.stats.synDropped.Add(1)
+		s.sendReset(b, addr, p.connID, p.seq, now)
+		return
+	}
 	if s.closed || s.halfOpen >= s.cfg.MaxHalfOpen || len(s.conns) >= s.cfg.MaxConns {
 		s.mu.Unlock()
 		s.stats.synDropped.Add(1)
