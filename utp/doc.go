@@ -23,12 +23,16 @@
 //		}
 //	}()
 //
+//	// Or through an acceptor pool, with a Listener view: its Close stops
+//	// accepting (SYNs are then refused) without closing the Socket.
+//	pool.AddListener(ctx, s.Listener(), 8)
+//
 //	// Outgoing:
 //	c, err := s.DialContext(ctx, "203.0.113.5:51413")
 //
 //	// The DHT on the same port (github.com/anacrolix/dht/v2):
 //	cfg := dht.NewDefaultServerConfig()
-//	cfg.Conn = s.PacketConn()
+//	cfg.Conn = s.PacketConn() // closing it does not close the Socket
 //
 // A Conn is a net.Conn: Read, Write, Close and the deadline methods keep its
 // contract (io.EOF after the peer's FIN, net.ErrClosed after Close,
