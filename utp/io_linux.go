@@ -269,3 +269,21 @@ func (m *mmsgIO) routeMTU(addr netip.AddrPort) int {
 	}
 	return mtu
 }
+
+// growBuffers raises the socket's buffers to socketBuffer past the sysctl
+// caps (SO_RCVBUFFORCE, SO_SNDBUFFORCE) when the process may (CAP_NET_ADMIN);
+// otherwise it leaves them as they are.
+func growBuffers(u *net.UDPConn) {
+	rc, err := u.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) {
+		for _, o := range [][2]int{{unix.SO_RCVBUF, unix.SO_RCVBUFFORCE}, {unix.SO_SNDBUF, unix.SO_SNDBUFFORCE}} {
+			// The kernel reports twice the size set (its bookkeeping).
+			if got, err := unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, o[0]); err == nil && got < 2*socketBuffer {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, o[1], socketBuffer)
+			}
+		}
+	})
+}

@@ -84,6 +84,10 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// socketBuffer is the kernel buffer size asked for each direction: room for
+// 64 large datagrams or about 3000 small ones.
+const socketBuffer = 4 << 20
+
 // Packet sizes (UDP payload, header included).
 const (
 	minPacketSize     = 150  // smallest configurable (tests)
@@ -163,9 +167,11 @@ func Listen(network, address string, cfg Config) (*Socket, error) {
 func New(pc net.PacketConn, cfg Config) (*Socket, error) {
 	s := newSocket(pc, cfg)
 	if u, ok := pc.(*net.UDPConn); ok {
-		// Best effort: the kernel caps these at net.core.[rw]mem_max.
-		_ = u.SetReadBuffer(4 << 20)
-		_ = u.SetWriteBuffer(4 << 20)
+		// Best effort: the kernel caps these at net.core.[rw]mem_max
+		// (raised past it where the process may, see growBuffers).
+		_ = u.SetReadBuffer(socketBuffer)
+		_ = u.SetWriteBuffer(socketBuffer)
+		growBuffers(u)
 	}
 	s.wg.Add(2)
 	go s.readLoop()
