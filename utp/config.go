@@ -82,4 +82,3 @@ const (
 	safePacketSize    = 1232 // IPv6's minimum MTU less IPv6 and UDP headers
 	defaultPacketSize = 1400 // libutp's choice: fits common tunnels within 1500
 )
-
