@@ -65,6 +65,7 @@ func (srv *server) onPeerUp(p *Peer) {
 		payload := srv.extHandshake(p)
 		p.queue(func(b []byte) []byte { return peerwire.AppendExtended(b, 0, payload) })
 	}
+	srv.sendPort(p)
 	srv.publish(srv.s.Stats().Phase) // the new peer in Stats at once
 	srv.log.Debug("peer connected", "peer", p.addr, "outgoing", p.outgoing, "fast", p.fast, "ext", p.ext,
 		"encrypted", p.mc != nil && p.mc.Encrypted())

@@ -42,6 +42,14 @@ type EnvConfig struct {
 	// zero value, tries MSE and falls back to plain; Require, Off). The
 	// listener has its own (transport.ListenConfig.Encryption).
 	Encryption mse.Policy
+	// Transport is how outgoing connections are made (transport.Both, the
+	// zero value: uTP first, then TCP; TCP; UTP). uTP needs a Listener
+	// with uTP sockets (transport.ListenConfig.UTP): connections leave
+	// from its port. Without one every dial is TCP.
+	Transport transport.Mode
+	// DHT, when set, is the process's DHT node for the BEP 5 PORT
+	// message (see DHT).
+	DHT DHT
 }
 
 // Env is what the sessions of a process share: the hashing workers, the
@@ -58,6 +66,7 @@ type Env struct {
 	down, up limiter
 	maxPeers int64        // 0: no cap
 	peers    atomic.Int64 // connected peers of every session
+	dht      DHT          // nil: no DHT
 
 	closeOnce sync.Once
 }
@@ -76,8 +85,13 @@ func NewEnv(cfg EnvConfig) *Env {
 		dialer:   transport.NewDialer(cfg.MaxHalfOpen, cfg.BindAddr),
 		blocks:   newBlockPool(cfg.MaxInflightBlocks),
 		maxPeers: int64(max(cfg.MaxPeers, 0)),
+		dht:      cfg.DHT,
 	}
 	e.dialer.SetEncryption(cfg.Encryption)
+	if cfg.Listener != nil {
+		e.dialer.SetUTP(cfg.Listener.UTPSockets()...)
+	}
+	e.dialer.SetMode(cfg.Transport)
 	e.hashers = newHashPool(cfg.HashWorkers, e.blocks)
 	e.SetRateLimits(cfg.DownloadRate, cfg.UploadRate)
 	return e
@@ -98,6 +112,19 @@ func (e *Env) Peers() int { return int(e.peers.Load()) }
 
 // SetEncryption changes what outgoing connections try, from the next dial.
 func (e *Env) SetEncryption(p mse.Policy) { e.dialer.SetEncryption(p) }
+
+// SetTransport changes how outgoing connections are made, from the next
+// dial.
+func (e *Env) SetTransport(m transport.Mode) { e.dialer.SetMode(m) }
+
+// HintUTP records peers known to speak uTP (PEX entries with the uTP flag,
+// 0x04): under transport.Both they are dialled over uTP without the short
+// first timeout.
+func (e *Env) HintUTP(addrs ...netip.AddrPort) {
+	for _, a := range addrs {
+		e.dialer.HintUTP(a)
+	}
+}
 
 // Listener returns the shared listening port, or nil.
 func (e *Env) Listener() *transport.Listener { return e.listener }

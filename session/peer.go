@@ -13,6 +13,7 @@ import (
 
 	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/transport"
 )
 
 // Limits of one peer connection.
@@ -50,6 +51,7 @@ type torrentFacts struct {
 	left      atomic.Int64 // bytes of wanted pieces not verified (the core's, published)
 	store     blockReader
 	env       *Env
+	dht       DHT     // the environment's, or nil (none, or a private torrent)
 	down, up  limiter // this session's limits (the environment's apply too)
 	log       *slog.Logger
 
@@ -81,6 +83,9 @@ func (f *torrentFacts) ourHandshake() peerwire.Handshake {
 	h := peerwire.Handshake{InfoHash: f.infoHash, PeerID: f.peerID}
 	h.SetFast()
 	h.SetExtended()
+	if f.dht != nil {
+		h.SetDHT()
+	}
 	return h
 }
 
@@ -107,7 +112,10 @@ type Peer struct {
 	fast     bool // BEP 6 negotiated
 	ext      bool // BEP 10 negotiated
 	outgoing bool
-	owner    interface{ Cast(any) error } // the connection process owning p, told when it ends
+	// transport is "tcp" or "utp" (transport.Name).
+	transport string
+	portSeen  bool                         // a PORT message was taken (reader-owned)
+	owner     interface{ Cast(any) error } // the connection process owning p, told when it ends
 
 	ctx    context.Context // cancelled on close (unblocks waits)
 	cancel context.CancelFunc
@@ -149,22 +157,23 @@ type Peer struct {
 func newPeer(conn net.Conn, addr netip.AddrPort, remote peerwire.Handshake, ours peerwire.Handshake, f *torrentFacts, s sink, outgoing bool) *Peer {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Peer{
-		addr:     addr,
-		conn:     conn,
-		f:        f,
-		sink:     s,
-		remote:   remote,
-		fast:     remote.SupportsFast() && ours.SupportsFast(),
-		ext:      remote.SupportsExtended() && ours.SupportsExtended(),
-		outgoing: outgoing,
-		ctx:      ctx,
-		cancel:   cancel,
-		credits:  make(chan struct{}, maxQueuedEvents),
-		choking:  true,
-		wake:     make(chan struct{}, 1),
-		done:     make(chan struct{}),
-		out:      make([]byte, 0, 1024),
-		spare:    make([]byte, 0, 1024),
+		addr:      addr,
+		conn:      conn,
+		f:         f,
+		sink:      s,
+		remote:    remote,
+		fast:      remote.SupportsFast() && ours.SupportsFast(),
+		ext:       remote.SupportsExtended() && ours.SupportsExtended(),
+		outgoing:  outgoing,
+		transport: transport.Name(conn),
+		ctx:       ctx,
+		cancel:    cancel,
+		credits:   make(chan struct{}, maxQueuedEvents),
+		choking:   true,
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		out:       make([]byte, 0, 1024),
+		spare:     make([]byte, 0, 1024),
 	}
 	if mc, ok := conn.(*mse.Conn); ok {
 		if mc.Encrypted() {

@@ -39,7 +39,10 @@ func (p *Peer) readLoop(r *peerwire.Reader) error {
 		p.lastRecv.Store(time.Now().UnixNano())
 		var ev event
 		switch m.ID {
-		case peerwire.MsgKeepAlive, peerwire.MsgPort:
+		case peerwire.MsgKeepAlive:
+			continue
+		case peerwire.MsgPort:
+			p.onPort(m.Port)
 			continue
 		case peerwire.MsgPiece:
 			if err := p.readBlock(r, m); err != nil {

@@ -97,6 +97,7 @@ func (srv *server) Init(ctx context.Context) (Phase, *server, []statem.Action, e
 		env:       srv.env,
 		log:       srv.log,
 	}
+	srv.f.dht = srv.dhtFor()
 	for _, fi := range info.Files {
 		srv.f.files = append(srv.f.files, fileFacts{length: fi.Length, padding: fi.Padding || len(fi.SymlinkPath) > 0})
 	}

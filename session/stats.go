@@ -35,7 +35,7 @@ type PeerStats struct {
 	Outgoing   bool   // we dialled it
 	Fast       bool   // BEP 6 negotiated
 	Encrypted  bool   // MSE with RC4 (an *mse.Conn)
-	Transport  string // "tcp" (or "utp")
+	Transport  string // "tcp" or "utp"
 	Choking    bool   // we choke it
 	Interested bool   // we are interested in it
 	// PeerChoking and PeerInterested are the peer's side.
@@ -88,7 +88,7 @@ func (srv *server) publish(ph Phase) {
 			Outgoing:   p.outgoing,
 			Fast:       p.fast,
 			Encrypted:  p.mc != nil && p.mc.Encrypted(),
-			Transport:  "tcp",
+			Transport:  p.transport,
 			Choking:    p.isChoking(),
 			Downloaded: p.downloaded.Load(),
 			Uploaded:   p.uploaded.Load(),

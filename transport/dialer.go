@@ -10,6 +10,7 @@ import (
 
 	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/utp"
 )
 
 // HandshakeTimeout bounds a dial plus the handshake exchange (MSE
@@ -29,6 +30,10 @@ type Dialer struct {
 	local  net.Addr // source address of outgoing connections, or nil
 	policy atomic.Uint32
 	memory mse.Memory // peers that answered plain but not MSE
+	utp    []*utp.Socket
+	mode   atomic.Uint32 // Mode
+	paths  paths         // which transport worked, per peer
+	first  time.Duration // UTPFirstTimeout, shortened by tests
 }
 
 // NewDialer returns a dialer allowing maxHalfOpen dials in progress (0:
@@ -38,7 +43,7 @@ func NewDialer(maxHalfOpen int, local netip.Addr) *Dialer {
 	if maxHalfOpen <= 0 {
 		maxHalfOpen = DefaultMaxHalfOpen
 	}
-	d := &Dialer{sem: make(chan struct{}, maxHalfOpen)}
+	d := &Dialer{sem: make(chan struct{}, maxHalfOpen), first: UTPFirstTimeout}
 	if local.IsValid() && !local.IsUnspecified() {
 		d.local = &net.TCPAddr{IP: local.AsSlice()}
 	}
@@ -66,12 +71,9 @@ func (d *Dialer) DialPeer(ctx context.Context, a netip.AddrPort, ours peerwire.H
 	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
 	md := mse.Dialer{
-		Policy: mse.Policy(d.policy.Load()),
-		Memory: &d.memory,
-		Transport: func(ctx context.Context, addr netip.AddrPort) (net.Conn, error) {
-			nd := net.Dialer{LocalAddr: d.local}
-			return nd.DialContext(ctx, "tcp", addr.String())
-		},
+		Policy:    mse.Policy(d.policy.Load()),
+		Memory:    &d.memory,
+		Transport: d.dialTransport,
 	}
 	c, h, err := md.Dial(ctx, a, ours)
 	if err != nil {

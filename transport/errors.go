@@ -16,4 +16,7 @@ var (
 	ErrHalfOpen = errors.New("transport: too many half-open connections from one address")
 	// ErrRegistered: another handler serves the info-hash on this listener.
 	ErrRegistered = errors.New("transport: info-hash already served on this listener")
+	// ErrBadMode: ParseMode was given something other than tcp, utp or
+	// both.
+	ErrBadMode = errors.New("transport: bad transport")
 )

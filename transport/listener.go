@@ -15,6 +15,7 @@ import (
 	"github.com/effusion-bt/effusion/acceptor"
 	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/utp"
 )
 
 // Handler is a torrent as the listener sees it.
@@ -42,6 +43,12 @@ type ListenConfig struct {
 	// zero value, Prefer, accepts plain and MSE; Require refuses plain;
 	// Off refuses MSE).
 	Encryption mse.Policy
+	// UTP opens, beside the TCP port, uTP on the same UDP port number (see
+	// Listener.UTPSockets): its incoming connections join the same
+	// acceptor pool, limits, MSE sniffing and routing as TCP ones.
+	UTP bool
+	// UTPConfig configures the uTP sockets.
+	UTPConfig utp.Config
 	// Logger receives the listener's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -63,6 +70,7 @@ const (
 type Listener struct {
 	pool    *acceptor.Pool
 	addr    netip.AddrPort
+	utp     []*utp.Socket // ListenConfig.UTP: IPv4 first
 	log     *slog.Logger
 	perIP   int
 	timeout time.Duration // FirstByteTimeout, shortened by tests
@@ -120,11 +128,12 @@ func Listen(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 	if cfg.MaxHalfOpenPerIP <= 0 {
 		cfg.MaxHalfOpenPerIP = DefaultMaxHalfOpenPerIP
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, socks, err := listenPorts(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("transport: listen %s: %w", cfg.Addr, err)
+		return nil, err
 	}
 	l := &Listener{
+		utp:      socks,
 		log:      cfg.Logger,
 		perIP:    cfg.MaxHalfOpenPerIP,
 		timeout:  FirstByteTimeout,
@@ -146,14 +155,21 @@ func Listen(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 	})
 	if err != nil {
 		ln.Close()
-		return nil, err
-	}
-	if _, err := pool.AddListener(ctx, ln, max(2, runtime.GOMAXPROCS(0))); err != nil {
-		pool.Close()
-		ln.Close()
+		l.closeUTP()
 		return nil, err
 	}
 	l.pool = pool
+	if _, err := pool.AddListener(ctx, ln, max(2, runtime.GOMAXPROCS(0))); err != nil {
+		ln.Close()
+		l.Close()
+		return nil, err
+	}
+	for _, s := range socks {
+		if _, err := pool.AddListener(ctx, s.Listener(), 2); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	return l, nil
 }
 
@@ -161,13 +177,21 @@ func Listen(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 func (l *Listener) Addr() netip.AddrPort { return l.addr }
 
 // Close stops accepting and closes every incoming connection (established
-// ones included: their handlers see their connections fail).
+// ones included: their handlers see their connections fail), then the uTP
+// sockets (outgoing uTP connections and the DHT's view fail with them).
 func (l *Listener) Close() error {
 	err := l.pool.Close()
 	if errors.Is(err, acceptor.ErrClosed) {
-		return nil
+		err = nil
 	}
+	l.closeUTP()
 	return err
+}
+
+func (l *Listener) closeUTP() {
+	for _, s := range l.utp {
+		s.Close() // net.ErrClosed the second time
+	}
 }
 
 // Register routes incoming handshakes for infoHash to h; ErrRegistered if

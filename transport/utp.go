@@ -1,0 +1,241 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/effusion-bt/effusion/mse"
+	"github.com/effusion-bt/effusion/utp"
+)
+
+// Mode says which transports outgoing connections use. Incoming
+// connections are accepted on both whatever the mode (the listener's uTP
+// sockets also carry the DHT).
+type Mode uint8
+
+// Modes of a Dialer.
+const (
+	// Both (the zero value) tries uTP first, for at most UTPFirstTimeout
+	// unless the peer is known to speak uTP, then TCP; what worked is
+	// remembered per address. This is libtorrent's order: most peers
+	// prefer uTP, and a peer that does not speak it costs one short
+	// wait, once.
+	Both Mode = iota
+	// TCP dials TCP only.
+	TCP
+	// UTP dials uTP only.
+	UTP
+)
+
+var modeNames = [...]string{"both", "tcp", "utp"}
+
+// String returns "both", "tcp" or "utp".
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// ParseMode parses "both", "tcp" or "utp".
+func ParseMode(s string) (Mode, error) {
+	for i, n := range modeNames {
+		if s == n {
+			return Mode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("%w %q: want tcp, utp or both", ErrBadMode, s)
+}
+
+// Set implements flag.Value (and pflag.Value).
+func (m *Mode) Set(s string) error {
+	v, err := ParseMode(s)
+	if err == nil {
+		*m = v
+	}
+	return err
+}
+
+// Type implements pflag.Value.
+func (m *Mode) Type() string { return "tcp|utp|both" }
+
+// UTPFirstTimeout bounds the uTP attempt of a Both dial to a peer not known
+// to speak uTP, before TCP is tried: room for the SYN and one
+// retransmission (uTP retransmits a SYN after 1 s, then 2 s).
+const UTPFirstTimeout = 3 * time.Second
+
+// Transport names of Name.
+const (
+	NameTCP = "tcp"
+	NameUTP = "utp"
+)
+
+// Name returns the transport under a peer connection: "utp" for a uTP
+// connection (bare or under MSE), else "tcp".
+func Name(c net.Conn) string {
+	if mc, ok := c.(*mse.Conn); ok {
+		c = mc.NetConn()
+	}
+	if _, ok := c.(*utp.Conn); ok {
+		return NameUTP
+	}
+	return NameTCP
+}
+
+// listenPorts opens the TCP listener and, with cfg.UTP, the uTP sockets on the
+// same port number: one per address family the address allows (an
+// unspecified host gets udp4 and, where the host has IPv6, udp6; the IPv4
+// socket comes first). When the port is 0 and the UDP port of the TCP port
+// picked is taken, it tries again with another.
+func listenPorts(cfg ListenConfig) (net.Listener, []*utp.Socket, error) {
+	host, port, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("transport: listen %s: %w", cfg.Addr, err)
+	}
+	const tries = 16
+	for i := 0; ; i++ {
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("transport: listen %s: %w", cfg.Addr, err)
+		}
+		if !cfg.UTP {
+			return ln, nil, nil
+		}
+		p := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		socks, err := listenUTP(host, p, cfg.UTPConfig)
+		if err == nil {
+			return ln, socks, nil
+		}
+		ln.Close()
+		if port != "0" || i == tries-1 || !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, nil, fmt.Errorf("transport: uTP on UDP port %s: %w", p, err)
+		}
+	}
+}
+
+// listenUTP opens the uTP sockets of host:port (see listenPorts). The socket
+// of a second family is optional: a host without IPv6 gets uTP over IPv4
+// only.
+func listenUTP(host, port string, cfg utp.Config) ([]*utp.Socket, error) {
+	type want struct{ network, host string }
+	var ws []want
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case host == "" || ip.IsUnspecified() && ip.Is6():
+		// IPv4 first: the DHT runs on the first socket, and the Mainline
+		// DHT is IPv4 (a dual-stack socket would make it IPv6).
+		ws = []want{{"udp4", "0.0.0.0"}, {"udp6", "::"}}
+	case err != nil:
+		ws = []want{{"udp", host}} // a host name
+	case ip.Unmap().Is4():
+		ws = []want{{"udp4", ip.Unmap().String()}}
+	default:
+		ws = []want{{"udp6", host}}
+	}
+	var socks []*utp.Socket
+	for i, w := range ws {
+		s, err := utp.Listen(w.network, net.JoinHostPort(w.host, port), cfg)
+		if err != nil {
+			if i > 0 && !errors.Is(err, syscall.EADDRINUSE) {
+				continue
+			}
+			for _, o := range socks {
+				o.Close()
+			}
+			return nil, err
+		}
+		socks = append(socks, s)
+	}
+	return socks, nil
+}
+
+// UTPSockets returns the listener's uTP sockets, IPv4 first (none without
+// ListenConfig.UTP). They carry incoming and outgoing uTP connections and,
+// through PacketConn, the DHT; the listener closes them at Close.
+func (l *Listener) UTPSockets() []*utp.Socket { return l.utp }
+
+// SetUTP makes the dialer dial uTP through these sockets (a listener's
+// UTPSockets: outgoing uTP connections leave from the listening port, as
+// peers expect). Call it before the first dial.
+func (d *Dialer) SetUTP(socks ...*utp.Socket) { d.utp = socks }
+
+// SetMode sets which transports outgoing connections use, from the next
+// dial. Without uTP sockets (SetUTP) every mode dials TCP.
+func (d *Dialer) SetMode(m Mode) { d.mode.Store(uint32(m)) }
+
+// HintUTP records that the peer at a speaks uTP (a PEX entry with the uTP
+// flag, BEP 11's 0x04): under Both it is dialled over uTP without the
+// short first timeout, even if uTP failed there before.
+func (d *Dialer) HintUTP(a netip.AddrPort) { d.paths.set(unmap(a), pathUTP) }
+
+// PrefersUTP reports whether a is remembered as speaking uTP.
+func (d *Dialer) PrefersUTP(a netip.AddrPort) bool { return d.paths.get(unmap(a)) == pathUTP }
+
+// utpFor returns the uTP socket of a's address family, or nil.
+func (d *Dialer) utpFor(a netip.AddrPort) *utp.Socket {
+	v4 := a.Addr().Unmap().Is4()
+	for _, s := range d.utp {
+		if ua, ok := s.Addr().(*net.UDPAddr); ok && (ua.IP.To4() != nil) == v4 {
+			return s
+		}
+	}
+	return nil
+}
+
+// dialTransport makes the connection under a handshake, by the mode.
+func (d *Dialer) dialTransport(ctx context.Context, a netip.AddrPort) (net.Conn, error) {
+	a = unmap(a)
+	mode := Mode(d.mode.Load())
+	s := d.utpFor(a)
+	switch {
+	case s == nil || mode == TCP:
+		return d.dialTCP(ctx, a)
+	case mode == UTP:
+		return dialUTP(ctx, s, a)
+	}
+	known := d.paths.get(a)
+	if known == pathTCP {
+		return d.dialTCP(ctx, a)
+	}
+	uctx, cancel := ctx, context.CancelFunc(func() {})
+	if known != pathUTP {
+		uctx, cancel = context.WithTimeout(ctx, d.first)
+	}
+	c, err := dialUTP(uctx, s, a)
+	cancel()
+	if err == nil {
+		d.paths.set(a, pathUTP)
+		return c, nil
+	}
+	if ctx.Err() != nil {
+		return nil, err
+	}
+	tc, terr := d.dialTCP(ctx, a)
+	if terr != nil {
+		// Neither answered: the peer is down, which says nothing of uTP.
+		return nil, fmt.Errorf("%w (after uTP: %v)", terr, err)
+	}
+	d.paths.set(a, pathTCP)
+	return tc, nil
+}
+
+func dialUTP(ctx context.Context, s *utp.Socket, a netip.AddrPort) (net.Conn, error) {
+	c, err := s.DialAddrPort(ctx, a)
+	if err != nil {
+		return nil, fmt.Errorf("utp: dial %v: %w", a, err)
+	}
+	return c, nil
+}
+
+func (d *Dialer) dialTCP(ctx context.Context, a netip.AddrPort) (net.Conn, error) {
+	nd := net.Dialer{LocalAddr: d.local}
+	return nd.DialContext(ctx, "tcp", a.String())
+}
+
+func unmap(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }
