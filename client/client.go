@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/effusion-bt/effusion/dht"
+	"github.com/effusion-bt/effusion/lsd"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/session"
@@ -42,6 +44,8 @@ type Client struct {
 	listener *transport.Listener
 	env      *session.Env
 	peerID   [20]byte
+	dht      *dht.Node    // nil: off (dht.go)
+	lsd      *lsd.Service // nil: off (lsd.go)
 
 	mu       sync.Mutex
 	torrents map[[20]byte]*Torrent
@@ -69,7 +73,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := transport.Listen(ctx, transport.ListenConfig{Addr: cfg.ListenAddr, Logger: cfg.Logger, Encryption: cfg.Encryption})
+	ln, err := transport.Listen(ctx, cfg.listenConfig())
 	if err != nil {
 		st.close()
 		return nil, err
@@ -84,6 +88,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		stopLoop: make(chan struct{}),
 		loopDone: make(chan struct{}),
 	}
+	if err := c.startDHT(ctx); err != nil {
+		ln.Close()
+		st.close()
+		return nil, err
+	}
+	c.startLSD(ctx)
 	c.env = session.NewEnv(session.EnvConfig{
 		Listener:     ln,
 		MaxPeers:     cfg.MaxPeers,
@@ -91,9 +101,12 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		DownloadRate: cfg.DownloadRate,
 		UploadRate:   cfg.UploadRate,
 		Encryption:   cfg.Encryption,
+		Transport:    cfg.Transport,
+		DHT:          c.sessionDHT(),
 	})
 	if err := c.restore(ctx); err != nil {
 		c.env.Close()
+		c.closeDiscovery()
 		ln.Close()
 		st.close()
 		return nil, err
@@ -399,6 +412,7 @@ func (c *Client) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	err := c.saveAll(ts, true)
+	c.closeDiscovery()
 	c.listener.Close()
 	c.env.Close()
 	if cerr := c.store.close(); err == nil {

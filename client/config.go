@@ -7,15 +7,17 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/effusion-bt/effusion/mse"
+	"github.com/effusion-bt/effusion/transport"
 )
 
 // Config configures a Client. The zero value of every field is a sensible
 // default.
 type Config struct {
-	// DataDir holds the resume store (and, later, the DHT's nodes). Empty
+	// DataDir holds the resume store and the DHT's saved nodes. Empty
 	// means the platform's user data directory: $XDG_DATA_HOME/effusion or
 	// ~/.local/share/effusion on Linux. A leading "~/" is the home
 	// directory.
@@ -56,6 +58,30 @@ type Config struct {
 	LazyShutdown bool
 	// Logger receives the client's logs; nil means slog.Default().
 	Logger *slog.Logger
+
+	// Transport is how peers are dialled: transport.Both (the zero value)
+	// tries uTP first and falls back to TCP, as libtorrent does;
+	// transport.TCP or transport.UTP only one. Incoming peers are accepted
+	// on both: uTP listens on the UDP port of the same number as
+	// ListenAddr's, which the DHT shares.
+	Transport transport.Mode
+	// NoDHT leaves the DHT (BEP 5) off. Otherwise one DHT node runs on the
+	// uTP socket, its routing table saved in DataDir, and every torrent
+	// that is not private (BEP 27) searches and announces itself on it.
+	NoDHT bool
+	// DHTBootstrap lists the HOST:PORT nodes the DHT starts from when it
+	// has no saved nodes. nil means dht.DefaultBootstrap (the public
+	// routers), except in a test binary, where nil means none so that no
+	// test reaches the internet by default; an empty list means none.
+	DHTBootstrap []string
+	// NoLSD leaves local service discovery (BEP 14 multicast) off. In a
+	// test binary it is always off: multicast leaves the machine.
+	NoLSD bool
+
+	// lsdInTests turns LSD on in a test binary (the package's own tests,
+	// inside network namespaces), with these shorter intervals.
+	lsdInTests          bool
+	lsdInterval, lsdGap time.Duration
 }
 
 // Defaults of Config.
@@ -91,6 +117,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if testing.Testing() {
+		if c.DHTBootstrap == nil {
+			c.DHTBootstrap = []string{}
+		}
+		c.NoLSD = c.NoLSD || !c.lsdInTests
 	}
 	return c, nil
 }

@@ -82,6 +82,7 @@ type Torrent struct {
 	base      [2]int64         // uploaded, downloaded before the current session
 	wanted    int64            // bytes of the wanted pieces, for wantedKey...
 	wantedKey string           // ...the priorities wanted was computed for
+	disc      *discovery       // the session's DHT announcer and LSD entry (dht.go)
 }
 
 // InfoHash returns the torrent's info-hash.
@@ -144,6 +145,7 @@ func (t *Torrent) start(ctx context.Context) error {
 		return err
 	}
 	t.sess, t.lastErr = s, nil
+	t.disc = c.discover(t, s)
 	t.notify()
 	return nil
 }
@@ -157,6 +159,7 @@ func (t *Torrent) stop(ctx context.Context) error {
 	if s == nil {
 		return nil
 	}
+	t.stopDiscovery(ctx)
 	err := s.Stop(ctx)
 	if err != nil && ctx.Err() != nil {
 		// Out of time: stop it anyway, without waiting for trackers.

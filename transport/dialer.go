@@ -34,6 +34,8 @@ type Dialer struct {
 	mode   atomic.Uint32 // Mode
 	paths  paths         // which transport worked, per peer
 	first  time.Duration // UTPFirstTimeout, shortened by tests
+	// headStart is UTPHeadStart, changed by tests
+	headStart time.Duration
 }
 
 // NewDialer returns a dialer allowing maxHalfOpen dials in progress (0:
@@ -43,7 +45,7 @@ func NewDialer(maxHalfOpen int, local netip.Addr) *Dialer {
 	if maxHalfOpen <= 0 {
 		maxHalfOpen = DefaultMaxHalfOpen
 	}
-	d := &Dialer{sem: make(chan struct{}, maxHalfOpen), first: UTPFirstTimeout}
+	d := &Dialer{sem: make(chan struct{}, maxHalfOpen), first: UTPFirstTimeout, headStart: UTPHeadStart}
 	if local.IsValid() && !local.IsUnspecified() {
 		d.local = &net.TCPAddr{IP: local.AsSlice()}
 	}

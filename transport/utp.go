@@ -21,11 +21,13 @@ type Mode uint8
 
 // Modes of a Dialer.
 const (
-	// Both (the zero value) tries uTP first, for at most UTPFirstTimeout
-	// unless the peer is known to speak uTP, then TCP; what worked is
-	// remembered per address. This is libtorrent's order: most peers
-	// prefer uTP, and a peer that does not speak it costs one short
-	// wait, once.
+	// Both (the zero value) prefers uTP, as libtorrent does: a peer not
+	// known yet is dialled over uTP at once and over TCP too after
+	// UTPHeadStart without an answer, and the first connection wins; what
+	// won is remembered per address, so later dials use it alone (a peer
+	// known to speak uTP that fails it is tried over TCP next). A peer
+	// without uTP costs the head start once, instead of libtorrent's
+	// seconds of SYN retries.
 	Both Mode = iota
 	// TCP dials TCP only.
 	TCP
@@ -65,10 +67,14 @@ func (m *Mode) Set(s string) error {
 // Type implements pflag.Value.
 func (m *Mode) Type() string { return "tcp|utp|both" }
 
-// UTPFirstTimeout bounds the uTP attempt of a Both dial to a peer not known
-// to speak uTP, before TCP is tried: room for the SYN and one
-// retransmission (uTP retransmits a SYN after 1 s, then 2 s).
-const UTPFirstTimeout = 3 * time.Second
+// Both mode's timing for a peer not known yet (see Dialer.race).
+const (
+	// UTPHeadStart is how long uTP has alone before TCP is dialled too.
+	UTPHeadStart = 500 * time.Millisecond
+	// UTPFirstTimeout bounds the uTP attempt: room for the SYN and one
+	// retransmission (uTP retransmits a SYN after 1 s, then 2 s).
+	UTPFirstTimeout = 3 * time.Second
+)
 
 // Transport names of Name.
 const (
@@ -199,30 +205,88 @@ func (d *Dialer) dialTransport(ctx context.Context, a netip.AddrPort) (net.Conn,
 	case mode == UTP:
 		return dialUTP(ctx, s, a)
 	}
-	known := d.paths.get(a)
-	if known == pathTCP {
+	switch d.paths.get(a) {
+	case pathTCP:
 		return d.dialTCP(ctx, a)
+	case pathUTP:
+		c, err := dialUTP(ctx, s, a)
+		if err == nil || ctx.Err() != nil {
+			return c, err
+		}
+		tc, terr := d.dialTCP(ctx, a)
+		if terr != nil {
+			return nil, fmt.Errorf("%w (after uTP: %v)", terr, err)
+		}
+		d.paths.set(a, pathTCP)
+		return tc, nil
 	}
-	uctx, cancel := ctx, context.CancelFunc(func() {})
-	if known != pathUTP {
-		uctx, cancel = context.WithTimeout(ctx, d.first)
+	return d.race(ctx, s, a)
+}
+
+// race dials a peer not known yet: uTP at once (for at most
+// UTPFirstTimeout), TCP once uTP has failed or after UTPHeadStart without
+// an answer; the first connection made wins and the other dial is
+// cancelled (or its connection closed). The transport that won is
+// remembered. A uTP peer answers within a round trip, so TCP wins only
+// where uTP gets no answer: the head start is what a peer without uTP
+// costs, and only once.
+func (d *Dialer) race(ctx context.Context, s *utp.Socket, a netip.AddrPort) (net.Conn, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		c   net.Conn
+		err error
+		utp bool
 	}
-	c, err := dialUTP(uctx, s, a)
-	cancel()
-	if err == nil {
-		d.paths.set(a, pathUTP)
-		return c, nil
+	results := make(chan result, 2)
+	go func() {
+		uctx, ucancel := context.WithTimeout(ctx, d.first)
+		defer ucancel()
+		c, err := dialUTP(uctx, s, a)
+		results <- result{c, err, true}
+	}()
+	head := time.NewTimer(d.headStart)
+	defer head.Stop()
+	pending, tcpStarted := 1, false
+	startTCP := func() {
+		tcpStarted = true
+		pending++
+		go func() {
+			c, err := d.dialTCP(ctx, a)
+			results <- result{c, err, false}
+		}()
 	}
-	if ctx.Err() != nil {
-		return nil, err
+	var utpErr, tcpErr error
+	for pending > 0 {
+		select {
+		case <-head.C:
+			if !tcpStarted {
+				startTCP()
+			}
+		case r := <-results:
+			pending--
+			if r.err == nil {
+				cancel()
+				for ; pending > 0; pending-- { // the loser returns at once
+					if late := <-results; late.c != nil {
+						late.c.Close()
+					}
+				}
+				d.paths.set(a, map[bool]pathState{true: pathUTP, false: pathTCP}[r.utp])
+				return r.c, nil
+			}
+			if r.utp {
+				utpErr = r.err
+				if !tcpStarted {
+					startTCP()
+				}
+			} else {
+				tcpErr = r.err
+			}
+		}
 	}
-	tc, terr := d.dialTCP(ctx, a)
-	if terr != nil {
-		// Neither answered: the peer is down, which says nothing of uTP.
-		return nil, fmt.Errorf("%w (after uTP: %v)", terr, err)
-	}
-	d.paths.set(a, pathTCP)
-	return tc, nil
+	// Neither answered: the peer is down, which says nothing of uTP.
+	return nil, fmt.Errorf("%w (and uTP: %v)", tcpErr, utpErr)
 }
 
 func dialUTP(ctx context.Context, s *utp.Socket, a netip.AddrPort) (net.Conn, error) {

@@ -49,6 +49,17 @@ func peerSocket(t *testing.T) *utp.Socket {
 	return s
 }
 
+// peerSocketAt is a uTP socket on 127.0.0.1:port.
+func peerSocketAt(t *testing.T, port int) *utp.Socket {
+	t.Helper()
+	s, err := utp.Listen("udp4", "127.0.0.1:"+strconv.Itoa(port), utp.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 func ours(ih [20]byte) peerwire.Handshake {
 	return peerwire.Handshake{InfoHash: ih, PeerID: [20]byte{'u', 's'}}
 }
@@ -111,44 +122,68 @@ func TestListenerUTP(t *testing.T) {
 	}
 }
 
-// TestDialerBothFallsBackToTCP: a peer without uTP costs the short first
-// timeout once; TCP is then remembered for it. A peer that answers neither
-// is not remembered as TCP-only.
+// TestDialerBothFallsBackToTCP: a peer without uTP is dialled over TCP
+// after the head start (the uTP dial then cancelled), or as soon as uTP
+// fails; TCP is then remembered for it, and a PEX hint overrides that. A
+// peer that answers neither is not remembered as TCP-only.
 func TestDialerBothFallsBackToTCP(t *testing.T) {
 	l := listen(t, ListenConfig{}) // TCP only: nothing answers uTP on its port
 	ih := [20]byte{'t'}
-	h := &nameHandler{}
-	l.Register(ih, h)
+	l.Register(ih, &nameHandler{})
+	for _, tc := range []struct {
+		name             string
+		first, headStart time.Duration
+	}{{"head start", time.Hour, 50 * time.Millisecond}, {"uTP timeout", 50 * time.Millisecond, time.Hour}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDialer(0, netip.Addr{})
+			d.first, d.headStart = tc.first, tc.headStart
+			d.SetUTP(peerSocket(t))
+			d.SetEncryption(mse.Off)
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			c, _, err := d.DialPeer(ctx, l.Addr(), ours(ih))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+			if Name(c) != NameTCP || d.paths.get(l.Addr()) != pathTCP {
+				t.Fatalf("fell back to %s, remembered %v", Name(c), d.paths.get(l.Addr()))
+			}
+			// The second dial goes straight to TCP.
+			d.first, d.headStart = time.Hour, time.Hour
+			c, _, err = d.DialPeer(ctx, l.Addr(), ours(ih))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+		})
+	}
+	// A hint (PEX said uTP) overrides: uTP is tried first again, alone,
+	// and TCP when uTP fails (here refused: a socket on the peer's UDP
+	// port that accepts nothing).
+	refuser := peerSocketAt(t, int(l.Addr().Port()))
+	refuser.Listener().Close()
 	d := NewDialer(0, netip.Addr{})
-	d.first = 200 * time.Millisecond
+	d.first, d.headStart = time.Hour, time.Hour
 	d.SetUTP(peerSocket(t))
 	d.SetEncryption(mse.Off)
+	d.HintUTP(l.Addr())
+	if !d.PrefersUTP(l.Addr()) {
+		t.Fatal("hint not recorded")
+	}
 	c, _, err := d.DialPeer(t.Context(), l.Addr(), ours(ih))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
-	if Name(c) != NameTCP || d.paths.get(l.Addr()) != pathTCP {
-		t.Fatalf("fell back to %s, remembered %v", Name(c), d.paths.get(l.Addr()))
-	}
-	// The second dial goes straight to TCP: far within the uTP timeout.
-	d.first = time.Hour
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	c, _, err = d.DialPeer(ctx, l.Addr(), ours(ih))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
-	// A hint (PEX said uTP) overrides: uTP is tried again, without the
-	// short timeout.
-	d.HintUTP(l.Addr())
-	if !d.PrefersUTP(l.Addr()) {
-		t.Fatal("hint not recorded")
+	if Name(c) != NameTCP || d.PrefersUTP(l.Addr()) {
+		t.Fatalf("hinted peer refusing uTP: reached over %s, still preferring uTP %v", Name(c), d.PrefersUTP(l.Addr()))
 	}
 	// Nothing listening at all: both fail, nothing learnt.
+	d = NewDialer(0, netip.Addr{})
+	d.first, d.headStart = 100*time.Millisecond, time.Hour
+	d.SetUTP(peerSocket(t))
 	dead := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(freeTCPPort(t)))
-	d.first = 100 * time.Millisecond
 	if _, _, err := d.DialPeer(t.Context(), dead, ours(ih)); err == nil {
 		t.Fatal("dialled a dead port")
 	}

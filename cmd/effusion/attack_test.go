@@ -69,7 +69,7 @@ func newAttackFixture(t *testing.T) *attackFixture {
 	}
 	fx.port = testpeer.FreePort(t)
 	fx.seed = exec.Command(fx.bin, "seed", fx.torrent, "-d", src, "--port", strconv.Itoa(fx.port),
-		"--bind", "127.0.0.1", "--upload-rate", attackRate)
+		"--bind", "127.0.0.1", "--upload-rate", attackRate, "--no-dht", "--no-lsd")
 	var stderr bytes.Buffer
 	fx.seed.Stderr = &stderr
 	if err := fx.seed.Start(); err != nil {
@@ -114,7 +114,7 @@ func (fx *attackFixture) seedAddr() string { return fmt.Sprintf("127.0.0.1:%d", 
 func (fx *attackFixture) download(t *testing.T, peers ...string) (time.Duration, int64) {
 	t.Helper()
 	dir := t.TempDir()
-	args := []string{"download", fx.torrent, "-o", dir, "--port", "0"}
+	args := []string{"download", fx.torrent, "-o", dir, "--port", "0", "--no-dht", "--no-lsd"}
 	for _, p := range peers {
 		args = append(args, "--peer", p)
 	}

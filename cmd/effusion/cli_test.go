@@ -92,6 +92,11 @@ func TestCLIBadInputExits2(t *testing.T) {
 		{[]string{"create"}, "effusion: accepts 1 arg(s), received 0"},
 		{[]string{"tracker", "extra"}, `effusion: unknown command "extra" for "effusion tracker"`},
 		{dl("--port", "abc"), `effusion: --port "abc": not an integer`},
+		{dl("--transport", "quic"), `effusion: --transport "quic": not a valid tcp|utp|both`},
+		{dl("--dht-bootstrap", "router"), `effusion: --dht-bootstrap "router": address router: missing port in address`},
+		{dl("--dht-bootstrap", "127.0.0.1:0"), `effusion: --dht-bootstrap "127.0.0.1:0": bad port "0"`},
+		{dl("--dht-bootstrap", ":6881"), `effusion: --dht-bootstrap ":6881": no host`},
+		{dl("--no-dht", "--dht-bootstrap", "127.0.0.1:1"), `effusion: --dht-bootstrap with --no-dht`},
 		{[]string{"tracker", "--interval", "soon"}, `effusion: --interval "soon": not a duration (such as 90s, 30m or 1h)`},
 		{[]string{"download", tor, "-o"}, "effusion: flag needs an argument: 'o' in -o"},
 		// Bad values.

@@ -37,7 +37,7 @@ func TestDownloadDiskFullReportedOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, unshare, append(ns, "sh", "-c", script, "sh", dir,
-		bin, "download", tpath, "-o", dir, "--port", "0", "--peer", seederAddr(seeder))...)
+		bin, "download", tpath, "-o", dir, "--port", "0", "--no-dht", "--no-lsd", "--peer", seederAddr(seeder))...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err := cmd.Run()

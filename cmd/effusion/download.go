@@ -35,11 +35,12 @@ type transferFlags struct {
 	resetResume bool
 	verbose     bool
 	encryption  mse.Policy
+	net         netFlags
 }
 
 func (f *transferFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.IntVar(&f.port, "port", 6881, "TCP port to accept peers on (0 picks a free one)")
+	fl.IntVar(&f.port, "port", 6881, "port to accept peers on, TCP and uTP (UDP, shared with the DHT); 0 picks a free one")
 	fl.StringVar(&f.bind, "bind", "", "IP address to accept peers on, e.g. 127.0.0.1 (empty: every interface)")
 	fl.StringArrayVar(&f.peers, "peer", nil, "peer HOST:PORT to connect to (repeatable; works without a tracker)")
 	fl.IntVar(&f.maxPeers, "max-peers", client.DefaultMaxPeersPerTorrent, "most peers connected at once, per torrent")
@@ -50,6 +51,7 @@ func (f *transferFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.resetResume, "reset-resume", false, "set an unreadable resume store aside and start afresh (downloaded data is kept)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log peer and tracker events")
 	fl.Var(&f.encryption, "encryption", "message stream encryption: prefer (try it, fall back to plain), require (never plain) or off")
+	f.net.register(fl)
 }
 
 // transfer is what the flags describe, checked.
@@ -86,6 +88,9 @@ func (f *transferFlags) check() (transfer, error) {
 		MaxPeersPerTorrent: f.maxPeers,
 		ResetResume:        f.resetResume,
 		Encryption:         f.encryption,
+	}
+	if err := f.net.apply(&tr.cfg); err != nil {
+		return tr, err
 	}
 	var err error
 	if tr.cfg.DownloadRate, err = parseRate(f.dlRate); err != nil {
@@ -263,7 +268,7 @@ on at once, without rehashing what was verified.`,
 				t.AddPeers(tr.peers...)
 				ts = append(ts, t)
 				if len(mi.Trackers()) == 0 && len(tr.peers) == 0 && !tf.json {
-					fmt.Fprintf(stderr, "%s: no trackers and no --peer: waiting for peers to connect on %v\n", mi.Info.Name, c.Addr())
+					fmt.Fprintf(stderr, "%s: no trackers and no --peer: %s; listening on %v\n", mi.Info.Name, tf.net.searching(), c.Addr())
 				}
 			}
 			return follow(ctx, c, ts, seed, tf.json, cmd.OutOrStdout(), stderr)

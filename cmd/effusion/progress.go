@@ -85,6 +85,7 @@ type jsonStats struct {
 	UploadRate   float64 `json:"upload_rate"`
 	ETASeconds   float64 `json:"eta_seconds,omitempty"`
 	Peers        int     `json:"peers"`
+	UTPPeers     int     `json:"utp_peers"` // of them, connected over uTP
 }
 
 // percent is the share of the wanted bytes verified.
@@ -116,7 +117,7 @@ func (p *progress) show(final bool) {
 				PiecesHave: st.PiecesHave, PiecesTotal: st.PiecesTotal, Left: st.Left,
 				Downloaded: st.Downloaded, Uploaded: st.Uploaded,
 				DownloadRate: st.DownloadRate, UploadRate: st.UploadRate,
-				ETASeconds: eta(st).Seconds(), Peers: st.Peers,
+				ETASeconds: eta(st).Seconds(), Peers: st.Peers, UTPPeers: utpPeers(st),
 			})
 		}
 	case p.bars != nil:

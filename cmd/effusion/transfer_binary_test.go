@@ -24,7 +24,7 @@ func TestDownloadBinaryKillAndInterrupt(t *testing.T) {
 	bin := effusionBin(t)
 	tpath, data, seeder, mi := transferFixture(t, 4<<20)
 	dir := t.TempDir()
-	args := []string{"download", tpath, "-o", dir, "--port", "0", "--peer", seederAddr(seeder), "--json", "--download-rate", "1M"}
+	args := []string{"download", tpath, "-o", dir, "--port", "0", "--no-dht", "--no-lsd", "--peer", seederAddr(seeder), "--json", "--download-rate", "1M"}
 
 	// run starts a download and stops it with sig once it reports at least
 	// min verified pieces; it returns the last count it reported and the

@@ -52,6 +52,14 @@ def create(path, out, piece_len):
         f.write(lt.bencode(ct.generate()))
 
 
+def print_peers(h, seen):
+    for p in h.get_peer_info():
+        key = (p.ip[0], p.ip[1], int(bool(p.flags & p.rc4_encrypted)), int(bool(p.flags & (1 << 17))))
+        if key not in seen:
+            seen.add(key)
+            print('PEER %s:%d rc4=%d utp=%d' % key, flush=True)
+
+
 def run(mode, tpath, ddir, port):
     s = dict(lt.default_settings())
     s.update({
@@ -92,11 +100,7 @@ def run(mode, tpath, ddir, port):
         for a in ses.pop_alerts():
             if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
                 print('ERR', a.message(), file=sys.stderr, flush=True)
-        for p in h.get_peer_info():
-            key = (p.ip[0], p.ip[1], int(bool(p.flags & p.rc4_encrypted)), int(bool(p.flags & (1 << 17))))
-            if key not in seen:
-                seen.add(key)
-                print('PEER %s:%d rc4=%d utp=%d' % key, flush=True)
+        print_peers(h, seen)
         st = h.status()
         now = time.time()
         if now - last > 1.0:
@@ -109,6 +113,9 @@ def run(mode, tpath, ddir, port):
             h.force_reannounce()
             print('READY', flush=True)
         if mode == 'leech' and st.is_seeding:
+            # A small download can finish within one poll of the peers,
+            # whose encryption was not known yet at the last one.
+            print_peers(h, seen)
             print('COMPLETE %.3f' % (now - t0), flush=True)
             break
         if mode == 'leech' and now - t0 > max_s:
