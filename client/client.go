@@ -102,7 +102,8 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		UploadRate:   cfg.UploadRate,
 		Encryption:   cfg.Encryption,
 		Transport:    cfg.Transport,
-		DHT:          c.sessionDHT(),
+		DHTPort:      c.dhtPort(),
+		OnPort:       c.onPort,
 	})
 	if err := c.restore(ctx); err != nil {
 		c.env.Close()

@@ -56,19 +56,22 @@ func (c *Client) startDHT(ctx context.Context) error {
 // start). Do not close it.
 func (c *Client) DHT() *dht.Node { return c.dht }
 
-// sessionDHT adapts the node to what the peer wire needs (the BEP 5 PORT
-// message), or nil without a DHT.
-func (c *Client) sessionDHT() session.DHT {
+// dhtPort is our DHT node's port for the BEP 5 PORT message (0: no DHT).
+func (c *Client) dhtPort() uint16 {
 	if c.dht == nil {
-		return nil
+		return 0
 	}
-	return portDHT{c.dht}
+	return c.dht.Addr().Port()
 }
 
-type portDHT struct{ n *dht.Node }
-
-func (d portDHT) Port() uint16                      { return d.n.Addr().Port() }
-func (d portDHT) AddNode(addr netip.AddrPort) error { return d.n.AddNode(addr) }
+// onPort hands the DHT node a peer told us of (its PORT message) to our
+// node, which pings it and adds it if it answers (refused addresses and a
+// full queue of pings drop it).
+func (c *Client) onPort(addr netip.AddrPort) {
+	if c.dht != nil {
+		_ = c.dht.AddNode(addr)
+	}
+}
 
 // discovery is what finds a running torrent's peers besides its trackers:
 // its DHT announcer (started once the node has bootstrapped) and its place

@@ -157,7 +157,9 @@ func TestInteropEncryptionSeedRequire(t *testing.T) {
 		}
 	})
 	t.Run("libtorrent", func(t *testing.T) {
-		t.Setenv("LTSET", ltForced)
+		// Slowed, so that the connection is still there when the script
+		// looks at its peers.
+		t.Setenv("LTSET", strings.TrimSuffix(ltForced, "}")+`, "download_rate_limit": 1000000}`)
 		python, script := testpeer.Libtorrent(t)
 		dl := t.TempDir()
 		lt := testpeer.Start(t, dl, python, script, "leech", tpath, dl, strconv.Itoa(testpeer.FreePort(t)),

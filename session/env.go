@@ -38,6 +38,12 @@ type EnvConfig struct {
 	Listener *transport.Listener
 	// BindAddr, when valid, is the source address of outgoing connections.
 	BindAddr netip.Addr
+	// DHTPort, when not 0, is the UDP port of our DHT node: our handshakes
+	// set the DHT bit and peers that set it get a PORT message (BEP 5).
+	DHTPort uint16
+	// OnPort, when set, receives the DHT node address a peer tells us in a
+	// PORT message (its IP and that port), for the DHT's routing table.
+	OnPort func(netip.AddrPort)
 	// Encryption is what outgoing connections try (mse.Policy: Prefer, the
 	// zero value, tries MSE and falls back to plain; Require, Off). The
 	// listener has its own (transport.ListenConfig.Encryption).
@@ -47,9 +53,6 @@ type EnvConfig struct {
 	// with uTP sockets (transport.ListenConfig.UTP): connections leave
 	// from its port. Without one every dial is TCP.
 	Transport transport.Mode
-	// DHT, when set, is the process's DHT node for the BEP 5 PORT
-	// message (see DHT).
-	DHT DHT
 }
 
 // Env is what the sessions of a process share: the hashing workers, the
@@ -64,9 +67,10 @@ type Env struct {
 	blocks   *blockPool
 	hashers  *hashPool
 	down, up limiter
-	maxPeers int64        // 0: no cap
+	maxPeers int64 // 0: no cap
+	dhtPort  uint16
+	onPort   func(netip.AddrPort)
 	peers    atomic.Int64 // connected peers of every session
-	dht      DHT          // nil: no DHT
 
 	closeOnce sync.Once
 }
@@ -85,7 +89,8 @@ func NewEnv(cfg EnvConfig) *Env {
 		dialer:   transport.NewDialer(cfg.MaxHalfOpen, cfg.BindAddr),
 		blocks:   newBlockPool(cfg.MaxInflightBlocks),
 		maxPeers: int64(max(cfg.MaxPeers, 0)),
-		dht:      cfg.DHT,
+		dhtPort:  cfg.DHTPort,
+		onPort:   cfg.OnPort,
 	}
 	e.dialer.SetEncryption(cfg.Encryption)
 	if cfg.Listener != nil {

@@ -20,8 +20,6 @@ type fakeDHT struct {
 	added []netip.AddrPort
 }
 
-func (d *fakeDHT) Port() uint16 { return d.port }
-
 func (d *fakeDHT) AddNode(a netip.AddrPort) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -82,7 +80,7 @@ func TestPortMessage(t *testing.T) {
 				mi, _ = makeTorrent(t, dir, "p.bin", 1<<20, "", testFile{data: data})
 			}
 			fd := &fakeDHT{port: 6999}
-			env := NewEnv(EnvConfig{DHT: fd})
+			env := NewEnv(EnvConfig{DHTPort: fd.port, OnPort: func(a netip.AddrPort) { fd.AddNode(a) }})
 			t.Cleanup(env.Close)
 			s := startSession(t, Config{Torrent: mi, Dir: dir, Env: env, Seed: true})
 			if _, _, err := s.Checked(t.Context()); err != nil {
@@ -156,7 +154,7 @@ func TestPortMessage(t *testing.T) {
 func TestPortNotSentWithoutDHTBit(t *testing.T) {
 	dir := t.TempDir()
 	mi, _ := makeTorrent(t, dir, "p.bin", 1<<20, "", testFile{data: randomData(8, 50_000)})
-	env := NewEnv(EnvConfig{DHT: &fakeDHT{port: 6999}})
+	env := NewEnv(EnvConfig{DHTPort: 6999, OnPort: func(netip.AddrPort) {}})
 	t.Cleanup(env.Close)
 	s := startSession(t, Config{Torrent: mi, Dir: dir, Env: env, Seed: true})
 	if _, _, err := s.Checked(t.Context()); err != nil {
