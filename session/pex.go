@@ -7,6 +7,7 @@ import (
 	"github.com/effusion-bt/effusion/peerwire"
 	"github.com/effusion-bt/effusion/pex"
 	"github.com/effusion-bt/effusion/statem"
+	"github.com/effusion-bt/effusion/transport"
 )
 
 // Peer exchange (BEP 11): the session tells each peer that speaks ut_pex
@@ -52,6 +53,9 @@ func (srv *server) pexConnected(p *Peer, addr netip.AddrPort) {
 	}
 	if p.mc != nil {
 		flags |= peerwire.PexEncryption
+	}
+	if p.transport == transport.NameUTP {
+		flags |= peerwire.PexUTP
 	}
 	srv.pexSwarm.Connected(addr, flags)
 	p.pexAddr = addr
@@ -103,6 +107,9 @@ func (e evPex) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
 	}
 	for _, pp := range srv.pexTaken {
 		srv.book.add(pp.Addr)
+		if pp.Flags&peerwire.PexUTP != 0 {
+			srv.env.HintUTP(pp.Addr) // dialled over uTP first (transport.Both)
+		}
 	}
 	if len(srv.pexTaken) > 0 {
 		srv.log.Debug("peers from PEX", "peer", e.p.addr, "taken", len(srv.pexTaken))
