@@ -52,7 +52,8 @@
 // offset), the advertised receive window, seq_nr and ack_nr. Types: DATA
 // and FIN consume a sequence number, as does SYN; STATE is an ACK; RESET
 // ends a connection. Extensions form a chain of (next type, length, body):
-// 1 is the selective ACK (a bitmask, a multiple of 4 bytes, bit i standing
+// 1 is the selective ACK (a bitmask, a multiple of 4 bytes by BEP 29 but of
+// any length from libtorrent, which is accepted; bit i standing
 // for ack_nr+2+i), 2 libutp's "extension bits" (8 bytes). Unknown extensions
 // are skipped, as libutp and libtorrent do; libutp however takes a packet
 // whose first extension type is 3 or more for its pre-BEP-29 format, so new

@@ -111,10 +111,12 @@ func parsePacket(b []byte, p *packet) error {
 		body := b[off : off+l]
 		switch typ {
 		case extSack:
-			if l == 0 || l%4 != 0 {
-				return fmt.Errorf("%w: selective ack length %d", ErrPacket, l)
+			// BEP 29 wants a multiple of 4 bytes, but libtorrent sends
+			// as many bytes as its bitmask needs (9, 10...): any length
+			// is read as a bitmask (an empty one acks nothing).
+			if l > 0 {
+				p.sack = body
 			}
-			p.sack = body
 		case extBits:
 			if l == 8 && body[7]&largeBit != 0 {
 				p.large = maxDatagram
