@@ -35,7 +35,12 @@ func newSwarmCmd() *cobra.Command {
 the seeder(s) and the leechers in this process (each on its own 127.0.0.1 port),
 shows the leechers' progress, checks every copy byte for byte against the payload
 and prints the time, throughput, CPU and memory it took. It exits 0 only if every
-copy verifies.`,
+copy verifies.
+
+With --dht the swarm is trackerless: a DHT of --dht-nodes nodes runs on
+loopback, the seeders announce themselves on it, and the leechers start from a
+magnet link holding only the info-hash: they find the seeders, the metadata
+and each other through the DHT alone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
@@ -59,7 +64,7 @@ copy verifies.`,
 			for _, f := range []struct {
 				name string
 				v    int
-			}{{"files", cfg.Files}, {"leechers", cfg.Leechers}, {"seeders", cfg.Seeders}} {
+			}{{"files", cfg.Files}, {"leechers", cfg.Leechers}, {"seeders", cfg.Seeders}, {"dht-nodes", cfg.DHTNodes}} {
 				if f.v < 1 {
 					return badInput(fmt.Errorf("--%s: must be at least 1", f.name))
 				}
@@ -126,6 +131,8 @@ copy verifies.`,
 	f.BoolVarP(&verbose, "verbose", "v", false, "log the sessions and the tracker to stderr (no bars)")
 	f.StringVar(&cpuProf, "cpuprofile", "", "write a CPU profile of the transfer (leechers started to all complete) to this file")
 	f.StringVar(&memProf, "memprofile", "", "write an allocation profile to this file at the end (go tool pprof)")
+	f.BoolVar(&cfg.DHT, "dht", false, "trackerless: a loopback DHT instead of the tracker; leechers start from a bare magnet link")
+	f.IntVar(&cfg.DHTNodes, "dht-nodes", swarm.DefaultDHTNodes, "nodes of the loopback DHT (with --dht)")
 	return cmd
 }
 

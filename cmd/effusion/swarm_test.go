@@ -30,6 +30,19 @@ func TestSwarmCmdVerifiesCopies(t *testing.T) {
 	}
 }
 
+// TestSwarmCmdTrackerless: effusion swarm --dht, the trackerless demo.
+func TestSwarmCmdTrackerless(t *testing.T) {
+	out, err := runSwarmCmd(t, "--dht", "--dht-nodes", "6", "--size", "2MiB", "--leechers", "2", "--dir", t.TempDir())
+	if err != nil {
+		t.Fatalf("swarm --dht: %v\n%s", err, out)
+	}
+	for _, want := range []string{"no tracker: a loopback DHT of 6 nodes", "leecher 2", "every copy matches the payload byte for byte"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestSwarmCmdBadInputExits2(t *testing.T) {
 	for _, args := range [][]string{
 		{"--size", "lots"},
@@ -39,6 +52,8 @@ func TestSwarmCmdBadInputExits2(t *testing.T) {
 		{"--leechers", "0"},
 		{"--files", "-1"},
 		{"--seeders", "0"},
+		{"--dht", "--dht-nodes", "0"},
+		{"--dht", "--dht-nodes", "501"},
 	} {
 		_, err := runSwarmCmd(t, args...)
 		var ee *exitError

@@ -16,9 +16,14 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	if r.Files != 1 {
 		files = fmt.Sprintf("%d files", r.Files)
 	}
-	fmt.Fprintf(&b, "swarm: %s in %s, %d pieces of %s; %d seeder(s), %d leecher(s); tracker %s\n",
-		units.Format(r.Size), files, r.Pieces, units.Format(r.PieceLength), r.Seeders, len(r.Leechers), r.Tracker)
-	fmt.Fprintf(&b, "  set-up (payload, torrent, tracker, seeders' check): %.2fs\n", r.Setup.Seconds())
+	where, setup := "tracker "+r.Tracker, "tracker"
+	if r.DHTNodes > 0 {
+		where = fmt.Sprintf("no tracker: a loopback DHT of %d nodes, leechers from a bare magnet link", r.DHTNodes)
+		setup = "DHT, seeders' announce"
+	}
+	fmt.Fprintf(&b, "swarm: %s in %s, %d pieces of %s; %d seeder(s), %d leecher(s); %s\n",
+		units.Format(r.Size), files, r.Pieces, units.Format(r.PieceLength), r.Seeders, len(r.Leechers), where)
+	fmt.Fprintf(&b, "  set-up (payload, torrent, %s, seeders' check): %.2fs\n", setup, r.Setup.Seconds())
 	all := true
 	for i, l := range r.Leechers {
 		state := "verified"

@@ -65,6 +65,13 @@ type Config struct {
 	// goroutine just before the leechers start and once the last one has
 	// completed (or the run failed), e.g. to profile only the transfer.
 	OnTransferStart, OnTransferEnd func()
+	// DHT makes the run trackerless: no tracker, a loopback DHT of
+	// DHTNodes in-process nodes (default DefaultDHTNodes) on which every
+	// session has an announcer; the seeders announce themselves and the
+	// leechers start from a magnet link of the bare info-hash, finding the
+	// seeders, the metadata and each other through the DHT only.
+	DHT      bool
+	DHTNodes int
 }
 
 // LeecherResult is what one leecher achieved.
@@ -83,7 +90,8 @@ type Result struct {
 	PieceLength int64  // the torrent's piece length
 	Pieces      int    // the torrent's piece count
 	Seeders     int    // seeding sessions
-	Tracker     string // the embedded tracker's announce URL
+	Tracker     string // the embedded tracker's announce URL (none with Config.DHT)
+	DHTNodes    int    // the loopback DHT's nodes (Config.DHT), else 0
 	Dir         string // the work directory if Config.Keep, else empty (removed)
 
 	Setup    time.Duration   // payload, torrent, tracker and seeders' check
@@ -144,13 +152,23 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	if err != nil {
 		return nil, err
 	}
-	trk, err := server.Start(ctx, server.Config{HTTPAddr: "127.0.0.1:0", Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("swarm: tracker: %w", err)
+	var trk *server.Server
+	var tl *trackerless
+	if cfg.DHT {
+		if tl, err = startTrackerless(ctx, cfg.DHTNodes, cfg.Logger); err != nil {
+			return nil, err
+		}
+		defer tl.close() // after the sessions stop (defers run last first)
+		res.DHTNodes = cfg.DHTNodes
+	} else {
+		trk, err = server.Start(ctx, server.Config{HTTPAddr: "127.0.0.1:0", Logger: cfg.Logger})
+		if err != nil {
+			return nil, fmt.Errorf("swarm: tracker: %w", err)
+		}
+		defer trk.Close()
+		res.Tracker = trk.AnnounceURL()
 	}
-	defer trk.Close()
-	res.Tracker = trk.AnnounceURL()
-	mi, err := buildTorrent(ctx, pl.path, trk.AnnounceURL(), cfg.PieceLength, filepath.Join(dir, "swarm.torrent"))
+	mi, err := buildTorrent(ctx, pl.path, res.Tracker, cfg.PieceLength, filepath.Join(dir, "swarm.torrent"))
 	if err != nil {
 		return nil, err
 	}
@@ -163,20 +181,36 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	var all []*session.Session
 	defer func() { stopAll(all) }()
 	// Leechers seed too (Seed: true): each serves the others what it has.
-	newSession := func(d string) (*session.Session, error) {
-		s, err := session.Start(ctx, session.Config{
-			Torrent: mi, Dir: d, Env: env, ListenAddr: "127.0.0.1:0", Seed: true, Logger: cfg.Logger,
-		})
-		if err == nil {
-			all = append(all, s)
+	// Trackerless, leechers start from a bare magnet link and every session
+	// has a DHT announcer.
+	newSession := func(d string, leecher bool) (*session.Session, error) {
+		sc := session.Config{Torrent: mi, Dir: d, Env: env, ListenAddr: "127.0.0.1:0", Seed: true, Logger: cfg.Logger}
+		if cfg.DHT && leecher {
+			m, err := bareMagnet(mi.InfoHash)
+			if err != nil {
+				return nil, err
+			}
+			sc.Torrent, sc.Magnet = nil, m
 		}
-		return s, err
+		s, err := session.Start(ctx, sc)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, s)
+		if tl != nil {
+			if err := tl.announce(ctx, s); err != nil {
+				return nil, err
+			}
+		}
+		return s, nil
 	}
+	var seedAddrs []netip.AddrPort
 	for range cfg.Seeders {
-		s, err := newSession(seedDir)
+		s, err := newSession(seedDir, false)
 		if err != nil {
 			return nil, fmt.Errorf("swarm: seeder: %w", err)
 		}
+		seedAddrs = append(seedAddrs, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), s.Addr().Port()))
 		have, total, err := s.Checked(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("swarm: seeder check: %w", err)
@@ -185,15 +219,24 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 			return nil, fmt.Errorf("swarm: seeder verified %d of %d pieces of its own payload", have, total)
 		}
 	}
-	// Leechers find the seeders through the tracker: start them only once
-	// every seeder's announce has landed.
-	if err := awaitSeeds(ctx, trk, mi.InfoHash, cfg.Seeders); err != nil {
+	// Leechers find the seeders through the tracker (or the DHT): start
+	// them only once every seeder's announce has landed.
+	if tl != nil {
+		err = tl.awaitSeeds(ctx, mi.InfoHash, seedAddrs)
+	} else {
+		err = awaitSeeds(ctx, trk, mi.InfoHash, cfg.Seeders)
+	}
+	if err != nil {
 		return nil, err
 	}
 	res.Setup = time.Since(start)
 	if cfg.Progress != nil {
-		fmt.Fprintf(cfg.Progress, "swarm: %s payload and its torrent made, tracker on %s, %d seeder(s) checked in %.1fs; starting %d leechers\n",
-			units.Format(cfg.Size), res.Tracker, cfg.Seeders, res.Setup.Seconds(), cfg.Leechers)
+		where := "tracker on " + res.Tracker
+		if tl != nil {
+			where = fmt.Sprintf("no tracker, a loopback DHT of %d nodes", res.DHTNodes)
+		}
+		fmt.Fprintf(cfg.Progress, "swarm: %s payload and its torrent made, %s, %d seeder(s) checked in %.1fs; starting %d leechers\n",
+			units.Format(cfg.Size), where, cfg.Seeders, res.Setup.Seconds(), cfg.Leechers)
 	}
 
 	if cfg.OnTransferStart != nil {
@@ -212,7 +255,7 @@ func Run(ctx context.Context, cfg Config) (res *Result, err error) {
 	leechers := make([]*session.Session, cfg.Leechers)
 	res.Leechers = make([]LeecherResult, cfg.Leechers)
 	for i := range leechers {
-		s, err := newSession(filepath.Join(dir, fmt.Sprintf("leecher-%d", i+1)))
+		s, err := newSession(filepath.Join(dir, fmt.Sprintf("leecher-%d", i+1)), true)
 		if err != nil {
 			return nil, fmt.Errorf("swarm: leecher %d: %w", i+1, err)
 		}
@@ -255,6 +298,9 @@ func (c Config) withDefaults() Config {
 	if c.Interval <= 0 {
 		c.Interval = DefaultInterval
 	}
+	if c.DHT && c.DHTNodes == 0 {
+		c.DHTNodes = DefaultDHTNodes
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -287,6 +333,8 @@ func (c Config) checkBounds() error {
 		return fmt.Errorf("swarm: leechers %d: want 1..%d", c.Leechers, maxLeechers)
 	case c.Seeders < 1 || c.Seeders > maxSeeders:
 		return fmt.Errorf("swarm: seeders %d: want 1..%d", c.Seeders, maxSeeders)
+	case c.DHT && (c.DHTNodes < 1 || c.DHTNodes > maxDHTNodes):
+		return fmt.Errorf("swarm: DHT nodes %d: want 1..%d", c.DHTNodes, maxDHTNodes)
 	case c.PieceLength < 0 || c.PieceLength&(c.PieceLength-1) != 0 || (c.PieceLength > 0 && c.PieceLength < 16<<10):
 		return fmt.Errorf("swarm: piece length %d: want 0 (auto) or a power of two of at least 16 KiB", c.PieceLength)
 	}
@@ -441,9 +489,13 @@ func verifyAll(pl *payload, seedDir, dir string, res *Result) error {
 // buildTorrent creates the payload's torrent announcing to tracker and writes
 // it to out (so that --keep leaves a usable .torrent).
 func buildTorrent(ctx context.Context, path, tracker string, pieceLen int64, out string) (*metainfo.MetaInfo, error) {
+	var tiers [][]string
+	if tracker != "" {
+		tiers = [][]string{{tracker}}
+	}
 	mi, raw, err := metainfo.Build(ctx, path, metainfo.BuildOptions{
 		PieceLength: pieceLen,
-		Trackers:    [][]string{{tracker}},
+		Trackers:    tiers,
 		CreatedBy:   "effusion swarm",
 	})
 	if err != nil {
