@@ -10,11 +10,12 @@
 #   RUN_TIMEOUT_S  limit for each measured client (default 120)
 #   CLIENTS     any of: effusion lt anacrolix aria2 transmission qbittorrent
 #               (default: all six)
-#   SCENARIOS   any of (default: leech seed pairs swarm ceiling):
+#   SCENARIOS   any of (default: leech seed pairs swarm utp ceiling):
 #     leech     one libtorrent seeder; each client downloads in turn
 #     seed      one libtorrent leecher; each client seeds in turn
 #     pairs     each client seeding to itself
 #     swarm     one seeder and SWARM_LEECHERS (default 4) leechers of the same client
+#     utp       pairs over uTP only (TCP off both ways): effusion and lt only
 #     ceiling   the protocol-free ceiling (bench/ceiling): loopback TCP from page
 #               cache, SHA-1 per piece, pwrite
 #   OUTDIR      where results.csv, summary.md and chart.png go (default docs/benchmarks)
@@ -37,7 +38,7 @@ export LC_ALL=C
 
 SIZE_MIB=1024; PIECE_KIB=1024; RUNS=3; NSWARM=4; RUN_TIMEOUT=120; TAG=""; KEEP=0; APPEND=0
 CLIENTS="effusion lt anacrolix aria2 transmission qbittorrent"
-SCENARIOS="leech seed pairs swarm ceiling"
+SCENARIOS="leech seed pairs swarm utp ceiling"
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 OUTDIR=$ROOT/docs/benchmarks
@@ -46,7 +47,7 @@ while getopts "s:l:r:c:x:n:t:o:g:kah" opt; do
         s) SIZE_MIB=$OPTARG;; l) PIECE_KIB=$OPTARG;; r) RUNS=$OPTARG;;
         c) CLIENTS=$OPTARG;; x) SCENARIOS=$OPTARG;; n) NSWARM=$OPTARG;;
         t) RUN_TIMEOUT=$OPTARG;; o) OUTDIR=$OPTARG;; g) TAG=$OPTARG;; k) KEEP=1;; a) APPEND=1;;
-        *) sed -n '2,34p' "$0"; exit 2;;
+        *) sed -n '2,35p' "$0"; exit 2;;
     esac
 done
 
@@ -201,8 +202,8 @@ ANACROLIX_COMMON=(--no-dht --no-pex --no-utp-peers --no-port-forward --no-ipv6 -
 seed_cmd() {
     local c=$1 sd=$2 port=$3 t=$4
     case $c in
-        effusion) CMD=("$EFFUSION" seed "$t" --dir "$PAYDIR" --bind 127.0.0.1 --port "$port");;
-        lt) CMD=("$PY" "$BENCH/lt_client.py" seed "$t" "$PAYDIR" "$port" --max-seconds $((RUN_TIMEOUT * 2)) --ctl "$sd/ctl");;
+        effusion) CMD=("$EFFUSION" seed "$t" --dir "$PAYDIR" --bind 127.0.0.1 --port "$port" "${EFF_NET[@]}");;
+        lt) CMD=(env LT_UTP="$LT_UTP" "$PY" "$BENCH/lt_client.py" seed "$t" "$PAYDIR" "$port" --max-seconds $((RUN_TIMEOUT * 2)) --ctl "$sd/ctl");;
         anacrolix) CMD=("$ANACROLIX" download --seed "${ANACROLIX_COMMON[@]}" --addr "127.0.0.1:$port" "$t");;
         aria2) CMD=(aria2c --seed-ratio=0.0 --bt-seed-unverified=true --check-integrity=false --listen-port="$port"
                     "${ARIA2_COMMON[@]}" --file-allocation=none --dir="$PAYDIR" "$t");;
@@ -218,8 +219,8 @@ leech_cmd() {
     # completion hook: the moment the client declares the torrent complete
     printf '#!/bin/sh\ndate +%%s.%%N > "%s/done_at"\n' "$ld" > "$ld/done.sh"; chmod +x "$ld/done.sh"
     case $c in
-        effusion) CMD=("$EFFUSION" download "$t" -o "$dl" --bind 127.0.0.1 --port "$port");;
-        lt) CMD=("$PY" "$BENCH/lt_client.py" leech "$t" "$dl" "$port" --max-seconds "$RUN_TIMEOUT" --done-file "$ld/done_at");;
+        effusion) CMD=("$EFFUSION" download "$t" -o "$dl" --bind 127.0.0.1 --port "$port" "${EFF_NET[@]}");;
+        lt) CMD=(env LT_UTP="$LT_UTP" "$PY" "$BENCH/lt_client.py" leech "$t" "$dl" "$port" --max-seconds "$RUN_TIMEOUT" --done-file "$ld/done_at");;
         anacrolix) CMD=("$ANACROLIX" download "${ANACROLIX_COMMON[@]}" --addr "127.0.0.1:$port" "$t");;
         aria2) CMD=(aria2c --seed-time=0 --listen-port="$port" "${ARIA2_COMMON[@]}" --file-allocation=falloc
                     --on-bt-download-complete="$ld/done.sh" --dir="$dl" "$t");;
@@ -250,6 +251,11 @@ verify_dir() {  # DLDIR -> ok | FAIL:file
 # run_case SCENARIO SEEDER LEECHER NLEECH ROUND SUBJECT
 run_case() {
     local sc=$1 sk=$2 lk=$3 n=$4 r=$5 subj=$6
+    # Effusion never asks the public DHT or multicasts here; the utp
+    # scenario is uTP only on both sides (libtorrent: LT_UTP=1), every
+    # other one TCP only.
+    EFF_NET=(--no-dht --no-lsd --transport tcp); LT_UTP=0
+    if [ "$sc" = utp ]; then EFF_NET=(--no-dht --no-lsd --transport utp); LT_UTP=1; fi
     RUNSEQ=$((RUNSEQ + 1))
     local slot=$((RUNSEQ % 400)) rd=$SESSION/$sc-$subj-r$r
     local tport=$TRACKER_PORT sport lbase=$((21000 + slot * 10))
@@ -400,6 +406,7 @@ for r in $(seq 1 "$RUNS"); do
                 seed)  run_case seed "$c" lt 1 "$r" "$c";;
                 pairs) run_case pairs "$c" "$c" 1 "$r" "$c";;
                 swarm) run_case swarm "$c" "$c" "$NSWARM" "$r" "$c";;
+                utp)   case $c in effusion|lt) run_case utp "$c" "$c" 1 "$r" "$c";; esac;;
                 *) log "unknown scenario $sc"; exit 2;;
             esac
         done

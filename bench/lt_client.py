@@ -5,7 +5,7 @@ seed:  lt_client.py seed  TORRENT DIR PORT [--max-seconds N] [--ctl DIR]
 leech: lt_client.py leech TORRENT DIR PORT [--max-seconds N] [--done-file F]
                                            [--peer IP:PORT ...]
 
-Loopback only, TCP only (uTP off), no DHT/LSD/UPnP/NAT-PMP, no default plugins
+Loopback only, TCP only (uTP off; LT_UTP=1: uTP only), no DHT/LSD/UPnP/NAT-PMP, no default plugins
 (no ut_pex, no ut_metadata), no rate limits, several connections per IP allowed
 (every peer is 127.0.0.1).
 
@@ -70,6 +70,10 @@ def main():
         'out_enc_policy': int(os.environ.get('LT_OUT_ENC', '1')),
         'in_enc_policy': 1,
     })
+    if os.environ.get('LT_UTP') == '1':
+        # uTP only, both ways (the bench's utp scenario).
+        s.update({'enable_incoming_utp': True, 'enable_outgoing_utp': True,
+                  'enable_incoming_tcp': False, 'enable_outgoing_tcp': False})
     ses = lt.session(s, 0)  # flags=0: no default plugins
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(tpath)

@@ -20,12 +20,14 @@ SCENARIOS = OrderedDict([
     ('seed', 'Seeder race: one libtorrent leecher, each client seeds'),
     ('pairs', 'Pairs: each client seeding to itself'),
     ('swarm', 'Swarm: one seeder and N leechers of the same client (aggregate throughput)'),
+    ('utp', 'uTP pairs: each client seeding to itself over uTP only (TCP off both ways)'),
     ('ceiling', 'Machine ceiling: loopback TCP from page cache, SHA-1 per piece, pwrite'),
 ])
 NAMES = {'effusion': 'Effusion', 'lt': 'libtorrent', 'anacrolix': 'anacrolix',
          'aria2': 'aria2', 'transmission': 'Transmission', 'qbittorrent': 'qBittorrent',
          'ceiling': 'ceiling'}
 US = 'effusion'
+US_TCP = {}  # Effusion's TCP pairs figures, for the uTP scenario's ratio
 
 
 def fnum(s):
@@ -98,7 +100,7 @@ def glance(sc, us, others, ceiling):
         fast = max(others, key=lambda c: others[c]['med'])
         x = us['med'] / others[fast]['med'] if us['med'] else 0
         h['fast'] = '%.2fx %s' % (x, NAMES.get(fast, fast))
-        if sc in ('leech', 'pairs'):
+        if sc in ('leech', 'pairs', 'utp'):
             h['goals'].append('1.5x %s' % ('met' if x >= 1.5 else 'missed'))
         elif sc == 'swarm':
             h['goals'].append('>= best swarm %s' % ('met' if x >= 1 else 'missed'))
@@ -160,7 +162,13 @@ def markdown(groups, meta):
             out.append(line)
         out.append('')
         if us and sc != 'ceiling':
-            headline.append(glance(sc, us, {c: x for c, x in S.items() if c != US and x['med']}, ceiling))
+            h = glance(sc, us, {c: x for c, x in S.items() if c != US and x['med']}, ceiling)
+            tcp = (US_TCP.get('pairs') or {}).get('med')
+            if sc == 'utp' and tcp and us['med']:
+                h['goals'].append('%.2fx our TCP pairs: 0.5x %s' % (us['med'] / tcp, 'met' if us['med'] >= 0.5 * tcp else 'missed'))
+            headline.append(h)
+        if us and sc == 'pairs':
+            US_TCP['pairs'] = us
     if headline:
         tbl = ['## Effusion at a glance\n',
                '| scenario | Effusion MB/s | vs fastest other | CPU s/GiB: Effusion vs most frugal other '
@@ -172,7 +180,8 @@ def markdown(groups, meta):
                 '; '.join(h['goals']) or '-'))
         tbl.append('\nGoals: leecher race and pairs: at least 1.5x the fastest other client, CPU per GiB '
                    'no more than the most frugal, peak RSS under 64 MiB, at least 60% of the machine '
-                   'ceiling; swarm: aggregate at least the best other client\'s.')
+                   'ceiling; swarm: aggregate at least the best other client\'s; uTP pairs: at least 1.5x '
+                   'libtorrent\'s uTP pairs and 0.5x Effusion\'s own TCP pairs.')
         if ceiling:
             tbl.append('Machine ceiling (median): %.0f MB/s.' % ceiling)
         intro += tbl + ['']

@@ -5,8 +5,12 @@
 // and the memory and CPU of one idle node with a full routing table (in a
 // child process, so that the other nodes do not count).
 //
-//	go run ./bench/dht                   # 50 nodes, 20 lookups, 60 s idle
-//	go run ./bench/dht -nodes 50 -lookups 20 -idle 60s -lt=false
+//	go run ./bench/dht                   # 50 nodes, 20 lookups, 10 clients, 60 s idle
+//	go run ./bench/dht -nodes 50 -lookups 20 -clients 10 -idle 60s -lt=false
+//
+// -clients times the whole client too: fresh clients that add a torrent
+// with no tracker and no peers, from Add to the first peer their DHT
+// announcer finds, the first connected peer and the verified download.
 //
 // Everything runs on 127.0.0.1. libtorrent needs python3-libtorrent under
 // /usr/bin/python3.
@@ -40,6 +44,7 @@ func main() {
 	lookups := flag.Int("lookups", 20, "lookups to time")
 	idle := flag.Duration("idle", 60*time.Second, "idle window of the measured node (0: skip)")
 	withLT := flag.Bool("lt", true, "time libtorrent's lookups too")
+	clients := flag.Int("clients", 10, "fresh Effusion clients to time from Add to the first DHT peer (0: skip)")
 	hold := flag.Duration("hold", 0, "keep the DHT running this long after the lookups (for debugging other clients)")
 	idleNode := flag.String("idle-node", "", "internal: run one idle node bootstrapping from these addresses and report")
 	flag.Parse()
@@ -135,6 +140,11 @@ func main() {
 				}
 			}
 			fmt.Printf("dropped so far: %v\n", drops)
+		}
+	}
+	if *clients > 0 {
+		if err := clientLookups(addrs[:4], *clients); err != nil {
+			log.Fatalf("client lookups: %v", err)
 		}
 	}
 	if *withLT {
