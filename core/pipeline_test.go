@@ -540,7 +540,8 @@ func TestDroppedRequestRetriedAlone(t *testing.T) {
 }
 
 // TestChatterFloodDrops: messages that move nothing forward are capped
-// between two Ticks; the cap resets at each Tick.
+// per second; the cap resets at the first Tick a second or more after the
+// last reset, however often the shell ticks.
 func TestChatterFloodDrops(t *testing.T) {
 	x := newH(t, Config{NumPieces: 10, MaxChatter: 50})
 	x.Tick(0)
