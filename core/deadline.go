@@ -168,6 +168,7 @@ func (t *Torrent) SetReader(id ReaderID, w Window) error {
 	r.first, r.last, r.pos, r.rate, r.at = first, last, pos, rate, t.now
 	t.remark(oldFirst, oldLast)
 	t.rebuildDeadlines()
+	t.lateScanned = false
 	if jump {
 		t.preempt()
 	}
@@ -408,6 +409,11 @@ func (t *Torrent) pickDeadline(p *peer) bool {
 		n = max(t.unchokingUs, 1)
 	}
 	share := (t.blocksPer + n - 1) / n
+	// Lateness changes with time (Ticks) and the peers' queues: a scan that
+	// finds no late block is not repeated until the next Tick, so a peer
+	// picking background work does not pay for the window's blocks.
+	checkLate := !t.lateScanned
+	sawLate := false
 	for pass := 0; pass < 2; pass++ {
 		for _, e := range t.dq[t.dqStart:] {
 			i := e.piece
@@ -415,26 +421,32 @@ func (t *Torrent) pickDeadline(p *peer) bool {
 				continue
 			}
 			urgent := e.at <= t.now+t.tickDt
-			fits := fast || eta <= e.at
-			st := t.state[i]
-			capped := pass == 0 && (st == stPartial || st == stFull) && t.held(p, i) >= share
-			switch st {
-			case stFresh, stPartial:
-				if capped || !fits && !urgent {
+			switch t.state[i] {
+			case stFresh:
+				if fast || eta <= e.at || urgent {
+					return t.takeFrom(p, i, t.suspect.has(i))
+				}
+			case stPartial:
+				if !fast && eta > e.at && !urgent || pass == 0 && t.held(p, i) >= share {
 					continue
 				}
 				if t.takeFrom(p, i, t.suspect.has(i)) {
 					return true
 				}
 			case stFull:
-				if capped || !fast || t.suspect.has(i) {
+				if !fast || t.suspect.has(i) || !urgent && !checkLate || pass == 0 && t.held(p, i) >= share {
 					continue
 				}
-				if t.duplicateLate(p, i, e.at, urgent, eta) {
+				took, late := t.duplicateLate(p, i, e.at, urgent, eta)
+				if took {
 					return true
 				}
+				sawLate = sawLate || late
 			}
 		}
+	}
+	if checkLate && !sawLate && fast {
+		t.lateScanned = true
 	}
 	return false
 }
@@ -464,15 +476,20 @@ func (t *Torrent) held(p *peer, i uint32) int {
 
 // duplicateLate requests from p a block of piece i (all requested, due at
 // due) that another peer holds and is late with, or any such block when
-// the piece is urgent.
-func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent bool, eta time.Duration) bool {
+// the piece is urgent. It reports whether it did, and whether it saw a
+// late block it could not take.
+func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent bool, eta time.Duration) (took, sawLate bool) {
 	r := &t.recs[t.rec[i]]
 	for b := range r.blocks {
 		blk := &r.blocks[b]
-		if blk.state != blkRequested || int(blk.nreq) >= t.cfg.EndgameDuplicates || blk.requestedBy(p.id) {
+		if blk.state != blkRequested {
 			continue
 		}
 		late := t.now-lateGrace >= blk.eta || blk.eta > due && eta+dupMargin < blk.eta || t.heldByStalled(blk)
+		if int(blk.nreq) >= t.cfg.EndgameDuplicates || blk.requestedBy(p.id) {
+			sawLate = sawLate || late && int(blk.nreq) < t.cfg.EndgameDuplicates
+			continue
+		}
 		if !urgent && !late {
 			continue
 		}
@@ -484,7 +501,7 @@ func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent boo
 		}
 		t.duplicated++
 		t.request(p, i, b)
-		return true
+		return true, false
 	}
-	return false
+	return false, sawLate
 }

@@ -552,10 +552,13 @@ func TestChatterFloodDrops(t *testing.T) {
 		x.PeerUnchoke(id)
 	}
 	x.Tick(time.Second)
-	for range 25 {
+	for range 24 {
 		x.PeerHave(id, 1) // repeated: chatter too
 		x.PeerInterested(id)
 	}
+	x.Tick(time.Second + 500*time.Millisecond) // a faster Tick: no reset
+	x.PeerHave(id, 1)
+	x.PeerInterested(id)
 	if d := x.ready().drops; len(d) != 0 {
 		t.Fatalf("dropped at the cap: %+v", d)
 	}

@@ -112,6 +112,7 @@ func (t *Torrent) Tick(now time.Duration) {
 		}
 		t.expire(p)
 	}
+	t.lateScanned = false
 	if t.dqStart < len(t.dq) {
 		// Deadlines fall due and peers turn late as time passes: peers
 		// that found nothing to pick may now find urgent work.

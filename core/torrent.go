@@ -67,15 +67,16 @@ type Torrent struct {
 	epoch   uint64 // bumped when blocks return to the pool
 	endgame bool
 
-	readers    []reader  // streaming readers' windows (deadline.go)
-	dl         bitset    // pieces inside some reader's window
-	dq         []dlEntry // window pieces not verified at the last rebuild, by deadline
-	dqStart    int       // dq[:dqStart] are verified
-	seen       bitset    // scratch of rebuildDeadlines
-	bestRate   float64   // the fastest peer's download rate at the last Tick
-	nfast      int       // peers unchoking us and fast at the last Tick
-	duplicated int64     // deadline blocks requested from a second peer
-	preempted  int64     // requests cancelled by seeks
+	readers     []reader  // streaming readers' windows (deadline.go)
+	dl          bitset    // pieces inside some reader's window
+	dq          []dlEntry // window pieces not verified at the last rebuild, by deadline
+	dqStart     int       // dq[:dqStart] are verified
+	seen        bitset    // scratch of rebuildDeadlines
+	bestRate    float64   // the fastest peer's download rate at the last Tick
+	nfast       int       // peers unchoking us and fast at the last Tick
+	duplicated  int64     // deadline blocks requested from a second peer
+	lateScanned bool      // no late deadline block since the last Tick (pickDeadline)
+	preempted   int64     // requests cancelled by seeks
 
 	haveCount   int
 	wantCount   int   // wanted pieces
