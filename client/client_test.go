@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -127,8 +128,22 @@ func TestDownloadRestartInstant(t *testing.T) {
 	if again, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: dl}); !errors.Is(err, ErrExists) || again != tt {
 		t.Fatalf("adding it again: %v", err)
 	}
+	if _, err := ReadStore(data); !errors.Is(err, ErrStoreInUse) {
+		t.Fatalf("ReadStore while the client runs: %v, want ErrStoreInUse", err)
+	}
 	if err := c.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	stored, err := ReadStore(data)
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("ReadStore: %d torrents, %v", len(stored), err)
+	}
+	if s := stored[0]; s.InfoHash != fx.mi.InfoHash || s.Info == nil || s.Have == nil || s.Have.Count() != fx.mi.Info.NumPieces() ||
+		s.Dir != dl || s.Completed.IsZero() || len(s.Files) != len(fx.mi.Info.Files)+1 {
+		t.Fatalf("ReadStore: %+v", s)
+	}
+	if _, err := ReadStore(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadStore of an empty directory: %v", err)
 	}
 	c2 := newClient(t, data)
 	ts := c2.Torrents()

@@ -40,9 +40,13 @@ type Config struct {
 	// own limits on top (Spec).
 	DownloadRate, UploadRate int
 	// CheckpointInterval is how often verified pieces are made durable
-	// (files synced) and recorded in the resume store (default 10 s); the
-	// store is written in full at Shutdown too.
+	// (files synced) and recorded in the resume store (default 10 s);
+	// CheckpointBytes (default 64 MiB) makes a torrent's checkpoint come
+	// sooner once it verified that much since its last one, so that a fast
+	// download killed at any point has little to check again. The store is
+	// written in full at Shutdown too.
 	CheckpointInterval time.Duration
+	CheckpointBytes    int64
 	// ResetResume sets an unreadable resume store aside (renamed, never
 	// deleted) and starts with an empty one. Downloaded data is kept.
 	ResetResume bool
@@ -64,6 +68,7 @@ const (
 	DefaultMaxPeers           = 500
 	DefaultMaxPeersPerTorrent = 50
 	DefaultCheckpointInterval = 10 * time.Second
+	DefaultCheckpointBytes    = 64 << 20
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -88,6 +93,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.CheckpointBytes <= 0 {
+		c.CheckpointBytes = DefaultCheckpointBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
