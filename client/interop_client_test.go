@@ -28,7 +28,7 @@ func TestInteropFileSelectionFromLibtorrent(t *testing.T) {
 	dl := t.TempDir()
 	tt, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: dl,
 		Priorities: []Priority{Normal, Skip, Normal, Skip, High}, // d/a.bin ... d/e.bin
-		Peers: peersOf(port)})
+		Peers:      peersOf(port)})
 	if err != nil {
 		t.Fatal(err)
 	}

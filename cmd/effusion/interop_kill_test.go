@@ -219,4 +219,3 @@ func lastUploaded(out string) int64 {
 	n, _ := strconv.ParseInt(m[len(m)-1][1], 10, 64)
 	return n
 }
-
