@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -329,5 +330,58 @@ func TestStoreInUse(t *testing.T) {
 	_, err := New(context.Background(), Config{DataDir: data, ListenAddr: "127.0.0.1:0", Logger: quiet()})
 	if !errors.Is(err, ErrStoreInUse) {
 		t.Fatalf("second client on one data directory: %v", err)
+	}
+}
+
+// TestOpenFilesCapped: five multi-file torrents downloading at once under a
+// process-wide cap of three open files all complete, and the client never
+// holds more than three open.
+func TestOpenFilesCapped(t *testing.T) {
+	sd := newClient(t, t.TempDir())
+	c, err := New(context.Background(), Config{DataDir: t.TempDir(), ListenAddr: "127.0.0.1:0", Logger: quiet(),
+		MaxOpenFiles: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+	var ts []*Torrent
+	var fxs []fixture
+	var dls []string
+	for i := range 5 {
+		fx := newFixture(t, 40_000+i, 50_001, 3, 70_000, 20_000, 90_000+i)
+		st, err := sd.Add(context.Background(), Spec{Torrent: fx.mi, Dir: fx.dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		await(t, st)
+		dl := t.TempDir()
+		tt, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: dl, Peers: []netip.AddrPort{sd.Addr()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, fxs, dls = append(ts, tt), append(fxs, fx), append(dls, dl)
+	}
+	stop := make(chan struct{})
+	peak := make(chan int)
+	go func() {
+		p := 0
+		for {
+			select {
+			case <-stop:
+				peak <- p
+				return
+			default:
+				p = max(p, c.env.OpenFiles())
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	for i, tt := range ts {
+		await(t, tt)
+		sameFiles(t, fxs[i], dls[i])
+	}
+	close(stop)
+	if p := <-peak; p > 3 {
+		t.Fatalf("%d files open at once under a cap of 3", p)
 	}
 }
