@@ -29,6 +29,8 @@ type server struct {
 	env *Env
 	log *slog.Logger
 
+	firstPiece bool // a downloaded piece verified (logged once)
+
 	f      *torrentFacts // identity, limits and (once known) geometry, shared with peer goroutines
 	g      *geometry     // f's geometry (nil in the Metadata phase)
 	mi     *metainfo.MetaInfo
