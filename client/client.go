@@ -164,7 +164,7 @@ func (c *Client) restore(ctx context.Context) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
 	for _, t := range c.torrents {
-		if t.meta.Paused != 0 {
+		if t.meta.Paused != 0 || c.cfg.NoAutoStart {
 			continue
 		}
 		wg.Add(1)

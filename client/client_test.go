@@ -385,3 +385,47 @@ func TestOpenFilesCapped(t *testing.T) {
 		t.Fatalf("%d files open at once under a cap of 3", p)
 	}
 }
+
+// TestNoAutoStart: restored torrents are loaded but not started, and their
+// records stay as they were (not paused); the one a command names is
+// started by Add (ErrExists) and Resume, without a check.
+func TestNoAutoStart(t *testing.T) {
+	fx := newFixture(t, 100_000)
+	data := t.TempDir()
+	c := newClient(t, data)
+	tt, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: fx.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, tt)
+	c.Shutdown(context.Background())
+	c2, err := New(context.Background(), Config{DataDir: data, ListenAddr: "127.0.0.1:0", Logger: quiet(), NoAutoStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t2, ok := c2.Torrent(fx.mi.InfoHash)
+	if !ok || t2.Stats().State != Paused {
+		t.Fatalf("restored without auto-start: %v", ok)
+	}
+	again, err := c2.Add(context.Background(), Spec{Torrent: fx.mi, Dir: fx.dir})
+	if !errors.Is(err, ErrExists) || again != t2 {
+		t.Fatalf("Add: %v", err)
+	}
+	if err := t2.Resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	await(t, t2)
+	if n := t2.sessionStats().PiecesChecked; n != 0 {
+		t.Fatalf("hashed %d pieces", n)
+	}
+	c2.Shutdown(context.Background())
+	c3, err := New(context.Background(), Config{DataDir: data, ListenAddr: "127.0.0.1:0", Logger: quiet(), NoAutoStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3.Shutdown(context.Background())
+	stored, err := ReadStore(data)
+	if err != nil || len(stored) != 1 || stored[0].Paused || stored[0].Have == nil || !stored[0].Have.Complete() {
+		t.Fatalf("after a run that never started it: %v %+v", err, stored)
+	}
+}

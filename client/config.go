@@ -52,6 +52,11 @@ type Config struct {
 	// written in full at Shutdown too.
 	CheckpointInterval time.Duration
 	CheckpointBytes    int64
+	// NoAutoStart loads the torrents of the resume store without starting
+	// them (they show as Paused, and their records are left as they are):
+	// for a command that works on the torrents it names, starting those
+	// with Add (a present torrent is returned with ErrExists) and Resume.
+	NoAutoStart bool
 	// ResetResume sets an unreadable resume store aside (renamed, never
 	// deleted) and starts with an empty one. Downloaded data is kept.
 	ResetResume bool

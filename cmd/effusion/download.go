@@ -268,6 +268,7 @@ on at once, without rehashing what was verified.`,
 			}
 			stderr := cmd.ErrOrStderr()
 			tr.cfg.DownloadDir = out
+			tr.cfg.NoAutoStart = true // only the torrents named here run
 			tr.cfg.Logger = cliLogger(stderr, tf.verbose)
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
