@@ -67,6 +67,8 @@ type Session struct {
 	facts *torrentFacts         // for live progress in Stats
 	st    fileStore             // the torrent's files, for Checkpoint
 	final finalState            // the checkpoint taken as the session ended
+
+	ctr sessionCounters // pieces verified and failed, bans (Counters)
 }
 
 // Start checks the data already under cfg.Dir and starts the session: it
@@ -94,7 +96,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		env, s.ownEnv = NewEnv(EnvConfig{}), true
 	}
 	srv := &server{s: s, cfg: c, env: env, log: c.Logger.With("torrent", fmt.Sprintf("%x", c.Torrent.InfoHash[:6]))}
-	m, err := statem.Start[Phase, *server](ctx, srv.handler(), statem.WithLogger(c.Logger))
+	m, err := statem.Start[Phase, *server](ctx, srv.handler(), statem.WithLogger(c.Logger), statem.WithLog(machineLog))
 	if err != nil {
 		s.cancel()
 		if s.ownEnv {
