@@ -1,0 +1,633 @@
+package daemon
+
+import (
+	"context"
+	"encoding/base64"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/effusion-bt/effusion/client"
+	"github.com/effusion-bt/effusion/session"
+	"github.com/effusion-bt/effusion/tracker"
+)
+
+// Transmission's status numbers (RPC 14 and later).
+const (
+	trStopped      = 0
+	trCheckWait    = 1
+	trCheck        = 2
+	trDownloadWait = 3
+	trDownload     = 4
+	trSeedWait     = 5
+	trSeed         = 6
+)
+
+// Transmission's error numbers.
+const (
+	trErrNone  = 0
+	trErrLocal = 3
+)
+
+// Special values of eta and uploadRatio.
+const (
+	etaNotAvailable = -1
+	etaUnknown      = -2
+	ratioNA         = -1
+	ratioInf        = -2
+)
+
+// view is one torrent being written by torrent-get: what several fields
+// need is computed once, on first use.
+type view struct {
+	d   *Daemon
+	e   *entry
+	ctx context.Context
+	now time.Time
+
+	st    client.Stats
+	stOK  bool
+	files []client.File
+	ts    *torrentSettings
+	trk   *tracker.AnnouncerStatus
+	trkOK bool
+}
+
+func (v *view) stats() *client.Stats {
+	if !v.stOK {
+		v.st, v.stOK = v.e.t.Stats(), true
+	}
+	return &v.st
+}
+
+func (v *view) fileList() []client.File {
+	if v.files == nil {
+		v.files = v.e.t.Files()
+	}
+	return v.files
+}
+
+func (v *view) settings() *torrentSettings {
+	if v.ts == nil {
+		ts := v.d.st.torrent(v.e.hash)
+		v.ts = &ts
+	}
+	return v.ts
+}
+
+func (v *view) tracker() (*tracker.AnnouncerStatus, bool) {
+	if v.trk == nil {
+		st, ok := v.e.t.TrackerStatus(v.ctx)
+		v.trk, v.trkOK = &st, ok
+	}
+	return v.trk, v.trkOK
+}
+
+// field writes one torrent-get field's value.
+type field func(w *jw, v *view)
+
+// fields are torrent-get's fields by canonical name (see canon): every
+// field of RPC 16, plus "labels".
+var fields map[string]field
+
+func init() {
+	fields = map[string]field{}
+	def := func(name string, f field) { fields[canon(name)] = f }
+	i64 := func(name string, f func(v *view) int64) { def(name, func(w *jw, v *view) { w.int(f(v)) }) }
+	flt := func(name string, f func(v *view) float64) { def(name, func(w *jw, v *view) { w.float(f(v)) }) }
+	bol := func(name string, f func(v *view) bool) { def(name, func(w *jw, v *view) { w.bool(f(v)) }) }
+	str := func(name string, f func(v *view) string) { def(name, func(w *jw, v *view) { w.str(f(v)) }) }
+	zero := func(names ...string) {
+		for _, n := range names {
+			i64(n, func(*view) int64 { return 0 })
+		}
+	}
+
+	i64("id", func(v *view) int64 { return int64(v.e.id) })
+	str("name", func(v *view) string { return v.e.t.Name() })
+	str("hashString", func(v *view) string { return v.e.hash })
+	i64("status", status)
+	i64("error", func(v *view) int64 {
+		if v.stats().State == client.Failed {
+			return trErrLocal
+		}
+		return trErrNone
+	})
+	str("errorString", func(v *view) string {
+		if st := v.stats(); st.State == client.Failed && st.Err != nil {
+			return st.Err.Error()
+		}
+		return ""
+	})
+	i64("eta", eta)
+	i64("etaIdle", func(*view) int64 { return etaNotAvailable })
+	bol("isFinished", func(*view) bool { return false })
+	bol("isStalled", func(v *view) bool {
+		st := v.stats()
+		return st.State == client.Downloading && st.Peers == 0
+	})
+	bol("isPrivate", func(v *view) bool { return v.e.t.MetaInfo().Info.Private })
+	i64("leftUntilDone", func(v *view) int64 { return v.stats().Left })
+	i64("sizeWhenDone", func(v *view) int64 { return v.stats().Wanted })
+	i64("totalSize", func(v *view) int64 { return v.stats().Length })
+	i64("desiredAvailable", func(v *view) int64 {
+		if st := v.stats(); st.Peers > 0 {
+			return st.Left
+		}
+		return 0
+	})
+	i64("haveValid", haveValid)
+	zero("haveUnchecked", "manualAnnounceTime", "webseedsSendingToUs", "queuePosition", "recheckProgress")
+	i64("corruptEver", func(v *view) int64 {
+		return int64(v.e.t.Counters().PiecesFailed) * v.e.t.MetaInfo().Info.PieceLength
+	})
+	flt("percentDone", func(v *view) float64 {
+		st := v.stats()
+		if st.Wanted == 0 {
+			return 1
+		}
+		return float64(st.Wanted-st.Left) / float64(st.Wanted)
+	})
+	flt("percentComplete", func(v *view) float64 {
+		st := v.stats()
+		if st.PiecesTotal == 0 {
+			return 1
+		}
+		return float64(st.PiecesHave) / float64(st.PiecesTotal)
+	})
+	flt("metadataPercentComplete", func(*view) float64 { return 1 })
+	i64("rateDownload", func(v *view) int64 { return int64(v.stats().DownloadRate) })
+	i64("rateUpload", func(v *view) int64 { return int64(v.stats().UploadRate) })
+	i64("downloadedEver", func(v *view) int64 { return v.stats().Downloaded })
+	i64("uploadedEver", func(v *view) int64 { return v.stats().Uploaded })
+	flt("uploadRatio", ratio)
+	i64("peersConnected", func(v *view) int64 { return int64(v.stats().Peers) })
+	i64("peersGettingFromUs", func(v *view) int64 {
+		n := 0
+		for _, p := range v.stats().PeerStats {
+			if p.UploadRate > 0 {
+				n++
+			}
+		}
+		return int64(n)
+	})
+	i64("peersSendingToUs", func(v *view) int64 {
+		n := 0
+		for _, p := range v.stats().PeerStats {
+			if p.DownloadRate > 0 {
+				n++
+			}
+		}
+		return int64(n)
+	})
+	def("peersFrom", peersFrom)
+	def("peers", peers)
+	i64("addedDate", func(v *view) int64 { return unix(v.stats().Added) })
+	i64("doneDate", func(v *view) int64 { return unix(v.stats().Completed) })
+	i64("activityDate", func(v *view) int64 {
+		a, _ := v.d.reg.times(v.e)
+		return unix(a)
+	})
+	i64("startDate", func(v *view) int64 {
+		if st := v.stats().State; st == client.Paused || st == client.Failed {
+			return 0
+		}
+		_, s := v.d.reg.times(v.e)
+		return unix(s)
+	})
+	i64("dateCreated", func(v *view) int64 { return v.e.t.MetaInfo().CreationDate })
+	i64("secondsDownloading", func(v *view) int64 {
+		st := v.stats()
+		end := v.now
+		if !st.Completed.IsZero() {
+			end = st.Completed
+		}
+		return int64(max(end.Sub(st.Added), 0) / time.Second)
+	})
+	i64("secondsSeeding", func(v *view) int64 {
+		st := v.stats()
+		if st.State != client.Seeding || st.Completed.IsZero() {
+			return 0
+		}
+		return int64(max(v.now.Sub(st.Completed), 0) / time.Second)
+	})
+	str("comment", func(v *view) string { return v.e.t.MetaInfo().Comment })
+	str("creator", func(v *view) string { return v.e.t.MetaInfo().CreatedBy })
+	str("downloadDir", func(v *view) string { return v.e.t.Dir() })
+	str("torrentFile", func(*view) string { return "" })
+	str("magnetLink", func(v *view) string { return v.e.t.MetaInfo().Magnet().String() })
+	i64("pieceCount", func(v *view) int64 { return int64(v.e.t.MetaInfo().Info.NumPieces()) })
+	i64("pieceSize", func(v *view) int64 { return v.e.t.MetaInfo().Info.PieceLength })
+	str("pieces", func(v *view) string { return base64.StdEncoding.EncodeToString(v.e.t.Have().Bytes()) })
+	i64("bandwidthPriority", func(v *view) int64 { return v.settings().BandwidthPriority })
+	i64("downloadLimit", func(v *view) int64 { return v.settings().DownloadLimit })
+	bol("downloadLimited", func(v *view) bool { return v.settings().DownloadLimited })
+	i64("uploadLimit", func(v *view) int64 { return v.settings().UploadLimit })
+	bol("uploadLimited", func(v *view) bool { return v.settings().UploadLimited })
+	bol("honorsSessionLimits", func(v *view) bool { return !v.settings().IgnoresSessionLimits })
+	peerLimit := func(v *view) int64 {
+		if n := v.settings().PeerLimit; n > 0 {
+			return n
+		}
+		return v.d.st.get().PeerLimitPerTorrent
+	}
+	i64("peer-limit", peerLimit)
+	i64("maxConnectedPeers", peerLimit)
+	flt("seedRatioLimit", func(v *view) float64 {
+		if r := v.settings().SeedRatioLimit; r > 0 {
+			return r
+		}
+		return v.d.st.get().SeedRatioLimit
+	})
+	i64("seedRatioMode", func(v *view) int64 { return v.settings().SeedRatioMode })
+	i64("seedIdleLimit", func(v *view) int64 {
+		if n := v.settings().SeedIdleLimit; n > 0 {
+			return n
+		}
+		return v.d.st.get().IdleSeedingLimit
+	})
+	i64("seedIdleMode", func(v *view) int64 { return v.settings().SeedIdleMode })
+	def("labels", func(w *jw, v *view) { strList(w, v.settings().Labels...) })
+	def("webseeds", func(w *jw, v *view) { strList(w, v.e.t.MetaInfo().URLList...) })
+	def("files", files)
+	def("fileStats", fileStats)
+	def("priorities", func(w *jw, v *view) {
+		w.arr()
+		for _, f := range v.fileList() {
+			w.int(trPriority(f.Priority))
+		}
+		w.endArr()
+	})
+	def("wanted", func(w *jw, v *view) {
+		w.arr()
+		for _, f := range v.fileList() {
+			if f.Priority == client.Skip {
+				w.int(0)
+			} else {
+				w.int(1)
+			}
+		}
+		w.endArr()
+	})
+	def("trackers", trackers)
+	def("trackerStats", trackerStats)
+}
+
+func unix(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
+}
+
+func status(v *view) int64 {
+	st := v.stats()
+	if v.e.verifying.Load() && st.State != client.Checking {
+		return trCheckWait
+	}
+	switch st.State {
+	case client.Checking:
+		return trCheck
+	case client.Downloading:
+		return trDownload
+	case client.Seeding:
+		return trSeed
+	}
+	return trStopped
+}
+
+func eta(v *view) int64 {
+	st := v.stats()
+	switch {
+	case st.Left == 0:
+		return etaNotAvailable
+	case st.DownloadRate < 1 || st.State != client.Downloading:
+		return etaUnknown
+	}
+	return int64(float64(st.Left) / st.DownloadRate)
+}
+
+// ratio is Transmission's upload ratio: uploaded over downloaded (or, for
+// a torrent that downloaded nothing, over what it has).
+func ratio(v *view) float64 {
+	st := v.stats()
+	den := st.Downloaded
+	if den == 0 {
+		den = st.Wanted - st.Left
+	}
+	switch {
+	case den > 0:
+		return float64(st.Uploaded) / float64(den)
+	case st.Uploaded > 0:
+		return ratioInf
+	}
+	return ratioNA
+}
+
+func haveValid(v *view) int64 {
+	st := v.stats()
+	if st.PiecesHave == st.PiecesTotal {
+		return st.Length
+	}
+	info := &v.e.t.MetaInfo().Info
+	have := v.e.t.Have()
+	n := int64(have.Count()) * info.PieceLength
+	if last := info.NumPieces() - 1; last >= 0 && have.Has(last) {
+		n -= info.PieceLength - info.PieceLen(last)
+	}
+	return n
+}
+
+func trPriority(p client.Priority) int64 {
+	if p == client.High {
+		return 1
+	}
+	return 0
+}
+
+func files(w *jw, v *view) {
+	w.arr()
+	for _, f := range v.fileList() {
+		w.obj()
+		w.kint("bytesCompleted", f.Completed)
+		w.kint("length", f.Length)
+		w.kstr("name", f.Path)
+		w.endObj()
+	}
+	w.endArr()
+}
+
+func fileStats(w *jw, v *view) {
+	w.arr()
+	for _, f := range v.fileList() {
+		w.obj()
+		w.kint("bytesCompleted", f.Completed)
+		w.kbool("wanted", f.Priority != client.Skip)
+		w.kint("priority", trPriority(f.Priority))
+		w.endObj()
+	}
+	w.endArr()
+}
+
+func peersFrom(w *jw, v *view) {
+	var in, out int64
+	for _, p := range v.stats().PeerStats {
+		if p.Outgoing {
+			out++
+		} else {
+			in++
+		}
+	}
+	w.obj()
+	w.kint("fromCache", 0)
+	w.kint("fromDht", 0)
+	w.kint("fromIncoming", in)
+	w.kint("fromLpd", 0)
+	w.kint("fromLtep", 0)
+	w.kint("fromPex", 0)
+	w.kint("fromTracker", out)
+	w.endObj()
+}
+
+// peerFlags is Transmission's flagStr: O optimistic unchoke, D/d
+// downloading from it / we want to, U/u uploading to it / it wants to, K
+// it unchoked us but we are not interested, ? we unchoked it but it is
+// not interested, I incoming.
+func peerFlags(p *session.PeerStats) string {
+	var b strings.Builder
+	if p.Optimistic {
+		b.WriteByte('O')
+	}
+	switch {
+	case p.DownloadRate > 0:
+		b.WriteByte('D')
+	case p.Interested:
+		b.WriteByte('d')
+	}
+	switch {
+	case p.UploadRate > 0:
+		b.WriteByte('U')
+	case p.PeerInterested:
+		b.WriteByte('u')
+	}
+	if !p.PeerChoking && !p.Interested {
+		b.WriteByte('K')
+	}
+	if !p.Choking && !p.PeerInterested {
+		b.WriteByte('?')
+	}
+	if !p.Outgoing {
+		b.WriteByte('I')
+	}
+	return b.String()
+}
+
+func peers(w *jw, v *view) {
+	st := v.stats()
+	w.arr()
+	for i := range st.PeerStats {
+		p := &st.PeerStats[i]
+		w.obj()
+		w.kstr("address", p.Addr.Addr().Unmap().String())
+		w.kint("port", int64(p.Addr.Port()))
+		w.kstr("clientName", p.Client)
+		w.kbool("clientIsChoked", p.PeerChoking)
+		w.kbool("clientIsInterested", p.Interested)
+		w.kstr("flagStr", peerFlags(p))
+		w.kbool("isDownloadingFrom", p.DownloadRate > 0)
+		w.kbool("isEncrypted", false)
+		w.kbool("isIncoming", !p.Outgoing)
+		w.kbool("isUploadingTo", p.UploadRate > 0)
+		w.kbool("isUTP", false)
+		w.kbool("peerIsChoked", p.Choking)
+		w.kbool("peerIsInterested", p.PeerInterested)
+		progress := 0.0
+		if st.PiecesTotal > 0 {
+			progress = float64(p.Pieces) / float64(st.PiecesTotal)
+		}
+		w.kfloat("progress", progress)
+		w.kint("rateToClient", int64(p.DownloadRate))
+		w.kint("rateToPeer", int64(p.UploadRate))
+		w.endObj()
+	}
+	w.endArr()
+}
+
+// scrapeURL derives a tracker's scrape URL the conventional way (the last
+// path element "announce" becomes "scrape"); "" when it has none.
+func scrapeURL(announce string) string {
+	i := strings.LastIndexByte(announce, '/')
+	if i < 0 || !strings.HasPrefix(announce[i+1:], "announce") {
+		return ""
+	}
+	return announce[:i+1] + "scrape" + announce[i+1+len("announce"):]
+}
+
+func trackers(w *jw, v *view) {
+	w.arr()
+	id := int64(0)
+	for tier, urls := range v.e.t.MetaInfo().Trackers() {
+		for _, u := range urls {
+			w.obj()
+			w.kstr("announce", u)
+			w.kint("id", id)
+			w.kstr("scrape", scrapeURL(u))
+			w.kint("tier", int64(tier))
+			w.endObj()
+			id++
+		}
+	}
+	w.endArr()
+}
+
+// Transmission's tracker announce states.
+const (
+	trackerInactive = 0
+	trackerWaiting  = 1
+	trackerActive   = 3
+)
+
+func trackerStats(w *jw, v *view) {
+	as, running := v.tracker()
+	w.arr()
+	id := int64(0)
+	for tier, urls := range v.e.t.MetaInfo().Trackers() {
+		for _, u := range urls {
+			answered := running && as.Tracker == u
+			state := trackerInactive
+			if running {
+				switch as.State {
+				case "announcing":
+					state = trackerActive
+				case "waiting", "idle":
+					state = trackerWaiting
+				}
+			}
+			host := u
+			if pu, err := url.Parse(u); err == nil {
+				host = pu.Scheme + "://" + pu.Host
+			}
+			w.obj()
+			w.kstr("announce", u)
+			w.kint("announceState", int64(state))
+			w.kint("downloadCount", -1)
+			w.kbool("hasAnnounced", answered)
+			w.kbool("hasScraped", false)
+			w.kstr("host", host)
+			w.kint("id", id)
+			w.kbool("isBackup", false)
+			if answered {
+				w.kint("lastAnnouncePeerCount", int64(as.Peers))
+				result := "Success"
+				if as.LastErr != nil {
+					result = as.LastErr.Error()
+				}
+				w.kstr("lastAnnounceResult", result)
+				w.kbool("lastAnnounceSucceeded", as.LastErr == nil)
+				w.kint("lastAnnounceTime", unix(as.LastAnnounce))
+				w.kint("leecherCount", int64(as.Leechers))
+				w.kint("seederCount", int64(as.Seeders))
+			} else {
+				w.kint("lastAnnouncePeerCount", 0)
+				result := ""
+				if running && as.LastErr != nil {
+					result = as.LastErr.Error()
+				}
+				w.kstr("lastAnnounceResult", result)
+				w.kbool("lastAnnounceSucceeded", false)
+				w.kint("lastAnnounceTime", 0)
+				w.kint("leecherCount", -1)
+				w.kint("seederCount", -1)
+			}
+			w.kint("lastAnnounceStartTime", 0)
+			w.kbool("lastAnnounceTimedOut", false)
+			w.kstr("lastScrapeResult", "")
+			w.kint("lastScrapeStartTime", 0)
+			w.kbool("lastScrapeSucceeded", false)
+			w.kint("lastScrapeTime", 0)
+			w.kbool("lastScrapeTimedOut", false)
+			next := int64(0)
+			if running {
+				next = unix(as.NextAnnounce)
+			}
+			w.kint("nextAnnounceTime", next)
+			w.kint("nextScrapeTime", 0)
+			w.kstr("scrape", scrapeURL(u))
+			w.kint("scrapeState", 0)
+			w.kint("tier", int64(tier))
+			w.endObj()
+			id++
+		}
+	}
+	w.endArr()
+}
+
+// torrentGet answers torrent-get: the "fields" asked, for the torrents
+// "ids" selects, as objects (or, with "format": "table", as arrays after
+// a row of field names); with "recently-active", also "removed".
+func (d *Daemon) torrentGet(ctx context.Context, a args, w *jw) error {
+	names, ok, err := a.strs("fields")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return rpcErrorf(`torrent-get needs "fields"`)
+	}
+	format, _, err := a.str("format")
+	if err != nil {
+		return err
+	}
+	table := format == "table"
+	sel, err := d.selectIDs(a)
+	if err != nil {
+		return err
+	}
+	fs := make([]field, len(names))
+	for i, n := range names {
+		fs[i] = fields[canon(n)] // nil: unknown, left out as Transmission does
+	}
+	w.key("torrents")
+	w.arr()
+	if table {
+		w.arr()
+		for i, n := range names {
+			if fs[i] != nil {
+				w.str(n)
+			}
+		}
+		w.endArr()
+	}
+	now := time.Now()
+	for _, e := range sel.entries {
+		v := view{d: d, e: e, ctx: ctx, now: now}
+		if table {
+			w.arr()
+		} else {
+			w.obj()
+		}
+		for i, f := range fs {
+			if f == nil {
+				continue
+			}
+			if !table {
+				w.key(names[i])
+			}
+			f(w, &v)
+		}
+		if table {
+			w.endArr()
+		} else {
+			w.endObj()
+		}
+	}
+	w.endArr()
+	if sel.recent {
+		w.key("removed")
+		w.arr()
+		for _, id := range sel.removed {
+			w.int(int64(id))
+		}
+		w.endArr()
+	}
+	return nil
+}
