@@ -96,3 +96,8 @@ func (t *Torrent) Have() bitset.Set {
 	}
 	return bitset.New(t.mi.Info.NumPieces())
 }
+
+// PiecesChecked returns how many pieces the current session's start-up
+// check hashed (those the resume store could not vouch for); 0 while the
+// torrent does not run.
+func (t *Torrent) PiecesChecked() int { return t.sessionStats().PiecesChecked }

@@ -195,8 +195,15 @@ func canon(k string) string {
 	return b.String()
 }
 
-// args are a request's arguments, by canonical name.
-type args map[string]json.RawMessage
+// args are a request's arguments, by canonical name (see canon).
+type args map[string]arg
+
+// arg is one argument: the name the client used (for messages) and its
+// value.
+type arg struct {
+	name string
+	raw  json.RawMessage
+}
 
 func parseArgs(raw json.RawMessage) (args, error) {
 	a := args{}
@@ -209,7 +216,7 @@ func parseArgs(raw json.RawMessage) (args, error) {
 		return nil, rpcErrorf("\"arguments\" must be an object: %v", err)
 	}
 	for k, v := range m {
-		a[canon(k)] = v
+		a[canon(k)] = arg{k, v}
 	}
 	return a, nil
 }
@@ -221,27 +228,33 @@ func argError(k, want string) error {
 	return rpcErrorf("argument %q: want %s", k, want)
 }
 
+// get returns the argument's value and the name the client gave it.
+func (a args) get(k string) (json.RawMessage, string, bool) {
+	v, ok := a[k]
+	return v.raw, v.name, ok
+}
+
 func (a args) str(k string) (string, bool, error) {
-	raw, ok := a[k]
+	raw, name, ok := a.get(k)
 	if !ok {
 		return "", false, nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", true, argError(k, "a string")
+		return "", true, argError(name, "a string")
 	}
 	return s, true, nil
 }
 
 // int reads an integer (a JSON number without a fraction).
 func (a args) int(k string) (int64, bool, error) {
-	raw, ok := a[k]
+	raw, name, ok := a.get(k)
 	if !ok {
 		return 0, false, nil
 	}
 	v, ok := asInt(raw)
 	if !ok {
-		return 0, true, argError(k, "an integer")
+		return 0, true, argError(name, "an integer")
 	}
 	return v, true, nil
 }
@@ -255,20 +268,20 @@ func asInt(raw json.RawMessage) (int64, bool) {
 }
 
 func (a args) float(k string) (float64, bool, error) {
-	raw, ok := a[k]
+	raw, name, ok := a.get(k)
 	if !ok {
 		return 0, false, nil
 	}
 	var f float64
 	if err := json.Unmarshal(raw, &f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, true, argError(k, "a number")
+		return 0, true, argError(name, "a number")
 	}
 	return f, true, nil
 }
 
 // bool reads true/false, or 0/1 (older clients send numbers).
 func (a args) bool(k string) (bool, bool, error) {
-	raw, ok := a[k]
+	raw, name, ok := a.get(k)
 	if !ok {
 		return false, false, nil
 	}
@@ -279,12 +292,12 @@ func (a args) bool(k string) (bool, bool, error) {
 	if n, ok := asInt(raw); ok && (n == 0 || n == 1) {
 		return n == 1, true, nil
 	}
-	return false, true, argError(k, "true or false")
+	return false, true, argError(name, "true or false")
 }
 
 // ints reads an array of integers (a single integer is taken as one).
 func (a args) ints(k string) ([]int64, bool, error) {
-	raw, ok := a[k]
+	raw, name, ok := a.get(k)
 	if !ok {
 		return nil, false, nil
 	}
@@ -293,13 +306,13 @@ func (a args) ints(k string) ([]int64, bool, error) {
 	}
 	var list []json.RawMessage
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, true, argError(k, "an array of integers")
+		return nil, true, argError(name, "an array of integers")
 	}
 	out := make([]int64, 0, len(list))
 	for _, r := range list {
 		n, ok := asInt(r)
 		if !ok {
-			return nil, true, argError(k, "an array of integers")
+			return nil, true, argError(name, "an array of integers")
 		}
 		out = append(out, n)
 	}
@@ -307,13 +320,13 @@ func (a args) ints(k string) ([]int64, bool, error) {
 }
 
 func (a args) strs(k string) ([]string, bool, error) {
-	raw, ok := a[k]
+	raw, name, ok := a.get(k)
 	if !ok {
 		return nil, false, nil
 	}
 	var out []string
 	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, true, argError(k, "an array of strings")
+		return nil, true, argError(name, "an array of strings")
 	}
 	return out, true, nil
 }
@@ -329,7 +342,7 @@ type selection struct {
 // "recently-active"; or an array of numbers and hash strings (ids that
 // match nothing are left out, as Transmission does).
 func (d *Daemon) selectIDs(a args) (selection, error) {
-	raw, ok := a["ids"]
+	raw, _, ok := a.get("ids")
 	if !ok || bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return selection{entries: d.reg.all()}, nil
 	}

@@ -168,7 +168,7 @@ func (d *Daemon) sessionSet(_ context.Context, a args, _ *jw) error {
 	num := func(k string) (int64, bool) {
 		v, ok, err := a.int(k)
 		if err == nil && ok && v < 0 {
-			err = argError(k, "a number at least 0")
+			err = argError(a[k].name, "a number at least 0")
 		}
 		errs = append(errs, err)
 		return v, ok
