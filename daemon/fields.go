@@ -183,16 +183,25 @@ func init() {
 	def("peersFrom", peersFrom)
 	def("peers", peers)
 	i64("addedDate", func(v *view) int64 { return unix(v.stats().Added) })
-	i64("doneDate", func(v *view) int64 { return unix(v.stats().Completed) })
+	i64("doneDate", func(v *view) int64 {
+		if st := v.stats(); !st.Completed.IsZero() || st.Left > 0 {
+			return unix(st.Completed)
+		}
+		// Complete, but the client records it only at its next
+		// checkpoint: the daemon's own observation meanwhile.
+		v.d.reg.observe(v.e, *v.stats(), v.now)
+		_, _, done := v.d.reg.times(v.e)
+		return unix(done)
+	})
 	i64("activityDate", func(v *view) int64 {
-		a, _ := v.d.reg.times(v.e)
+		a, _, _ := v.d.reg.times(v.e)
 		return unix(a)
 	})
 	i64("startDate", func(v *view) int64 {
 		if st := v.stats().State; st == client.Paused || st == client.Failed {
 			return 0
 		}
-		_, s := v.d.reg.times(v.e)
+		_, s, _ := v.d.reg.times(v.e)
 		return unix(s)
 	})
 	i64("dateCreated", func(v *view) int64 { return v.e.t.MetaInfo().CreationDate })

@@ -31,6 +31,7 @@ type entry struct {
 	active  time.Time    // when the totals last changed (activityDate)
 	changed time.Time    // when it was added or changed state
 	started time.Time    // when it last started (startDate)
+	done    time.Time    // when this run first saw it complete
 }
 
 type removal struct {
@@ -159,6 +160,9 @@ func (r *registry) observe(e *entry, st client.Stats, now time.Time) {
 		e.active = now
 		e.last = tot
 	}
+	if st.Left == 0 && st.PiecesHave > 0 && e.done.IsZero() {
+		e.done = now
+	}
 	if st.State != e.state {
 		if st.State == client.Downloading || st.State == client.Seeding {
 			if e.state == client.Paused || e.state == client.Failed {
@@ -171,10 +175,10 @@ func (r *registry) observe(e *entry, st client.Stats, now time.Time) {
 }
 
 // times returns e's dates.
-func (r *registry) times(e *entry) (active, started time.Time) {
+func (r *registry) times(e *entry) (active, started, done time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return e.active, e.started
+	return e.active, e.started, e.done
 }
 
 // prune drops removals older than cutoff.
