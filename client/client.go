@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/effusion-bt/effusion/metainfo"
+	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/session"
 	"github.com/effusion-bt/effusion/transport"
 	bolt "go.etcd.io/bbolt"
@@ -68,7 +69,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := transport.Listen(ctx, transport.ListenConfig{Addr: cfg.ListenAddr, Logger: cfg.Logger})
+	ln, err := transport.Listen(ctx, transport.ListenConfig{Addr: cfg.ListenAddr, Logger: cfg.Logger, Encryption: cfg.Encryption})
 	if err != nil {
 		st.close()
 		return nil, err
@@ -89,6 +90,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		MaxHalfOpen:  cfg.MaxHalfOpen,
 		DownloadRate: cfg.DownloadRate,
 		UploadRate:   cfg.UploadRate,
+		Encryption:   cfg.Encryption,
 	})
 	if err := c.restore(ctx); err != nil {
 		c.env.Close()
@@ -106,6 +108,17 @@ func (c *Client) Addr() netip.AddrPort { return c.listener.Addr() }
 // SetRateLimits changes the process-wide limits (bytes per second; 0:
 // unlimited) at once.
 func (c *Client) SetRateLimits(down, up int) { c.env.SetRateLimits(down, up) }
+
+// SetEncryption changes the encryption policy of new connections, both
+// ways.
+func (c *Client) SetEncryption(p mse.Policy) {
+	c.listener.SetEncryption(p)
+	c.env.SetEncryption(p)
+}
+
+// ListenerCounts reports how incoming connections ended up (plain,
+// encrypted, refused by the policy, failed handshakes...).
+func (c *Client) ListenerCounts() transport.Counts { return c.listener.Counts() }
 
 // restore loads the store's torrents and starts those not paused.
 func (c *Client) restore(ctx context.Context) error {

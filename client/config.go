@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/effusion-bt/effusion/mse"
 )
 
 // Config configures a Client. The zero value of every field is a sensible
@@ -29,6 +31,10 @@ type Config struct {
 	MaxPeers, MaxPeersPerTorrent int
 	// MaxHalfOpen caps outgoing connections in progress (default 32).
 	MaxHalfOpen int
+	// Encryption is the Message Stream Encryption policy, both ways:
+	// mse.Prefer (the zero value) tries MSE and falls back to plain,
+	// accepting both; mse.Require never speaks plain; mse.Off never MSE.
+	Encryption mse.Policy
 	// DownloadRate and UploadRate cap the payload bytes per second of all
 	// the torrents together; 0 means unlimited. Each torrent may have its
 	// own limits on top (Spec).

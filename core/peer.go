@@ -233,7 +233,7 @@ func (t *Torrent) PeerConnected(caps Caps) PeerID {
 	t.setReqQ(p, caps.ReqQ)
 	p.liveIdx = len(t.live)
 	t.live = append(t.live, p)
-	t.greet(p, caps.AllowedFast)
+	t.greet(p, caps.AvailSent, caps.AllowedFast)
 	return p.id
 }
 

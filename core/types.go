@@ -42,6 +42,11 @@ type Caps struct {
 	// ReqQ is the peer's BEP 10 "reqq" (how many outstanding requests it
 	// queues); 0 means unknown, in which case DefaultReqQ is assumed.
 	ReqQ int
+	// AvailSent: the shell already told the peer our availability (it
+	// connected before the metadata was known, and was sent HAVE NONE):
+	// the greeting leaves it out, and the shell follows it with a HAVE for
+	// each piece we have.
+	AvailSent bool
 	// AllowedFast is the peer's canonical BEP 6 allowed fast set
 	// (peerwire.AllowedFastSet with AllowedFastCount pieces), for a fast
 	// peer: the core grants the pieces of it that we have (MsgAllowedFast).

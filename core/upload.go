@@ -35,8 +35,9 @@ func (t *Torrent) Uploaded(id PeerID, n int) {
 // greet emits a new peer's greeting: our availability, in the form its
 // extensions allow, then ALLOWED FAST for the pieces of its allowed fast
 // set that we have.
-func (t *Torrent) greet(p *peer, allowedFast []uint32) {
+func (t *Torrent) greet(p *peer, availSent bool, allowedFast []uint32) {
 	switch {
+	case availSent:
 	case p.fast && t.haveCount == t.n:
 		t.emit(p, MsgHaveAll, 0, 0, 0)
 	case p.fast && t.haveCount == 0:

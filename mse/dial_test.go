@@ -89,7 +89,7 @@ func TestDialer(t *testing.T) {
 	}{
 		{"prefer to plain-only falls back", Prefer, true, Prefer, None, false, 2},
 		{"prefer to require", Prefer, false, Require, RC4, false, 1},
-		{"prefer to prefer", Prefer, false, Prefer, RC4, false, 1},
+		{"prefer to prefer", Prefer, false, Prefer, Plaintext, false, 1},
 		{"prefer to off falls back", Prefer, false, Off, None, false, 2},
 		{"require to plain-only fails", Require, true, Prefer, None, true, 1},
 		{"require to off fails", Require, false, Off, None, true, 1},
@@ -289,8 +289,11 @@ func TestAccept(t *testing.T) {
 					t.Fatalf("handshake %v: %v", h, err)
 				}
 				wantMethod := None
-				if !plain {
+				switch {
+				case !plain && policy == Require:
 					wantMethod = RC4
+				case !plain:
+					wantMethod = Plaintext // Prefer: plain stream when offered
 				}
 				if c.Method() != wantMethod {
 					t.Fatalf("method %v", c.Method())

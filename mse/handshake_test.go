@@ -27,7 +27,7 @@ func TestHandshake(t *testing.T) {
 		ia      []byte
 		want    Method // None: the handshake fails
 	}{
-		{RC4 | Plaintext, Prefer, hs, RC4},
+		{RC4 | Plaintext, Prefer, hs, Plaintext},
 		{RC4, Prefer, nil, RC4},
 		{Plaintext, Prefer, hs, Plaintext},
 		{RC4 | Plaintext, Require, big, RC4},

@@ -52,7 +52,7 @@ func TestRespondHostile(t *testing.T) {
 				}
 				a.(interface{ CloseWrite() error }).CloseWrite()
 			}()
-			c, err := Respond(testCtx(t), cb, lookupOne(testInfoHash), Prefer.Select)
+			c, err := Respond(testCtx(t), cb, lookupOne(testInfoHash), Require.Select)
 			if tc.want == nil {
 				if err != nil {
 					t.Fatal(err)

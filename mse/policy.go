@@ -9,8 +9,8 @@ import (
 // `--encryption prefer|require|off` flag. The zero value is Prefer.
 //
 //	           outgoing                               incoming
-//	Prefer     MSE offering RC4 and plaintext; if     plain, or MSE (RC4 chosen when
-//	           the peer does not answer MSE, plain    offered, else plaintext)
+//	Prefer     MSE offering RC4 and plaintext; if     plain, or MSE (plaintext chosen
+//	           the peer does not answer MSE, plain    when offered, else RC4)
 //	           on a new connection (see Dialer)
 //	Require    MSE offering RC4 only; never plain     MSE choosing RC4 only; plain refused
 //	Off        plain only                             plain only; MSE refused
@@ -19,8 +19,9 @@ import (
 type Policy uint8
 
 const (
-	// Prefer encrypts when the peer can and falls back to plain when it
-	// cannot (the default, as in libtorrent and Transmission).
+	// Prefer obfuscates the handshake when the peer can (MSE) and falls
+	// back to plain BitTorrent when it cannot; the stream is RC4 only when
+	// the peer insists (libtorrent's default: prefer_rc4 off). The default.
 	Prefer Policy = iota
 	// Require speaks only RC4-encrypted MSE.
 	Require
@@ -88,18 +89,21 @@ func (p Policy) Provide() Method {
 }
 
 // Select chooses the method of an incoming MSE handshake among those
-// offered (crypto_provide; unknown bits are ignored): RC4 when offered,
-// else Plaintext under Prefer. It returns an error wrapping
-// ErrNoCommonMethod when nothing offered is acceptable, and
-// ErrEncryptionOff under Off. Its signature is Respond's choose.
+// offered (crypto_provide; unknown bits are ignored). Under Require, RC4.
+// Under Prefer, Plaintext when offered, else RC4: the handshake is
+// obfuscated either way, and a stream left plain keeps the zero-copy upload
+// path (libtorrent's default, prefer_rc4 off, chooses the same); a peer that
+// wants RC4 offers only RC4. It returns an error wrapping ErrNoCommonMethod
+// when nothing offered is acceptable, and ErrEncryptionOff under Off. Its
+// signature is Respond's choose.
 func (p Policy) Select(offered Method) (Method, error) {
 	switch {
 	case p == Off:
 		return None, ErrEncryptionOff
-	case offered&RC4 != 0 && (p == Prefer || p == Require):
-		return RC4, nil
 	case offered&Plaintext != 0 && p == Prefer:
 		return Plaintext, nil
+	case offered&RC4 != 0 && (p == Prefer || p == Require):
+		return RC4, nil
 	}
 	return None, fmt.Errorf("%w: offered %v, policy %v", ErrNoCommonMethod, offered, p)
 }

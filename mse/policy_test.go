@@ -64,7 +64,7 @@ func TestPolicySelect(t *testing.T) {
 		want    Method
 		err     error
 	}{
-		{Prefer, RC4 | Plaintext, RC4, nil},
+		{Prefer, RC4 | Plaintext, Plaintext, nil},
 		{Prefer, Plaintext, Plaintext, nil},
 		{Prefer, RC4 | 0x80, RC4, nil},
 		{Prefer, 0x80, None, ErrNoCommonMethod},

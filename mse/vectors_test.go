@@ -113,7 +113,7 @@ func TestVectors(t *testing.T) {
 
 	// Our responder, sent the script's initiator bytes.
 	conn = &feedConn{r: bytes.NewReader(concat(v["ya"], v["step3"], v["encA"]))}
-	c, err = respond(context.Background(), conn, lookupOne(ih), Prefer.Select, rnd(xb))
+	c, err = respond(context.Background(), conn, lookupOne(ih), Require.Select, rnd(xb))
 	if err != nil {
 		t.Fatal(err)
 	}

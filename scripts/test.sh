@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers and tools the interoperability tests run against.
-pkgs=(aria2 opentracker mktorrent transmission-cli python3-libtorrent)
+pkgs=(aria2 opentracker mktorrent transmission-cli python3-libtorrent iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -18,6 +18,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# JavaScript peers, pinned in internal/testpeer/js/package.json (node_modules is git-ignored).
+echo "== npm install (internal/testpeer/js)"
+npm install --prefix internal/testpeer/js --no-audit --no-fund --no-save --loglevel=error >/dev/null
 
 echo "== go mod download"
 go mod download
@@ -41,7 +45,7 @@ echo "== statem under shuffle, repeatedly"
 go test -race -count=20 -shuffle=on -timeout 5m ./statem/
 
 echo "== allocation counts (without -race: the race detector allocates, and core's test skips under it)"
-go test -count=1 -run 'AllocatesNothing|Allocs' ./core/ ./peerwire/ ./sha1x/ ./storage/ ./mse/
+go test -count=1 -run 'AllocatesNothing|Allocs' ./core/ ./peerwire/ ./sha1x/ ./storage/ ./mse/ ./utp/
 
 # Every fuzz target in the module, briefly: its committed seeds, then a few
 # seconds of new inputs (FUZZTIME, default 2s). -fuzzminimizetime stays

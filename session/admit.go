@@ -10,7 +10,9 @@ import (
 
 // onPeerUp admits (or refuses) a peer whose handshake completed. At the
 // peer limit, an incoming peer takes the slot of the peer the core finds
-// least useful (core.Evictable), if any.
+// least useful (core.Evictable), if any. In the Metadata phase there is no
+// core yet: the peer is told we have nothing and waits (preCore) to be
+// attached.
 func (srv *server) onPeerUp(p *Peer) {
 	var err error
 	switch {
@@ -23,8 +25,8 @@ func (srv *server) onPeerUp(p *Peer) {
 			err = ErrDuplicate
 			break
 		}
+		srv.forget(old) // gone from the peer table (and Stats) now, not when its reader ends
 		old.close(ErrDuplicate)
-		delete(srv.byPeerID, p.remote.PeerID)
 	case srv.book.banned(p.addr), srv.isBannedID(p.remote.PeerID):
 		err = ErrBanned
 	case !p.outgoing && (srv.incoming+len(srv.procs) >= srv.cfg.MaxPeers || srv.env.full()) && !srv.evict():
@@ -34,43 +36,86 @@ func (srv *server) onPeerUp(p *Peer) {
 		p.close(err)
 		return
 	}
+	srv.byPeerID[p.remote.PeerID] = p
+	srv.env.peers.Add(1)
+	if !p.outgoing {
+		srv.incoming++
+	}
+	if p.outgoing {
+		srv.pexConnected(p, p.addr)
+	}
+	if srv.core == nil {
+		srv.peers[p] = core.NoPeer
+		p.pre = &preCore{}
+		if p.fast {
+			p.send(peerwire.Message{ID: peerwire.MsgHaveNone})
+		}
+	} else {
+		srv.peers[p] = core.NoPeer
+		srv.attach(p, false)
+	}
+	if p.ext {
+		payload := srv.extHandshake(p)
+		p.queue(func(b []byte) []byte { return peerwire.AppendExtended(b, 0, payload) })
+	}
+	if port := srv.env.dhtPort; port != 0 && p.remote.SupportsDHT() {
+		p.queue(func(b []byte) []byte { return peerwire.AppendPort(b, port) })
+	}
+	srv.publish(srv.s.Stats().Phase) // the new peer in Stats at once
+	srv.log.Debug("peer connected", "peer", p.addr, "outgoing", p.outgoing, "fast", p.fast, "ext", p.ext,
+		"encrypted", p.mc != nil && p.mc.Encrypted())
+}
+
+// attach gives the core a peer in the peer table: its greeting goes out
+// (availability first, as BEP 3 requires; for a peer connected in the
+// Metadata phase, which was told HAVE NONE, a HAVE per piece we have), and
+// what it said before the core existed is replayed.
+func (srv *server) attach(p *Peer, preGreeted bool) {
 	if !srv.ticking {
 		// The core's clock stands still while no peer is connected: bring
 		// it to now before the peer's connection time is taken from it.
 		srv.core.Tick(time.Since(srv.start))
 	}
-	caps := core.Caps{Fast: p.fast}
+	caps := core.Caps{Fast: p.fast, AvailSent: preGreeted}
 	if p.fast {
-		caps.AllowedFast = peerwire.AllowedFastSet(p.addr.Addr(), srv.f.infoHash, srv.f.numPieces, core.AllowedFastCount)
+		caps.AllowedFast = peerwire.AllowedFastSet(p.addr.Addr(), srv.f.infoHash, srv.g.numPieces, core.AllowedFastCount)
 	}
 	id := srv.core.PeerConnected(caps)
 	if id == core.NoPeer {
+		srv.forget(p)
 		p.close(ErrTooManyPeers)
 		return
 	}
 	srv.peers[p] = id
-	srv.byPeerID[p.remote.PeerID] = p
 	for len(srv.bySlot) <= id.Slot() {
 		srv.bySlot = append(srv.bySlot, nil)
 	}
 	srv.bySlot[id.Slot()] = p
-	srv.env.peers.Add(1)
-	if !p.outgoing {
-		srv.incoming++
+	if preGreeted && srv.g.have.Count() > 0 {
+		for i := range srv.g.numPieces {
+			if srv.g.have.Has(i) {
+				p.send(peerwire.Message{ID: peerwire.MsgHave, Index: uint32(i)})
+			}
+		}
 	}
-	// The core's greeting (availability first, as BEP 3 requires) goes out
-	// now, then our extension handshake.
+	if pc := p.pre; pc != nil {
+		p.pre = nil
+		pc.replay(srv.core, id)
+	}
+	if h, ok := srv.pendingReqQ[p]; ok {
+		delete(srv.pendingReqQ, p)
+		srv.core.PeerReqQ(id, h)
+	}
 	srv.perform()
-	if p.ext {
-		payload := srv.extHandshake(p)
-		p.queue(func(b []byte) []byte { return peerwire.AppendExtended(b, 0, payload) })
-	}
-	srv.log.Debug("peer connected", "peer", p.addr, "outgoing", p.outgoing, "fast", p.fast, "ext", p.ext)
 }
 
 // evict closes the peer the core names as least useful, to make room for
-// a new one; false when every peer is worth its slot.
+// a new one; false when every peer is worth its slot (or there is no core
+// yet to judge).
 func (srv *server) evict() bool {
+	if srv.core == nil {
+		return false
+	}
 	id := srv.core.Evictable()
 	victim := srv.peerOf(id)
 	if victim == nil {
@@ -90,8 +135,8 @@ func (srv *server) onPeerGone(p *Peer) {
 	}
 }
 
-// forget removes p from the core and the peer table; false if it was not
-// there.
+// forget removes p from the core, the metadata fetcher, PEX and the peer
+// table; false if it was not there.
 func (srv *server) forget(p *Peer) bool {
 	id, ok := srv.peers[p]
 	if !ok {
@@ -100,21 +145,36 @@ func (srv *server) forget(p *Peer) bool {
 	if !p.outgoing {
 		srv.incoming--
 	}
-	srv.core.PeerGone(id)
+	if id != core.NoPeer {
+		srv.core.PeerGone(id)
+		srv.bySlot[id.Slot()] = nil
+	}
+	if p.mid != 0 && srv.fetch != nil {
+		srv.fetch.PeerGone(p.mid)
+		delete(srv.metaPeers, p.mid)
+	}
+	srv.pexGone(p)
 	srv.env.peers.Add(-1)
 	delete(srv.peers, p)
 	delete(srv.clients, p)
+	delete(srv.pendingReqQ, p)
 	if srv.byPeerID[p.remote.PeerID] == p {
 		delete(srv.byPeerID, p.remote.PeerID)
 	}
-	srv.bySlot[id.Slot()] = nil
 	return true
 }
 
-// onPeerMsg steps the core with a peer's message.
+// onPeerMsg steps the core with a peer's message (keeps it for the core
+// in the Metadata phase).
 func (srv *server) onPeerMsg(p *Peer, m peerwire.Message) {
 	id, ok := srv.peers[p]
 	if !ok {
+		return
+	}
+	if id == core.NoPeer {
+		if p.pre != nil {
+			p.pre.record(m)
+		}
 		return
 	}
 	c := srv.core

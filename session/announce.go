@@ -11,11 +11,17 @@ import (
 // and stopped later), unless there are no trackers or Config.NoTrackers.
 // A failure to start is logged, not fatal: peers may come from elsewhere.
 func (srv *server) startAnnouncer() {
-	tiers := srv.cfg.Torrent.Trackers()
+	var tiers [][]string
+	switch {
+	case srv.cfg.Torrent != nil:
+		tiers = srv.cfg.Torrent.Trackers()
+	case srv.cfg.Magnet != nil:
+		tiers = srv.cfg.Magnet.TrackerTiers()
+	}
 	if srv.cfg.NoTrackers || len(tiers) == 0 {
 		return
 	}
-	s, m := srv.s, srv.m
+	s := srv.s
 	f := srv.f
 	var port uint16
 	if a := srv.listener.Addr(); a.IsValid() {
@@ -28,11 +34,14 @@ func (srv *server) startAnnouncer() {
 		Port:     port,
 		Stats: func() (up, down, left int64) {
 			st := s.Stats()
+			if st.Phase == Metadata {
+				return st.Uploaded, st.Downloaded, 1 // unknown yet: not a seeder
+			}
 			return st.Uploaded, st.Downloaded, st.Left
 		},
 		OnPeers: func(peers []netip.AddrPort) {
 			if len(peers) > 0 {
-				m.Cast(evAddPeers{append([]netip.AddrPort(nil), peers...)})
+				s.post(evAddPeers{append([]netip.AddrPort(nil), peers...)})
 			}
 		},
 		Logger: srv.log,

@@ -72,7 +72,7 @@ func BenchmarkReceivePath(b *testing.B) {
 	}
 	want := sha1.Sum(payload)
 	env := testEnv(b)
-	f := &torrentFacts{numPieces: 1, pieceLen: pieceLen, total: pieceLen, have: newAtomicBits(1), env: env, log: testLogger(b)}
+	f := testFacts(env, 1, pieceLen, pieceLen, nil)
 	sink := &hashingSink{want: want, blocks: make([]*block, blocksPer), done: make(chan struct{}), pool: env.blocks}
 	src := &replay{frames: frames, n: b.N}
 	a, c := net.Pipe()

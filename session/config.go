@@ -9,10 +9,25 @@ import (
 )
 
 // Config describes one torrent session. The zero value of every field but
-// Torrent and Dir is a sensible default.
+// Dir and one of Torrent and Magnet is a sensible default.
 type Config struct {
-	// Torrent is the parsed .torrent. Required.
+	// Torrent is the parsed .torrent; or, without it, Magnet.
 	Torrent *metainfo.MetaInfo
+	// Magnet starts the session without the info dictionary (a magnet
+	// link, or a bare info-hash as metainfo.ParseMagnetOrHash returns it):
+	// in the Metadata phase it is fetched from peers (BEP 9), from the
+	// magnet's trackers and x.pe peers, Peers and AddPeers.
+	Magnet *metainfo.Magnet
+	// Select, when set, chooses the file priorities once the info is
+	// known (a magnet's files are not known before); FilePriorities, when
+	// set, wins.
+	Select func(info *metainfo.Info) []FilePriority
+	// MetadataOnly stops the session once a magnet's metadata is fetched
+	// (MetaInfo then returns it).
+	MetadataOnly bool
+	// NoPEX turns peer exchange (BEP 11) off; it is always off for a
+	// private torrent.
+	NoPEX bool
 	// Dir is the download directory: the torrent's files live under it.
 	// Required.
 	Dir string
@@ -76,6 +91,14 @@ func NewPeerID() [20]byte {
 		id[i] = alnum[int(r[i])%len(alnum)]
 	}
 	return id
+}
+
+// infoHash is the torrent's, from the .torrent or the magnet.
+func (c *Config) infoHash() [20]byte {
+	if c.Torrent != nil {
+		return c.Torrent.InfoHash
+	}
+	return c.Magnet.InfoHash
 }
 
 func (c *Config) withDefaults() Config {

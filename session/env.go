@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
 	"github.com/effusion-bt/effusion/transport"
 	"golang.org/x/time/rate"
@@ -37,6 +38,16 @@ type EnvConfig struct {
 	Listener *transport.Listener
 	// BindAddr, when valid, is the source address of outgoing connections.
 	BindAddr netip.Addr
+	// DHTPort, when not 0, is the UDP port of our DHT node: our handshakes
+	// set the DHT bit and peers that set it get a PORT message (BEP 5).
+	DHTPort uint16
+	// OnPort, when set, receives the DHT node address a peer tells us in a
+	// PORT message (its IP and that port), for the DHT's routing table.
+	OnPort func(netip.AddrPort)
+	// Encryption is what outgoing connections try (mse.Policy: Prefer, the
+	// zero value, tries MSE and falls back to plain; Require, Off). The
+	// listener has its own (transport.ListenConfig.Encryption).
+	Encryption mse.Policy
 }
 
 // Env is what the sessions of a process share: the hashing workers, the
@@ -51,7 +62,9 @@ type Env struct {
 	blocks   *blockPool
 	hashers  *hashPool
 	down, up limiter
-	maxPeers int64        // 0: no cap
+	maxPeers int64 // 0: no cap
+	dhtPort  uint16
+	onPort   func(netip.AddrPort)
 	peers    atomic.Int64 // connected peers of every session
 
 	closeOnce sync.Once
@@ -71,7 +84,10 @@ func NewEnv(cfg EnvConfig) *Env {
 		dialer:   transport.NewDialer(cfg.MaxHalfOpen, cfg.BindAddr),
 		blocks:   newBlockPool(cfg.MaxInflightBlocks),
 		maxPeers: int64(max(cfg.MaxPeers, 0)),
+		dhtPort:  cfg.DHTPort,
+		onPort:   cfg.OnPort,
 	}
+	e.dialer.SetEncryption(cfg.Encryption)
 	e.hashers = newHashPool(cfg.HashWorkers, e.blocks)
 	e.SetRateLimits(cfg.DownloadRate, cfg.UploadRate)
 	return e
@@ -89,6 +105,9 @@ func (e *Env) full() bool { return e.maxPeers > 0 && e.peers.Load() >= e.maxPeer
 
 // Peers returns the connected peers of all the sessions.
 func (e *Env) Peers() int { return int(e.peers.Load()) }
+
+// SetEncryption changes what outgoing connections try, from the next dial.
+func (e *Env) SetEncryption(p mse.Policy) { e.dialer.SetEncryption(p) }
 
 // Listener returns the shared listening port, or nil.
 func (e *Env) Listener() *transport.Listener { return e.listener }

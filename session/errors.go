@@ -30,6 +30,9 @@ var (
 	// ErrEvicted: the peer's slot went to a newcomer (it sent nothing, or
 	// nothing flowed either way for a long time; see core.Evictable).
 	ErrEvicted = errors.New("session: evicted for a more useful peer")
+	// ErrNoMetadata: the torrent's info dictionary is not known yet (a
+	// magnet's session in its Metadata phase).
+	ErrNoMetadata = errors.New("session: metadata not known yet")
 	// ErrIdle: the peer sent nothing for too long.
 	ErrIdle = errors.New("session: peer idle")
 	// ErrStopped: the session was stopped (before completing, for Await).

@@ -21,7 +21,7 @@ type evilPeer struct {
 	ln        net.Listener
 	mi        *metainfo.MetaInfo
 	kind      string
-	conns     atomic.Int32 // connections accepted
+	conns     atomic.Int32 // connections that sent a plain handshake
 	hungUp    atomic.Int32 // connections the leecher closed on us
 	corrupted atomic.Int32 // blocks of bad data sent
 	rejected  atomic.Int32 // rejects received
@@ -42,7 +42,6 @@ func startEvil(t *testing.T, mi *metainfo.MetaInfo, kind string) *evilPeer {
 			if err != nil {
 				return
 			}
-			e.conns.Add(1)
 			go e.serve(c)
 		}
 	}()
@@ -59,8 +58,9 @@ func (e *evilPeer) serve(c net.Conn) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := peerwire.ReadHandshake(c); err != nil {
-		return
+		return // not a BitTorrent handshake (an MSE attempt: we answer plain only)
 	}
+	e.conns.Add(1)
 	h := peerwire.Handshake{InfoHash: e.mi.InfoHash}
 	copy(h.PeerID[:], "-EV0001-"+e.kind)
 	h.SetFast()

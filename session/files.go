@@ -47,8 +47,12 @@ type evPriorities struct {
 // follows (a torrent whose wanted pieces are all verified is complete, and
 // is no longer once a missing file is wanted again).
 func (s *Session) SetFilePriorities(prios []FilePriority) error {
-	if len(prios) != len(s.facts.files) {
-		return fmt.Errorf("session: %d priorities for %d files", len(prios), len(s.facts.files))
+	g := s.facts.g()
+	if g == nil {
+		return ErrNoMetadata
+	}
+	if len(prios) != len(g.files) {
+		return fmt.Errorf("session: %d priorities for %d files", len(prios), len(g.files))
 	}
 	done := make(chan error, 1)
 	if !s.post(evPriorities{append([]FilePriority(nil), prios...), done}) {
@@ -97,8 +101,8 @@ func (srv *server) applyPriorities(prios []FilePriority) error {
 	if err := srv.store.SetSkipped(skip); err != nil {
 		return err
 	}
-	wanted, high := PiecePriorities(&srv.cfg.Torrent.Info, prios)
-	for i := range srv.f.numPieces {
+	wanted, high := PiecePriorities(&srv.mi.Info, prios)
+	for i := range srv.g.numPieces {
 		srv.core.SetWanted(uint32(i), wanted.Has(i))
 		prio := core.PriorityNormal
 		if high.Has(i) {
@@ -107,7 +111,7 @@ func (srv *server) applyPriorities(prios []FilePriority) error {
 		srv.core.SetPriority(uint32(i), prio)
 	}
 	srv.prios = prios
-	srv.f.left.Store(srv.core.Stats().Left)
+	srv.g.left.Store(srv.core.Stats().Left)
 	return nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"testing"
@@ -32,12 +31,8 @@ func FuzzPeerReader(f *testing.F) {
 	f.Add(peerwire.AppendReject(nil, 9, 0, 100))
 	env := testEnv(f)
 	f.Fuzz(func(t *testing.T, in []byte) {
-		f := &torrentFacts{
-			numPieces: 10, pieceLen: testPieceLen, total: 9*testPieceLen + 1000,
-			have: newAtomicBits(10), store: memBlocks{make([]byte, 10*testPieceLen), testPieceLen},
-			env: env, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		}
-		f.have.Set(1)
+		f := testFacts(env, 10, testPieceLen, 9*testPieceLen+1000, memBlocks{make([]byte, 10*testPieceLen), testPieceLen})
+		f.g().have.Set(1)
 		var remote peerwire.Handshake
 		remote.SetFast()
 		remote.SetExtended()
@@ -50,7 +45,7 @@ func FuzzPeerReader(f *testing.F) {
 			t.Fatalf("reader ended with %v", err)
 		}
 		for _, b := range sink.blocks {
-			if b.n == 0 || b.n > peerwire.BlockSize || int64(b.begin)+int64(b.n) > f.pieceSize(int(b.index)) {
+			if b.n == 0 || b.n > peerwire.BlockSize || int64(b.begin)+int64(b.n) > f.g().pieceSize(int(b.index)) {
 				t.Fatalf("block %d/%d+%d escaped validation", b.index, b.begin, b.n)
 			}
 			env.blocks.put(b)

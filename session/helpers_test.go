@@ -148,6 +148,14 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// testFacts is what a peer needs of a torrent of n pieces of pieceLen
+// bytes (total in all), served from store.
+func testFacts(env *Env, n int, pieceLen, total int64, store blockReader) *torrentFacts {
+	f := &torrentFacts{env: env, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	f.geo.Store(&geometry{numPieces: n, pieceLen: pieceLen, total: total, have: newAtomicBits(n), store: store})
+	return f
+}
+
 // testEnv returns an environment closed at the test's cleanup.
 func testEnv(t testing.TB) *Env {
 	e := NewEnv(EnvConfig{})

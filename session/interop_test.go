@@ -20,12 +20,7 @@ import (
 // the libtorrent peer script.
 func needLibtorrent(t *testing.T) (python, script string) {
 	t.Helper()
-	python = testpeer.Python(t)
-	script, err := filepath.Abs("testdata/lt_peer.py")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return python, script
+	return testpeer.Libtorrent(t)
 }
 
 // trackedTorrent writes a payload under seedDir, starts opentracker for it

@@ -11,7 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/effusion-bt/effusion/metadata"
+	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/pex"
 )
 
 // Limits of one peer connection.
@@ -36,11 +39,28 @@ const (
 )
 
 // torrentFacts is what peer goroutines need to know about the torrent:
-// immutable geometry plus the atomic have-set, the block source for
-// uploads, the environment and the session's rate limiters.
+// its identity, the environment and the session's rate limiters, and its
+// geometry once the metadata is known (a magnet link's session starts
+// without: peers then see no geometry and fetch metadata only).
 type torrentFacts struct {
-	infoHash  [20]byte
-	peerID    [20]byte
+	infoHash [20]byte
+	peerID   [20]byte
+	env      *Env
+	down, up limiter // this session's limits (the environment's apply too)
+	log      *slog.Logger
+	geo      atomic.Pointer[geometry] // nil until the info dictionary is known
+	// The extensions we advertise (the torrent is not private): peers'
+	// messages for them are read, others skipped.
+	metadataOn, pexOn bool
+
+	held                   atomic.Int64 // blocks of the environment's budget this session holds
+	sentByFile, sentByCopy atomic.Int64 // blocks uploaded with sendfile, and copied
+}
+
+// geometry is what the info dictionary says of the data, plus the atomic
+// have-set and the block source for uploads: set once, read by every peer
+// goroutine.
+type geometry struct {
 	numPieces int
 	pieceLen  int64
 	total     int64
@@ -48,13 +68,10 @@ type torrentFacts struct {
 	have      *atomicBits
 	left      atomic.Int64 // bytes of wanted pieces not verified (the core's, published)
 	store     blockReader
-	env       *Env
-	down, up  limiter // this session's limits (the environment's apply too)
-	log       *slog.Logger
-
-	held                   atomic.Int64 // blocks of the environment's budget this session holds
-	sentByFile, sentByCopy atomic.Int64 // blocks uploaded with sendfile, and copied
 }
+
+// g returns the geometry, nil before the metadata is known.
+func (f *torrentFacts) g() *geometry { return f.geo.Load() }
 
 // fileFacts is one file of the layout.
 type fileFacts struct {
@@ -68,11 +85,11 @@ type blockReader interface {
 }
 
 // pieceSize returns the length of piece i.
-func (f *torrentFacts) pieceSize(i int) int64 {
-	if i == f.numPieces-1 {
-		return f.total - int64(i)*f.pieceLen
+func (g *geometry) pieceSize(i int) int64 {
+	if i == g.numPieces-1 {
+		return g.total - int64(i)*g.pieceLen
 	}
-	return f.pieceLen
+	return g.pieceLen
 }
 
 // ourHandshake is what we send: BEP 6 and BEP 10 bits set.
@@ -80,6 +97,9 @@ func (f *torrentFacts) ourHandshake() peerwire.Handshake {
 	h := peerwire.Handshake{InfoHash: f.infoHash, PeerID: f.peerID}
 	h.SetFast()
 	h.SetExtended()
+	if f.env.dhtPort != 0 {
+		h.SetDHT()
+	}
 	return h
 }
 
@@ -99,6 +119,7 @@ type upReq struct{ index, begin, length uint32 }
 type Peer struct {
 	addr     netip.AddrPort
 	conn     net.Conn
+	mc       *mse.Conn // the connection, when it is an encrypted (RC4) MSE stream
 	f        *torrentFacts
 	sink     sink
 	remote   peerwire.Handshake
@@ -130,13 +151,25 @@ type Peer struct {
 
 	lastUpReported int64 // session-owned: uploaded bytes already told to the core
 
+	extBuf []byte // reader-owned: ut_metadata payloads
+
+	// session-owned: the extension protocol and the Metadata phase
+	pre        *preCore        // what it said before the core existed (nil once attached)
+	metaID     int             // its id for ut_metadata (0: none)
+	pexID      int             // its id for ut_pex (0: none)
+	mid        metadata.PeerID // its handle in the metadata fetcher (0: none)
+	metaBudget metadata.Budget // what it took of our metadata
+	pexConn    *pex.Conn       // PEX with it (nil: none)
+	pexAddr    netip.AddrPort  // where others may reach it, as told to PEX
+
 	// writer-owned scratch, kept to avoid allocations per write
-	batch []upReq
-	bufs  net.Buffers
-	vec   [][]byte
-	hdrs  []byte
-	rbufs [uploadBatch]*[peerwire.BlockSize]byte
-	zc    *zeroCopy // the sendfile path (nil: read and write each block)
+	batch   []upReq
+	bufs    net.Buffers
+	vec     [][]byte
+	hdrs    []byte
+	rbufs   [uploadBatch]*[peerwire.BlockSize]byte
+	zc      *zeroCopy // the sendfile path (nil: read and write each block)
+	zcLater bool      // set the sendfile path up once the geometry is known
 
 	done chan struct{} // closed when reader and writer have exited
 	wg   sync.WaitGroup
@@ -164,6 +197,16 @@ func newPeer(conn net.Conn, addr netip.AddrPort, remote peerwire.Handshake, ours
 		out:      make([]byte, 0, 1024),
 		spare:    make([]byte, 0, 1024),
 	}
+	if mc, ok := conn.(*mse.Conn); ok {
+		if mc.Encrypted() {
+			p.mc = mc
+		} else {
+			// An MSE handshake with a plain stream: reads go through mc
+			// (start's reader), which may hold bytes it read ahead; writes
+			// go straight to the socket, sendfile and writev included.
+			p.conn = mc.NetConn()
+		}
+	}
 	now := time.Now().UnixNano()
 	p.lastRecv.Store(now)
 	p.lastSend.Store(now)
@@ -184,7 +227,13 @@ func (p *Peer) Done() <-chan struct{} { return p.done }
 // start launches the reader and writer. The reader reports every message to
 // the sink and finally evPeerGone, after the writer has exited.
 func (p *Peer) start(br io.Reader) {
-	r := peerwire.NewReader(br, peerwire.ReaderOptions{NumPieces: p.f.numPieces, HeaderOnlyExtended: true})
+	n := 0 // unknown before the metadata
+	if g := p.f.g(); g != nil {
+		n = g.numPieces
+	} else {
+		p.zcLater = true // no storage to send from yet
+	}
+	r := peerwire.NewReader(br, peerwire.ReaderOptions{NumPieces: n, HeaderOnlyExtended: true})
 	p.setupZeroCopy()
 	p.wg.Add(1)
 	go p.writeLoop()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -96,12 +95,9 @@ func pipePeer(t *testing.T, fast bool) (*Peer, net.Conn, *fakeSink, []byte) {
 	for i := range data {
 		data[i] = byte(i * 7)
 	}
-	f := &torrentFacts{
-		numPieces: 10, pieceLen: testPieceLen, total: int64(len(data)),
-		have: newAtomicBits(10), store: memBlocks{data, testPieceLen}, env: testEnv(t), log: slog.Default(),
-	}
+	f := testFacts(testEnv(t), 10, testPieceLen, int64(len(data)), memBlocks{data, testPieceLen})
 	for i := range 5 {
-		f.have.Set(i)
+		f.g().have.Set(i)
 	}
 	ours := f.ourHandshake()
 	var remote peerwire.Handshake

@@ -18,15 +18,25 @@ const (
 	maxStrayExtended = 64
 )
 
+// The extended message ids we advertise (the "m" of our handshake):
+// peers send us these extensions' messages under them.
+const (
+	extPex      = 1 // ut_pex (BEP 11)
+	extMetadata = 2 // ut_metadata (BEP 9)
+)
+
 // readLoop decodes frames until the connection fails. Wire bounds are
 // checked here (by the codec and peerwire.CheckBlock); the protocol's rules
 // are the core's. Requests and cancels are served here, off the session
 // loop; pieces become blocks; extended messages are parsed here (only the
-// ones we use, into a bounded buffer) and everything else goes to the
+// ones we use, into bounded buffers) and everything else goes to the
 // session as one event each, at most maxQueuedEvents waiting at a time.
+// Before the metadata is known (a magnet) there is no geometry: nothing is
+// requested from the peer, and requests to us are refused.
 func (p *Peer) readLoop(r *peerwire.Reader) error {
 	sawExtHandshake := false
 	stray := 0
+	g := p.f.g()
 	for {
 		m, err := r.ReadMessage()
 		if err != nil {
@@ -37,30 +47,71 @@ func (p *Peer) readLoop(r *peerwire.Reader) error {
 			return err
 		}
 		p.lastRecv.Store(time.Now().UnixNano())
+		if g == nil {
+			if g = p.f.g(); g != nil {
+				r.SetNumPieces(g.numPieces) // the metadata arrived
+			}
+		}
 		var ev event
 		switch m.ID {
-		case peerwire.MsgKeepAlive, peerwire.MsgPort:
+		case peerwire.MsgKeepAlive:
 			continue
+		case peerwire.MsgPort:
+			ev = evPort{p, m.Port}
 		case peerwire.MsgPiece:
-			if err := p.readBlock(r, m); err != nil {
+			if g == nil {
+				return p.violation("block before we asked for anything", nil)
+			}
+			if err := p.readBlock(r, m, g); err != nil {
 				return err
 			}
 			continue
 		case peerwire.MsgRequest:
-			if err := peerwire.CheckBlock(m, p.f.pieceSize(int(m.Index))); err != nil {
-				return p.violation("request outside its piece", err)
+			if g != nil {
+				if err := peerwire.CheckBlock(m, g.pieceSize(int(m.Index))); err != nil {
+					return p.violation("request outside its piece", err)
+				}
 			}
-			p.enqueueUpload(m)
+			p.enqueueUpload(m, g)
 			continue
 		case peerwire.MsgCancel:
 			p.cancelUpload(m)
 			continue
 		case peerwire.MsgReject:
-			if err := peerwire.CheckBlock(m, p.f.pieceSize(int(m.Index))); err != nil {
+			if g == nil {
+				return p.violation("reject before we asked for anything", nil)
+			}
+			if err := peerwire.CheckBlock(m, g.pieceSize(int(m.Index))); err != nil {
 				return p.violation("reject outside its piece", err)
 			}
 		case peerwire.MsgExtended:
-			if !p.ext || m.ExtID != 0 {
+			switch {
+			case p.ext && m.ExtID == 0:
+				if sawExtHandshake {
+					return p.violation("second extension handshake", nil)
+				}
+				sawExtHandshake = true
+				if m.Length > maxExtHandshake {
+					return p.violation("extension handshake too large", nil)
+				}
+				buf := make([]byte, m.Length) // once per connection
+				if err := p.readExt(r, buf); err != nil {
+					return err
+				}
+				h, err := peerwire.ParseExtendedHandshake(buf)
+				if err != nil {
+					return p.violation("malformed extension handshake", err)
+				}
+				ev = evExtHandshake{p, h}
+			case p.ext && m.ExtID == extMetadata && p.f.metadataOn:
+				if ev, err = p.readMetadataMsg(r, m); err != nil {
+					return err
+				}
+			case p.ext && m.ExtID == extPex && p.f.pexOn:
+				if ev, err = p.readPex(r, m); err != nil {
+					return err
+				}
+			default:
 				// Not negotiated, or an extension we did not advertise:
 				// skipped without reading it into memory.
 				if stray++; stray > maxStrayExtended {
@@ -71,24 +122,6 @@ func (p *Peer) readLoop(r *peerwire.Reader) error {
 				}
 				continue
 			}
-			if sawExtHandshake {
-				return p.violation("second extension handshake", nil)
-			}
-			sawExtHandshake = true
-			if m.Length > maxExtHandshake {
-				return p.violation("extension handshake too large", nil)
-			}
-			extBuf := make([]byte, m.Length) // once per connection
-			if m.Length > 0 {
-				if err := r.ReadPayload(extBuf); err != nil {
-					return err
-				}
-			}
-			h, err := peerwire.ParseExtendedHandshake(extBuf)
-			if err != nil {
-				return p.violation("malformed extension handshake", err)
-			}
-			ev = evExtHandshake{p, h}
 		default:
 			if !m.ID.Known() {
 				continue // a later extension: skipped by the codec
@@ -106,13 +139,60 @@ func (p *Peer) readLoop(r *peerwire.Reader) error {
 	}
 }
 
+// readExt reads an extended message's payload into buf (its length).
+func (p *Peer) readExt(r *peerwire.Reader, buf []byte) error {
+	if len(buf) == 0 {
+		return nil
+	}
+	return r.ReadPayload(buf)
+}
+
+// readMetadataMsg reads and parses a ut_metadata message (BEP 9); a data
+// message's piece is copied out of the reader's buffer.
+func (p *Peer) readMetadataMsg(r *peerwire.Reader, m peerwire.Message) (event, error) {
+	if m.Length > peerwire.MaxMetadataMsgLen {
+		return nil, p.violation("ut_metadata message too large", nil)
+	}
+	if cap(p.extBuf) < peerwire.MaxMetadataMsgLen {
+		p.extBuf = make([]byte, 0, peerwire.MaxMetadataMsgLen)
+	}
+	buf := p.extBuf[:m.Length]
+	if err := p.readExt(r, buf); err != nil {
+		return nil, err
+	}
+	mm, err := peerwire.ParseMetadataMsg(buf)
+	if err != nil {
+		return nil, p.violation("malformed ut_metadata message", err)
+	}
+	if mm.Data != nil {
+		mm.Data = append([]byte(nil), mm.Data...)
+	}
+	return evMetadataMsg{p, mm}, nil
+}
+
+// readPex reads and parses a ut_pex message (BEP 11).
+func (p *Peer) readPex(r *peerwire.Reader, m peerwire.Message) (event, error) {
+	if m.Length > peerwire.MaxPexLen {
+		return nil, p.violation("ut_pex message too large", nil)
+	}
+	buf := make([]byte, m.Length) // at most one a minute from an honest peer
+	if err := p.readExt(r, buf); err != nil {
+		return nil, err
+	}
+	px := new(peerwire.Pex)
+	if err := peerwire.ParsePex(buf, px); err != nil {
+		return nil, p.violation("malformed ut_pex message", err)
+	}
+	return evPex{p, px}, nil
+}
+
 // readBlock reads a piece message's payload into a pooled block and hands
 // it to the session.
-func (p *Peer) readBlock(r *peerwire.Reader, m peerwire.Message) error {
+func (p *Peer) readBlock(r *peerwire.Reader, m peerwire.Message, g *geometry) error {
 	if m.Length > peerwire.BlockSize {
 		return p.violation("piece block larger than we ever request", nil)
 	}
-	if err := peerwire.CheckBlock(m, p.f.pieceSize(int(m.Index))); err != nil {
+	if err := peerwire.CheckBlock(m, g.pieceSize(int(m.Index))); err != nil {
 		return p.violation("piece outside its bounds", err)
 	}
 	if err := p.f.down.wait(p.ctx, int(m.Length)); err != nil {

@@ -48,14 +48,19 @@ func (s *Session) Checkpoint() (Checkpoint, error) {
 		return s.final.get()
 	default:
 	}
-	have := s.facts.have.snapshot()
-	if err := s.st.Sync(); err != nil {
+	g := s.facts.g()
+	if g == nil {
+		return Checkpoint{}, ErrNoMetadata
+	}
+	st := g.store.(fileStore)
+	have := g.have.snapshot()
+	if err := st.Sync(); err != nil {
 		if fin, ferr := s.final.get(); ferr == nil {
 			return fin, nil // stopped meanwhile: its final state is newer
 		}
 		return Checkpoint{}, err
 	}
-	files, err := s.st.Stat()
+	files, err := st.Stat()
 	if err != nil {
 		if fin, ferr := s.final.get(); ferr == nil {
 			return fin, nil

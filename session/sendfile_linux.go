@@ -37,11 +37,16 @@ type zeroCopy struct {
 }
 
 // setupZeroCopy enables the sendfile path when the connection is a TCP
-// socket and the store can lend file ranges.
+// socket and the store can lend file ranges (a peer connected before the
+// metadata was known keeps the copying path).
 func (p *Peer) setupZeroCopy() {
 	tc, ok := p.conn.(*net.TCPConn)
-	sp, ok2 := p.f.store.(spanner)
-	if !ok || !ok2 {
+	g := p.f.g()
+	if !ok || g == nil {
+		return
+	}
+	sp, ok2 := g.store.(spanner)
+	if !ok2 {
 		return
 	}
 	rc, err := tc.SyscallConn()
@@ -101,8 +106,9 @@ func (p *Peer) writeBatchZeroCopy(out []byte, reqs []upReq) error {
 		}
 		z.scratch = buf[:0]
 	}()
+	g := p.f.g()
 	for _, u := range reqs {
-		if !p.f.have.Has(int(u.index)) {
+		if !g.have.Has(int(u.index)) {
 			continue // never serve what we do not have (checked on enqueue)
 		}
 		sp, ok, err := z.store.FileSpan(int(u.index), int64(u.begin), int(u.length))
@@ -111,7 +117,7 @@ func (p *Peer) writeBatchZeroCopy(out []byte, reqs []upReq) error {
 			n := len(buf)
 			buf = peerwire.AppendPieceHeader(buf, u.index, u.begin, int(u.length))
 			buf = append(buf, make([]byte, u.length)...)
-			err = p.f.store.ReadBlock(int(u.index), int64(u.begin), buf[len(buf)-int(u.length):])
+			err = g.store.ReadBlock(int(u.index), int64(u.begin), buf[len(buf)-int(u.length):])
 			if err == nil {
 				if err := p.waitUpload(int(u.length)); err != nil {
 					return err

@@ -10,6 +10,10 @@ import (
 
 	"github.com/effusion-bt/effusion/connection"
 	"github.com/effusion-bt/effusion/core"
+	"github.com/effusion-bt/effusion/metadata"
+	"github.com/effusion-bt/effusion/metainfo"
+	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/pex"
 	"github.com/effusion-bt/effusion/statem"
 	"github.com/effusion-bt/effusion/storage"
 	"github.com/effusion-bt/effusion/tracker"
@@ -25,7 +29,9 @@ type server struct {
 	env *Env
 	log *slog.Logger
 
-	f      *torrentFacts // geometry and have-set shared with peer goroutines
+	f      *torrentFacts // identity, limits and (once known) geometry, shared with peer goroutines
+	g      *geometry     // f's geometry (nil in the Metadata phase)
+	mi     *metainfo.MetaInfo
 	store  fileStore     // the torrent's files
 	core   *core.Torrent // the pure picker/choker/bookkeeping, and the piece assembly
 	hasher *hasher       // verifies and writes assembled pieces
@@ -56,21 +62,98 @@ type server struct {
 	// step has yet to act on it.
 	justCompleted bool
 	rates         rateMeter
-	ticking       bool           // the tick timer is set (only while there are peers)
-	checkedN      int            // pieces the start-up check hashed
-	prios         []FilePriority // the files' priorities (nil: all normal)
+	ticking       bool // the tick timer is set (only while there are peers)
+	checkBegun    bool // beginCheck ran (checkDone will close)
+
+	fetch     *metadata.Fetcher         // the Metadata phase's (nil after it)
+	metaPeers map[metadata.PeerID]*Peer // the fetcher's peers
+	mserver   *metadata.Server          // serves our info dictionary (BEP 9)
+	pexSwarm  *pex.Swarm                // nil: no PEX (private torrent, NoPEX)
+	pexMsg    peerwire.Pex              // scratch for outgoing PEX
+	pexTaken  []peerwire.PexPeer        // scratch for incoming PEX
+	selfIPs   map[netip.Addr]struct{}   // our addresses, as peers tell us (yourip)
+	// pendingReqQ holds the reqq of peers whose extension handshake came
+	// before the core existed (Metadata phase).
+	pendingReqQ map[*Peer]int
+	checkedN    int            // pieces the start-up check hashed
+	prios       []FilePriority // the files' priorities (nil: all normal)
 }
 
 func (srv *server) handler() statem.Handler[Phase, *server] { return srv }
 
-// Init opens storage, the core and the listener; the check of existing
-// data starts right after (beginCheck).
+// Init sets up what does not need the metadata (the listener, the address
+// book); with the torrent's info it opens storage and the core and the
+// check of existing data starts right after (beginCheck); without (a
+// magnet) the session starts in Metadata and fetches it from peers.
 func (srv *server) Init(ctx context.Context) (Phase, *server, []statem.Action, error) {
 	c := srv.cfg
-	info := &c.Torrent.Info
+	srv.start = time.Now()
+	srv.f = &torrentFacts{
+		infoHash: srv.s.infoHash,
+		peerID:   c.PeerID,
+		env:      srv.env,
+		log:      srv.log,
+	}
+	private := c.Torrent != nil && c.Torrent.Info.Private
+	srv.f.metadataOn = !private
+	srv.f.pexOn = !private && !c.NoPEX
+	srv.f.down.set(c.DownloadRate)
+	srv.f.up.set(c.UploadRate)
+	srv.peers = make(map[*Peer]core.PeerID)
+	srv.byPeerID = make(map[[20]byte]*Peer)
+	srv.clients = make(map[*Peer]string)
+	srv.book = newAddrBook()
+	srv.procs = make(map[netip.AddrPort]*connection.Conn[*peerProc])
+	srv.bannedIDs = make(map[[20]byte]struct{})
+	srv.checkDone = make(chan struct{})
+	srv.checkCtx, srv.checkStop = context.WithCancel(context.Background())
+	if srv.f.pexOn {
+		srv.newPex()
+	}
+	srv.listener = srv.env.Listener()
+	if srv.listener == nil {
+		l, err := transport.Listen(ctx, transport.ListenConfig{Addr: c.ListenAddr, Logger: srv.log})
+		if err != nil {
+			return 0, nil, nil, err
+		}
+		srv.listener, srv.ownListener = l, true
+	}
+	if c.Torrent == nil {
+		if err := srv.beginMetadata(); err != nil {
+			srv.closeListener()
+			return 0, nil, nil, err
+		}
+		srv.publish(Metadata)
+		return Metadata, srv, nil, nil
+	}
+	if err := srv.setInfo(c.Torrent, c.FilePriorities); err != nil {
+		srv.closeListener()
+		return 0, nil, nil, err
+	}
+	srv.publish(Checking)
+	return Checking, srv, nil, nil
+}
+
+func (srv *server) closeListener() {
+	if srv.ownListener {
+		srv.listener.Close()
+	}
+}
+
+// setInfo opens the torrent's storage and core once its info is known, and
+// publishes its geometry to the peer goroutines.
+func (srv *server) setInfo(mi *metainfo.MetaInfo, prios []FilePriority) error {
+	c := srv.cfg
+	info := &mi.Info
+	if prios == nil && c.Select != nil {
+		prios = c.Select(info)
+	}
+	if prios != nil && len(prios) != len(info.Files) {
+		return fmt.Errorf("session: %d file priorities for %d files", len(prios), len(info.Files))
+	}
 	st, err := openStore(c.Dir, info)
 	if err != nil {
-		return 0, nil, nil, err
+		return err
 	}
 	n := info.NumPieces()
 	tc, err := core.New(core.Config{
@@ -81,64 +164,41 @@ func (srv *server) Init(ctx context.Context) (Phase, *server, []statem.Action, e
 	})
 	if err != nil {
 		st.Close()
-		return 0, nil, nil, err
+		return err
 	}
+	srv.mi = mi
+	srv.s.mi.Store(mi)
 	srv.store = st
 	srv.core = tc
-	srv.start = time.Now()
-	srv.f = &torrentFacts{
-		infoHash:  c.Torrent.InfoHash,
-		peerID:    c.PeerID,
+	g := &geometry{
 		numPieces: n,
 		pieceLen:  info.PieceLength,
 		total:     info.TotalLength(),
 		have:      newAtomicBits(n),
 		store:     st,
-		env:       srv.env,
-		log:       srv.log,
 	}
 	for _, fi := range info.Files {
-		srv.f.files = append(srv.f.files, fileFacts{length: fi.Length, padding: fi.Padding || len(fi.SymlinkPath) > 0})
+		g.files = append(g.files, fileFacts{length: fi.Length, padding: fi.Padding || len(fi.SymlinkPath) > 0})
 	}
-	srv.f.left.Store(info.TotalLength())
-	srv.f.down.set(c.DownloadRate)
-	srv.f.up.set(c.UploadRate)
-	if c.FilePriorities != nil {
-		if len(c.FilePriorities) != len(info.Files) {
+	g.left.Store(info.TotalLength())
+	srv.g = g
+	if prios != nil {
+		if err := srv.applyPriorities(prios); err != nil {
 			st.Close()
-			return 0, nil, nil, fmt.Errorf("session: %d file priorities for %d files", len(c.FilePriorities), len(info.Files))
+			return err
 		}
-		if err := srv.applyPriorities(c.FilePriorities); err != nil {
-			st.Close()
-			return 0, nil, nil, err
-		}
-	}
-	srv.peers = make(map[*Peer]core.PeerID)
-	srv.byPeerID = make(map[[20]byte]*Peer)
-	srv.clients = make(map[*Peer]string)
-	srv.book = newAddrBook()
-	srv.procs = make(map[netip.AddrPort]*connection.Conn[*peerProc])
-	srv.bannedIDs = make(map[[20]byte]struct{})
-	srv.listener = srv.env.Listener()
-	if srv.listener == nil {
-		l, err := transport.Listen(ctx, transport.ListenConfig{Addr: c.ListenAddr, Logger: srv.log})
-		if err != nil {
-			st.Close()
-			return 0, nil, nil, err
-		}
-		srv.listener, srv.ownListener = l, true
 	}
 	srv.hasher = srv.env.hashers.handle(st, func(r hashResult) { srv.s.post(r) })
-	srv.checkCtx, srv.checkStop = context.WithCancel(context.Background())
-	srv.checkDone = make(chan struct{})
-	srv.publish(Checking)
-	return Checking, srv, nil, nil
+	srv.mserver = metadata.NewServer(mi.InfoBytes, metadata.ServerConfig{})
+	srv.f.geo.Store(g) // peers see the geometry from now on
+	return nil
 }
 
 // beginCheck hashes the existing data in the background. Start calls it
 // once the machine's handle is known (the result is cast to it).
 func (srv *server) beginCheck() {
 	st, s, done, ctx, r := srv.store, srv.s, srv.checkDone, srv.checkCtx, srv.cfg.Resume
+	srv.checkBegun = true
 	go func() {
 		defer close(done)
 		have, n, err := st.check(ctx, r)
@@ -201,10 +261,10 @@ func (srv *server) checked(e evChecked) statem.Result[Phase, *server] {
 	srv.checkedN = e.checked
 	for _, i := range e.have {
 		srv.core.SetHave(uint32(i))
-		srv.f.have.Set(i)
+		srv.g.have.Set(i)
 	}
 	srv.core.Tick(time.Since(srv.start))
-	srv.f.left.Store(srv.core.Stats().Left)
+	srv.g.left.Store(srv.core.Stats().Left)
 	ph := Downloading
 	if srv.core.Complete() {
 		ph = Seeding
@@ -215,16 +275,25 @@ func (srv *server) checked(e evChecked) statem.Result[Phase, *server] {
 		srv.s.markComplete()
 	}
 	close(srv.s.checked)
-	srv.log.Info("data checked", "have", len(e.have), "pieces", srv.f.numPieces)
+	srv.log.Info("data checked", "have", len(e.have), "pieces", srv.g.numPieces)
 	if ph == Seeding && !srv.cfg.Seed {
 		return srv.shutdown(Stopped, nil)
 	}
-	srv.startAnnouncer()
-	for _, a := range srv.cfg.Peers {
-		srv.book.add(a)
+	srv.attachPeers() // those that came in the Metadata phase
+	if srv.announcer == nil {
+		srv.startAnnouncer()
+	} else {
+		srv.announcer.Reannounce() // now with what we have
+	}
+	if srv.cfg.Magnet == nil {
+		for _, a := range srv.cfg.Peers {
+			srv.book.add(a)
+		}
 	}
 	srv.dialMore()
-	return statem.Next(ph, srv)
+	srv.perform()
+	srv.justCompleted = false // completion at the check is the phase chosen above
+	return statem.Next(ph, srv, srv.armTick(ph, nil)...)
 }
 
 // completed: every wanted piece is verified and written.
@@ -248,14 +317,19 @@ func (srv *server) completed(ph Phase, actions ...statem.Action) statem.Result[P
 	return srv.keepPhase(actions...)
 }
 
-// tick runs once a second: the core's clock, rates, keep-alives, idle
-// peers, redials and the published stats.
+// tick runs once a second: the core's clock (or the metadata fetcher's),
+// rates, keep-alives, idle peers, PEX, redials and the published stats.
 func (srv *server) tick(ph Phase) {
 	now := time.Now()
-	srv.core.Tick(now.Sub(srv.start))
+	if srv.core != nil {
+		srv.core.Tick(now.Sub(srv.start))
+	}
+	if srv.fetch != nil {
+		srv.fetch.Tick(now.Sub(srv.start))
+	}
 	for p, id := range srv.peers {
 		u := p.uploaded.Load()
-		if d := u - p.lastUpReported; d > 0 {
+		if d := u - p.lastUpReported; d > 0 && id != core.NoPeer {
 			srv.core.Uploaded(id, int(d))
 			p.lastUpReported = u
 		}
@@ -270,6 +344,7 @@ func (srv *server) tick(ph Phase) {
 	if len(srv.peers) == 0 {
 		srv.rates.down, srv.rates.up = 0, 0 // the last tick until a peer comes
 	}
+	srv.pexTick()
 	srv.dialMore()
 	srv.publish(ph)
 }
@@ -300,7 +375,9 @@ type stopReq struct{}
 // closes storage.
 func (srv *server) Terminate(reason error, ph Phase, _ *server) {
 	srv.checkStop()
-	<-srv.checkDone // storage must not close under the check
+	if srv.checkBegun {
+		<-srv.checkDone // storage must not close under the check
+	}
 	srv.listener.Unregister(srv.f.infoHash, incoming{srv})
 	if srv.ownListener {
 		srv.listener.Close()
@@ -308,9 +385,13 @@ func (srv *server) Terminate(reason error, ph Phase, _ *server) {
 	srv.stopProcs()
 	srv.s.closeAll(ErrStopped)
 	srv.env.peers.Add(-int64(len(srv.peers))) // their evPeerGone will not be handled
-	srv.hasher.close()
-	for _, d := range srv.core.TakeAll(srv.taken[:0]) {
-		srv.env.blocks.put(d.(*block))
+	if srv.hasher != nil {
+		srv.hasher.close()
+	}
+	if srv.core != nil {
+		for _, d := range srv.core.TakeAll(srv.taken[:0]) {
+			srv.env.blocks.put(d.(*block))
+		}
 	}
 	srv.env.blocks.forget(&srv.f.held) // blocks left in the mailbox
 	if srv.announcer != nil {
@@ -318,26 +399,7 @@ func (srv *server) Terminate(reason error, ph Phase, _ *server) {
 		srv.announcer.Stop(ctx)
 		cancel()
 	}
-	// A stop before completion (Ctrl-C) syncs what was written. A download
-	// that completed and ends by itself does not: every piece is verified
-	// and written to the OS, which writes it back as it does for every
-	// other client, and an fsync of the whole payload would add up to a
-	// second per GiB to the download.
-	if !(srv.wasComplete && (srv.cfg.NoSyncWhenComplete || srv.finalPhase == Stopped && !srv.cfg.Seed)) {
-		t0 := time.Now()
-		have := srv.f.have.snapshot()
-		err := srv.store.Sync()
-		if err != nil {
-			srv.log.Warn("syncing storage", "err", err)
-		}
-		srv.log.Debug("storage synced", "took", time.Since(t0))
-		var files []storage.FileStat
-		if err == nil {
-			files, err = srv.store.Stat()
-		}
-		srv.s.final.put(Checkpoint{Have: have, Files: files}, err)
-	}
-	srv.store.Close()
+	srv.closeStorage()
 	final := srv.finalPhase
 	if final == 0 {
 		final = Stopped
@@ -357,6 +419,34 @@ func (srv *server) Terminate(reason error, ph Phase, _ *server) {
 	if srv.s.ownEnv {
 		srv.env.Close()
 	}
+}
+
+// closeStorage syncs (unless the download completed: see below), records
+// the final checkpoint and closes the torrent's files, if it has any yet.
+func (srv *server) closeStorage() {
+	if srv.store.Storage == nil {
+		return // the metadata never came
+	}
+	// A stop before completion (Ctrl-C) syncs what was written. A download
+	// that completed and ends by itself does not: every piece is verified
+	// and written to the OS, which writes it back as it does for every
+	// other client, and an fsync of the whole payload would add up to a
+	// second per GiB to the download.
+	if !(srv.wasComplete && (srv.cfg.NoSyncWhenComplete || srv.finalPhase == Stopped && !srv.cfg.Seed)) {
+		t0 := time.Now()
+		have := srv.g.have.snapshot()
+		err := srv.store.Sync()
+		if err != nil {
+			srv.log.Warn("syncing storage", "err", err)
+		}
+		srv.log.Debug("storage synced", "took", time.Since(t0))
+		var files []storage.FileStat
+		if err == nil {
+			files, err = srv.store.Stat()
+		}
+		srv.s.final.put(Checkpoint{Have: have, Files: files}, err)
+	}
+	srv.store.Close()
 }
 
 // stopProcs stops every outgoing connection process, in parallel.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/effusion-bt/effusion/bitset"
+	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/statem"
 )
 
@@ -28,9 +29,12 @@ const (
 	Stopped
 	// Failed: a fatal error (storage) ended the session; see Await.
 	Failed
+	// Metadata: a magnet's info dictionary is being fetched from peers
+	// (BEP 9); Checking follows.
+	Metadata
 )
 
-var phaseNames = [...]string{"", "checking", "downloading", "seeding", "stopped", "failed"}
+var phaseNames = [...]string{"", "checking", "downloading", "seeding", "stopped", "failed", "metadata"}
 
 // String returns the phase's name.
 func (p Phase) String() string {
@@ -63,13 +67,22 @@ type Session struct {
 	ctx      context.Context // cancelled when the session ends
 	cancel   context.CancelFunc
 
-	stats atomic.Pointer[Stats] // latest snapshot, published by the server
-	facts *torrentFacts         // for live progress in Stats
-	st    fileStore             // the torrent's files, for Checkpoint
-	final finalState            // the checkpoint taken as the session ended
+	stats     atomic.Pointer[Stats] // latest snapshot, published by the server
+	facts     *torrentFacts         // for live progress in Stats
+	mi        atomic.Pointer[metainfo.MetaInfo]
+	infoReady chan struct{} // closed once the info dictionary is known
+	final     finalState    // the checkpoint taken as the session ended
 
 	ctr sessionCounters // pieces verified and failed, bans (Counters)
 }
+
+// MetaInfo returns the torrent's metainfo, nil while a magnet's metadata
+// is being fetched. Do not modify it.
+func (s *Session) MetaInfo() *metainfo.MetaInfo { return s.mi.Load() }
+
+// InfoReady is closed once the info dictionary is known (at once for a
+// session started with a .torrent).
+func (s *Session) InfoReady() <-chan struct{} { return s.infoReady }
 
 // Start checks the data already under cfg.Dir and starts the session: it
 // listens (or joins its environment's listener), announces to the
@@ -77,25 +90,29 @@ type Session struct {
 // bounds only the start; the session runs until Stop, completion without
 // Seed, or a fatal error.
 func Start(ctx context.Context, cfg Config) (*Session, error) {
-	if cfg.Torrent == nil {
-		return nil, errors.New("session: Config.Torrent is required")
+	if cfg.Torrent == nil && cfg.Magnet == nil {
+		return nil, errors.New("session: Config.Torrent or Config.Magnet is required")
+	}
+	if cfg.Torrent == nil && !cfg.Magnet.HasV1 {
+		return nil, metainfo.ErrV2Only
 	}
 	if cfg.Dir == "" {
 		return nil, errors.New("session: Config.Dir is required")
 	}
 	c := cfg.withDefaults()
 	s := &Session{
-		infoHash: c.Torrent.InfoHash,
-		complete: make(chan struct{}),
-		checked:  make(chan struct{}),
-		conns:    make(map[*Peer]struct{}),
+		infoHash:  c.infoHash(),
+		infoReady: make(chan struct{}),
+		complete:  make(chan struct{}),
+		checked:   make(chan struct{}),
+		conns:     make(map[*Peer]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	env := c.Env
 	if env == nil {
 		env, s.ownEnv = NewEnv(EnvConfig{}), true
 	}
-	srv := &server{s: s, cfg: c, env: env, log: c.Logger.With("torrent", fmt.Sprintf("%x", c.Torrent.InfoHash[:6]))}
+	srv := &server{s: s, cfg: c, env: env, log: c.Logger.With("torrent", fmt.Sprintf("%x", s.infoHash[:6]))}
 	m, err := statem.Start[Phase, *server](ctx, srv.handler(), statem.WithLogger(c.Logger), statem.WithLog(machineLog))
 	if err != nil {
 		s.cancel()
@@ -107,9 +124,13 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	s.m = m
 	s.addr = srv.listener.Addr()
 	s.facts = srv.f
-	s.st = srv.store
 	srv.m = m
-	srv.beginCheck() // after m is known: the check casts its result to it
+	if c.Torrent != nil {
+		close(s.infoReady)
+		srv.beginCheck() // after m is known: the check casts its result to it
+	} else {
+		s.post(evStartMetadata{})
+	}
 	// Incoming peers only once the machine can be reached.
 	if err := srv.listener.Register(srv.f.infoHash, incoming{srv}); err != nil {
 		m.Stop(context.Background(), err)
@@ -126,7 +147,12 @@ func (s *Session) InfoHash() [20]byte { return s.infoHash }
 
 // Have returns the verified pieces (not necessarily synced yet: see
 // Checkpoint for what is durable).
-func (s *Session) Have() bitset.Set { return s.facts.have.snapshot() }
+func (s *Session) Have() bitset.Set {
+	if g := s.facts.g(); g != nil {
+		return g.have.snapshot()
+	}
+	return bitset.Set{}
+}
 
 // AddPeers hands the session peer addresses to dial (as a tracker would);
 // known, banned and our own addresses are skipped. It never blocks.

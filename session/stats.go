@@ -26,6 +26,9 @@ type Stats struct {
 	Peers                    int // connected peers
 	Elapsed                  time.Duration
 	PeerStats                []PeerStats
+	// MetadataHave and MetadataPieces are the metadata exchange's progress
+	// in the Metadata phase (16 KiB pieces of the info dictionary).
+	MetadataHave, MetadataPieces int
 }
 
 // PeerStats describes one connected peer.
@@ -34,6 +37,8 @@ type PeerStats struct {
 	Client     string // "v" of its extension handshake, if any
 	Outgoing   bool   // we dialled it
 	Fast       bool   // BEP 6 negotiated
+	Encrypted  bool   // MSE with RC4 (an *mse.Conn)
+	Transport  string // "tcp" (or "utp")
 	Choking    bool   // we choke it
 	Interested bool   // we are interested in it
 	// PeerChoking and PeerInterested are the peer's side.
@@ -56,8 +61,10 @@ func (s *Session) Stats() Stats {
 	}
 	st := *p
 	st.Downloaded, st.Uploaded = s.transferred()
-	if f := s.facts; f != nil && st.Phase != Checking {
-		st.PiecesHave, st.Left = f.progress()
+	if f := s.facts; f != nil && st.Phase != Checking && st.Phase != Metadata {
+		if g := f.g(); g != nil {
+			st.PiecesHave, st.Left = g.progress()
+		}
 	}
 	return st
 }
@@ -67,8 +74,6 @@ func (srv *server) publish(ph Phase) {
 	down, up := srv.s.transferred()
 	st := &Stats{
 		Phase:        ph,
-		PiecesTotal:  srv.f.numPieces,
-		Length:       srv.f.total,
 		Downloaded:   down,
 		Uploaded:     up,
 		DownloadRate: srv.rates.down,
@@ -76,7 +81,13 @@ func (srv *server) publish(ph Phase) {
 		Peers:        len(srv.peers),
 		Elapsed:      time.Since(srv.start),
 	}
-	st.PiecesHave, st.Left = srv.f.progress()
+	if g := srv.g; g != nil {
+		st.PiecesTotal, st.Length = g.numPieces, g.total
+		st.PiecesHave, st.Left = g.progress()
+	}
+	if srv.fetch != nil {
+		st.MetadataHave, st.MetadataPieces = srv.fetch.Progress()
+	}
 	st.PiecesChecked = srv.checkedN
 	st.PeerStats = make([]PeerStats, 0, len(srv.peers))
 	for p, id := range srv.peers {
@@ -85,10 +96,16 @@ func (srv *server) publish(ph Phase) {
 			Client:     srv.clients[p],
 			Outgoing:   p.outgoing,
 			Fast:       p.fast,
+			Encrypted:  p.mc != nil && p.mc.Encrypted(),
+			Transport:  "tcp",
 			Choking:    p.isChoking(),
 			Downloaded: p.downloaded.Load(),
 			Uploaded:   p.uploaded.Load(),
 			Queued:     p.queuedUploads(),
+		}
+		if srv.core == nil {
+			st.PeerStats = append(st.PeerStats, ps)
+			continue
 		}
 		if cs, ok := srv.core.PeerStats(id); ok {
 			ps.Interested, ps.PeerChoking, ps.PeerInterested = cs.AmInterested, cs.PeerChoking, cs.PeerInterested
@@ -103,8 +120,8 @@ func (srv *server) publish(ph Phase) {
 
 // progress returns the verified pieces and the bytes of wanted pieces
 // still missing: live, from any goroutine.
-func (f *torrentFacts) progress() (have int, left int64) {
-	return f.have.Count(), f.left.Load()
+func (g *geometry) progress() (have int, left int64) {
+	return g.have.Count(), g.left.Load()
 }
 
 // rateMeter turns byte totals sampled once a second into rates over a

@@ -11,13 +11,11 @@ import (
 // step performs the core's decisions, then moves to Seeding (or stops)
 // when the batch completed the download.
 func (srv *server) step(ph Phase, actions ...statem.Action) statem.Result[Phase, *server] {
-	srv.perform()
-	// The tick runs only while there are peers (or dials): an idle torrent
-	// costs no timer, so thousands of them cost no CPU.
-	if !srv.ticking && len(srv.peers)+len(srv.procs) > 0 && ph != Stopped && ph != Failed {
-		srv.ticking = true
-		actions = append(actions, statem.SetGenericTimeout(tickTimer{}, tickInterval, nil))
+	if r, done := srv.stepMetadata(ph, actions); done {
+		return r
 	}
+	srv.perform()
+	actions = srv.armTick(ph, actions)
 	if srv.justCompleted {
 		srv.justCompleted = false
 		return srv.completed(ph, actions...)
@@ -25,11 +23,25 @@ func (srv *server) step(ph Phase, actions ...statem.Action) statem.Result[Phase,
 	return srv.keepPhase(actions...)
 }
 
+// armTick adds the tick timer to actions when it is not set and there are
+// peers (or dials): the tick runs only then, so that an idle torrent costs
+// no timer and thousands of them cost no CPU.
+func (srv *server) armTick(ph Phase, actions []statem.Action) []statem.Action {
+	if !srv.ticking && len(srv.peers)+len(srv.procs) > 0 && ph != Stopped && ph != Failed {
+		srv.ticking = true
+		actions = append(actions, statem.SetGenericTimeout(tickTimer{}, tickInterval, nil))
+	}
+	return actions
+}
+
 // perform drains the core's batch of decisions and carries them out: the
 // messages to each peer, the pieces to hash, the HAVEs, the drops and the
 // block data it let go of. A batch that completed the download sets
 // justCompleted, for step.
 func (srv *server) perform() {
+	if srv.core == nil {
+		return
+	}
 	rd := srv.core.Ready()
 	for _, msg := range rd.Messages {
 		if p := srv.peerOf(msg.Peer); p != nil {
@@ -40,10 +52,10 @@ func (srv *server) perform() {
 		srv.hash(i)
 	}
 	if len(rd.Have) > 0 {
-		srv.f.left.Store(srv.core.Stats().Left)
+		srv.g.left.Store(srv.core.Stats().Left)
 	}
 	for _, i := range rd.Have {
-		srv.f.have.Set(int(i))
+		srv.g.have.Set(int(i))
 		for p := range srv.peers {
 			p.send(peerwire.Message{ID: peerwire.MsgHave, Index: i})
 		}
@@ -96,7 +108,7 @@ func (srv *server) hash(i uint32) {
 	}
 	clear(srv.taken)
 	j.index = i
-	j.want = srv.cfg.Torrent.Info.PieceHash(int(i))
+	j.want = srv.mi.Info.PieceHash(int(i))
 	j.digests = srv.core.NeedDigests(i)
 	srv.hashing += srv.core.PieceLen(i)
 	// No other piece to come: the hasher need not wait for company.
@@ -138,7 +150,7 @@ func (srv *server) peerOf(id core.PeerID) *Peer {
 // if it was requested.
 func (srv *server) onBlock(b *block) {
 	id, ok := srv.peers[b.p]
-	if !ok {
+	if !ok || id == core.NoPeer {
 		srv.env.blocks.put(b)
 		return
 	}

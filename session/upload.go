@@ -14,14 +14,15 @@ import (
 
 // enqueueUpload queues a peer's request if the rule lets us serve it, and
 // rejects it otherwise (or beyond maxUploadQueue) when the fast extension
-// lets us say so.
-func (p *Peer) enqueueUpload(m peerwire.Message) {
+// lets us say so. Without geometry (metadata not known) we have nothing.
+func (p *Peer) enqueueUpload(m peerwire.Message, g *geometry) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return
 	}
-	v := core.AdmitRequest(p.f.have.Has(int(m.Index)), p.choking, slices.Contains(p.allowed, m.Index), p.fast)
+	have := g != nil && g.have.Has(int(m.Index))
+	v := core.AdmitRequest(have, p.choking, slices.Contains(p.allowed, m.Index), p.fast)
 	if v == core.RequestServe && len(p.ups) >= maxUploadQueue {
 		v = core.AdmitRequest(false, false, false, p.fast)
 	}

@@ -27,6 +27,10 @@ func (p *Peer) writeLoop() {
 				p.spare = out
 				break
 			}
+			if p.zcLater && n > 0 && p.f.g() != nil {
+				p.zcLater = false
+				p.setupZeroCopy()
+			}
 			var err error
 			if p.zc != nil {
 				err = p.writeBatchZeroCopy(out, p.batch)
@@ -53,16 +57,17 @@ func (p *Peer) writeBatch(out []byte, reqs []upReq) error {
 	p.vec = append(p.vec[:0], out)
 	p.hdrs = p.hdrs[:0]
 	var payload int
+	g := p.f.g()
 	for i, u := range reqs {
 		h := len(p.hdrs)
-		if !p.f.have.Has(int(u.index)) {
+		if g == nil || !g.have.Has(int(u.index)) {
 			continue // never serve what we do not have (cannot happen: checked on enqueue)
 		}
 		if p.rbufs[i] == nil {
 			p.rbufs[i] = new([peerwire.BlockSize]byte)
 		}
 		buf := p.rbufs[i][:u.length]
-		if err := p.f.store.ReadBlock(int(u.index), int64(u.begin), buf); err != nil {
+		if err := g.store.ReadBlock(int(u.index), int64(u.begin), buf); err != nil {
 			if p.hdrs = p.unreadable(p.hdrs, u, err); len(p.hdrs) > h {
 				p.vec = append(p.vec, p.hdrs[h:])
 			}
@@ -79,7 +84,12 @@ func (p *Peer) writeBatch(out []byte, reqs []upReq) error {
 	// a stale count; after a failed write the connection is gone anyway.
 	p.uploaded.Add(int64(payload))
 	p.bufs = p.vec
-	_, err := p.bufs.WriteTo(p.conn)
+	var err error
+	if p.mc != nil {
+		_, err = p.mc.WriteBuffers(&p.bufs) // encrypts, gathering into few writes
+	} else {
+		_, err = p.bufs.WriteTo(p.conn)
+	}
 	p.bufs = nil
 	clear(p.vec)
 	if err != nil {

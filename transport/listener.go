@@ -1,19 +1,19 @@
 package transport
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/effusion-bt/effusion/acceptor"
+	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
 )
 
@@ -38,6 +38,10 @@ type ListenConfig struct {
 	// MaxHalfOpenPerIP caps the connections from one IP address that have
 	// not finished their handshake header (default 16).
 	MaxHalfOpenPerIP int
+	// Encryption is what incoming connections may use (mse.Policy: the
+	// zero value, Prefer, accepts plain and MSE; Require refuses plain;
+	// Off refuses MSE).
+	Encryption mse.Policy
 	// Logger receives the listener's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -46,8 +50,9 @@ type ListenConfig struct {
 const (
 	DefaultMaxConns         = 1000
 	DefaultMaxHalfOpenPerIP = 16
-	// FirstByteTimeout: an accepted connection that sends nothing for this
-	// long is closed (a whole handshake header gets HandshakeTimeout).
+	// FirstByteTimeout: an accepted connection that has not sent its first
+	// bytes (enough to tell a plain handshake from MSE) by then is closed;
+	// the whole handshake gets HandshakeTimeout.
 	FirstByteTimeout = 3 * time.Second
 )
 
@@ -62,10 +67,46 @@ type Listener struct {
 	perIP   int
 	timeout time.Duration // FirstByteTimeout, shortened by tests
 
+	policy atomic.Uint32 // mse.Policy of incoming connections
+
 	mu       sync.RWMutex
 	handlers map[[20]byte]Handler
+	skeys    map[[20]byte][20]byte // mse.SKeyHash(info-hash) -> info-hash
 	halfOpen map[netip.Addr]int
+
+	counts [numCounts]atomic.Int64
 }
+
+// Counts of incoming connections, by outcome (Listener.Counts).
+type Counts struct {
+	Plain, Encrypted int64 // handed to a torrent: plain, or after MSE
+	Refused          int64 // refused by the encryption policy
+	Failed           int64 // a failed MSE handshake (garbage, unknown torrent, bad step)
+	Unknown          int64 // a plain handshake for a torrent not served here
+	HalfOpen         int64 // closed at once: too many half-open from one address
+}
+
+const (
+	cntPlain = iota
+	cntEncrypted
+	cntRefused
+	cntFailed
+	cntUnknown
+	cntHalfOpen
+	numCounts
+)
+
+// Counts returns how incoming connections ended up, since Listen.
+func (l *Listener) Counts() Counts {
+	return Counts{
+		Plain: l.counts[cntPlain].Load(), Encrypted: l.counts[cntEncrypted].Load(),
+		Refused: l.counts[cntRefused].Load(), Failed: l.counts[cntFailed].Load(),
+		Unknown: l.counts[cntUnknown].Load(), HalfOpen: l.counts[cntHalfOpen].Load(),
+	}
+}
+
+// SetEncryption changes what new incoming connections may use.
+func (l *Listener) SetEncryption(p mse.Policy) { l.policy.Store(uint32(p)) }
 
 // Listen opens a listening port with an acceptor pool. ctx bounds only the
 // start. Close it with Close.
@@ -88,8 +129,10 @@ func Listen(ctx context.Context, cfg ListenConfig) (*Listener, error) {
 		perIP:    cfg.MaxHalfOpenPerIP,
 		timeout:  FirstByteTimeout,
 		handlers: make(map[[20]byte]Handler),
+		skeys:    make(map[[20]byte][20]byte),
 		halfOpen: make(map[netip.Addr]int),
 	}
+	l.SetEncryption(cfg.Encryption)
 	if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil {
 		l.addr = ap
 	}
@@ -136,6 +179,7 @@ func (l *Listener) Register(infoHash [20]byte, h Handler) error {
 		return fmt.Errorf("%w: %x", ErrRegistered, infoHash)
 	}
 	l.handlers[infoHash] = h
+	l.skeys[mse.SKeyHash(infoHash)] = infoHash
 	return nil
 }
 
@@ -146,7 +190,16 @@ func (l *Listener) Unregister(infoHash [20]byte, h Handler) {
 	defer l.mu.Unlock()
 	if l.handlers[infoHash] == h {
 		delete(l.handlers, infoHash)
+		delete(l.skeys, mse.SKeyHash(infoHash))
 	}
+}
+
+// lookup is mse.Respond's: the torrent an incoming MSE handshake names.
+func (l *Listener) lookup(skey [20]byte) ([20]byte, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	ih, ok := l.skeys[skey]
+	return ih, ok
 }
 
 // enter counts a half-open connection from ip; false when ip has too many.
@@ -168,16 +221,19 @@ func (l *Listener) leave(ip netip.Addr) {
 	}
 }
 
-// route is the acceptor's connection callback: read the handshake header
-// under the deadlines, find the torrent, hand the connection over. Every
-// error is a stranger's mistake, not our failure (acceptor.Shutdown).
+// route is the acceptor's connection callback: tell a plain handshake from
+// MSE by the first bytes, answer MSE (the torrent found by its SKEY hash),
+// read the handshake header, all under the deadlines; then hand the
+// connection (decrypting, or the bare socket) to the torrent. Every error is
+// a stranger's mistake, not our failure (acceptor.Shutdown).
 func (l *Listener) route(ctx context.Context, c net.Conn) error {
 	start := time.Now()
 	ip := remoteIP(c)
 	if !l.enter(ip) {
+		l.counts[cntHalfOpen].Add(1)
 		return acceptor.Shutdown(ErrHalfOpen)
 	}
-	h, err := l.readHeader(c, start)
+	conn, h, err := l.handshake(ctx, c, start)
 	l.leave(ip)
 	if err != nil {
 		return acceptor.Shutdown(err)
@@ -186,27 +242,63 @@ func (l *Listener) route(ctx context.Context, c net.Conn) error {
 	hd := l.handlers[h.InfoHash]
 	l.mu.RUnlock()
 	if hd == nil {
+		l.counts[cntUnknown].Add(1)
 		return acceptor.Shutdown(ErrUnknownTorrent)
 	}
-	return acceptor.Shutdown(hd.ServeIncoming(ctx, c, h))
+	return acceptor.Shutdown(hd.ServeIncoming(ctx, conn, h))
 }
 
-// readHeader reads the 48-byte handshake header: the first byte within
-// l.timeout, the rest within HandshakeTimeout of start, which is also the
+// handshake reads what precedes the handler's part: the first bytes within
+// l.timeout (plain or MSE?), the MSE handshake if any and the 48-byte
+// BitTorrent header within HandshakeTimeout of start, which is also the
 // deadline left for the handler to finish the handshake.
-func (l *Listener) readHeader(c net.Conn, start time.Time) (peerwire.Handshake, error) {
+func (l *Listener) handshake(ctx context.Context, c net.Conn, start time.Time) (net.Conn, peerwire.Handshake, error) {
 	deadline := start.Add(HandshakeTimeout)
 	first := start.Add(l.timeout)
 	if first.After(deadline) {
 		first = deadline
 	}
-	c.SetDeadline(first)
-	var b [1]byte
-	if _, err := io.ReadFull(c, b[:]); err != nil {
-		return peerwire.Handshake{}, err
+	fctx, cancel := context.WithDeadline(ctx, first)
+	mc, plain, err := mse.Sniff(fctx, c)
+	cancel()
+	if err != nil {
+		return nil, peerwire.Handshake{}, err
+	}
+	policy := mse.Policy(l.policy.Load())
+	switch {
+	case plain && !policy.AcceptsPlain():
+		l.counts[cntRefused].Add(1)
+		return nil, peerwire.Handshake{}, mse.ErrPlainRefused
+	case !plain && !policy.AcceptsMSE():
+		l.counts[cntRefused].Add(1)
+		return nil, peerwire.Handshake{}, mse.ErrEncryptionOff
+	case !plain:
+		hctx, cancel := context.WithDeadline(ctx, deadline)
+		mc, err = mse.Respond(hctx, mc, l.lookup, policy.Select)
+		cancel()
+		if err != nil {
+			l.counts[cntFailed].Add(1)
+			return nil, peerwire.Handshake{}, err
+		}
 	}
 	c.SetDeadline(deadline)
-	return peerwire.ReadHandshakeHeader(io.MultiReader(bytes.NewReader(b[:]), c))
+	h, err := peerwire.ReadHandshakeHeader(mc)
+	if err != nil {
+		return nil, h, err
+	}
+	if mc.Method() != mse.None && h.InfoHash != mc.InfoHash() {
+		l.counts[cntFailed].Add(1)
+		return nil, h, fmt.Errorf("%w: MSE for %x, handshake for %x", ErrWrongTorrent, mc.InfoHash(), h.InfoHash)
+	}
+	if mc.Encrypted() {
+		l.counts[cntEncrypted].Add(1)
+	} else {
+		l.counts[cntPlain].Add(1)
+	}
+	if bare, ok := mc.Plain(); ok {
+		return bare, h, nil // sendfile and writev stay available
+	}
+	return mc, h, nil
 }
 
 // remoteIP is the connection's remote IP address, unmapped (the zero Addr

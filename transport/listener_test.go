@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
 	"go.uber.org/goleak"
 )
@@ -165,9 +166,10 @@ func TestListenerHalfOpenPerIP(t *testing.T) {
 	t.Fatalf("no handshake from the capped address after one closed: %v", err)
 }
 
-// TestListenerFirstByteDeadline: a connection that sends nothing is closed
-// after the first-byte time-out; one that starts in time keeps the whole
-// handshake time-out for the rest.
+// TestListenerFirstByteDeadline: a connection that does not send its first
+// bytes (enough to tell plain from MSE) is closed after the first-byte
+// time-out; one that starts in time keeps the whole handshake time-out for
+// the rest.
 func TestListenerFirstByteDeadline(t *testing.T) {
 	l := listen(t, ListenConfig{})
 	l.timeout = 50 * time.Millisecond
@@ -179,9 +181,9 @@ func TestListenerFirstByteDeadline(t *testing.T) {
 	}
 	slow := dialFrom(t, l, "127.0.0.1")
 	hs := peerwire.AppendHandshake(nil, peerwire.Handshake{InfoHash: [20]byte{'x'}, PeerID: [20]byte{1}})
-	slow.Write(hs[:1])
+	slow.Write(hs[:mse.PeekLen])
 	time.Sleep(300 * time.Millisecond) // six first-byte time-outs
-	slow.Write(hs[1:])
+	slow.Write(hs[mse.PeekLen:])
 	slow.SetDeadline(time.Now().Add(10 * time.Second))
 	if got, err := peerwire.ReadHandshake(slow); err != nil || got.InfoHash != [20]byte{'x'} {
 		t.Fatalf("a handshake that started in time was cut: %v", err)
@@ -199,7 +201,7 @@ func FuzzRoute(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		l := &Listener{log: quiet(), perIP: 4, timeout: time.Second,
-			handlers: map[[20]byte]Handler{}, halfOpen: map[netip.Addr]int{}}
+			handlers: map[[20]byte]Handler{}, skeys: map[[20]byte][20]byte{}, halfOpen: map[netip.Addr]int{}}
 		h := &echoHandler{}
 		l.handlers[[20]byte{'x'}] = h
 		a, b := net.Pipe()
@@ -222,4 +224,46 @@ func FuzzRoute(f *testing.F) {
 			t.Fatalf("half-open count leaked: %v", l.halfOpen)
 		}
 	})
+}
+
+// TestListenerEncryptionPolicy: incoming plain and MSE handshakes are let
+// in or refused as the policy says, the torrent found by its SKEY hash, and
+// the handler gets a decrypting connection for RC4.
+func TestListenerEncryptionPolicy(t *testing.T) {
+	ih := [20]byte{'e'}
+	for _, c := range []struct {
+		policy      mse.Policy
+		plain, msed bool // accepted
+	}{
+		{mse.Prefer, true, true},
+		{mse.Require, false, true},
+		{mse.Off, true, false},
+	} {
+		t.Run(c.policy.String(), func(t *testing.T) {
+			l := listen(t, ListenConfig{Encryption: c.policy})
+			h := &echoHandler{}
+			l.Register(ih, h)
+			_, err := handshake(dialFrom(t, l, "127.0.0.1"), ih)
+			if (err == nil) != c.plain {
+				t.Errorf("plain handshake: %v, want accepted %v", err, c.plain)
+			}
+			d := NewDialer(0, netip.Addr{})
+			d.SetEncryption(mse.Require)
+			conn, theirs, err := d.DialPeer(t.Context(), l.Addr(), peerwire.Handshake{InfoHash: ih, PeerID: [20]byte{1}})
+			if (err == nil) != c.msed {
+				t.Fatalf("MSE handshake: %v, want accepted %v", err, c.msed)
+			}
+			if err == nil {
+				mc, ok := conn.(*mse.Conn)
+				if !ok || !mc.Encrypted() || theirs.InfoHash != ih {
+					t.Errorf("MSE dial gave %T (encrypted %v)", conn, ok && mc.Encrypted())
+				}
+				conn.Close()
+			}
+			n := l.Counts()
+			if n.Refused != 1 && !(c.policy == mse.Prefer && n.Refused == 0) {
+				t.Errorf("counts %+v", n)
+			}
+		})
+	}
 }

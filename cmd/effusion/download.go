@@ -18,6 +18,7 @@ import (
 
 	"github.com/effusion-bt/effusion/client"
 	"github.com/effusion-bt/effusion/metainfo"
+	"github.com/effusion-bt/effusion/mse"
 	"github.com/spf13/cobra"
 )
 
@@ -33,6 +34,7 @@ type transferFlags struct {
 	dataDir     string
 	resetResume bool
 	verbose     bool
+	encryption  mse.Policy
 }
 
 func (f *transferFlags) register(cmd *cobra.Command) {
@@ -47,6 +49,7 @@ func (f *transferFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.dataDir, "data-dir", "", "where resume data is kept (default: $XDG_DATA_HOME/effusion or ~/.local/share/effusion)")
 	fl.BoolVar(&f.resetResume, "reset-resume", false, "set an unreadable resume store aside and start afresh (downloaded data is kept)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log peer and tracker events")
+	fl.Var(&f.encryption, "encryption", "message stream encryption: prefer (try it, fall back to plain), require (never plain) or off")
 }
 
 // transfer is what the flags describe, checked.
@@ -82,6 +85,7 @@ func (f *transferFlags) check() (transfer, error) {
 		ListenAddr:         net.JoinHostPort(f.bind, strconv.Itoa(f.port)),
 		MaxPeersPerTorrent: f.maxPeers,
 		ResetResume:        f.resetResume,
+		Encryption:         f.encryption,
 	}
 	var err error
 	if tr.cfg.DownloadRate, err = parseRate(f.dlRate); err != nil {

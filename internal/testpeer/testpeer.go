@@ -14,9 +14,11 @@
 package testpeer
 
 import (
+	_ "embed"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sync"
 	"testing"
 )
@@ -104,4 +106,20 @@ func FreeUDPPort(t testing.TB) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+//go:embed lt_peer.py
+var ltPeerScript []byte
+
+// Libtorrent returns the python that imports libtorrent and the path of a
+// libtorrent peer script (lt_peer.py: create, seed, leech; see its
+// docstring), written for this test; or ends the test through Missing.
+func Libtorrent(t testing.TB) (python, script string) {
+	t.Helper()
+	python = Python(t)
+	script = filepath.Join(t.TempDir(), "lt_peer.py")
+	if err := os.WriteFile(script, ltPeerScript, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return python, script
 }

@@ -8,9 +8,14 @@
   lt_peer.py leech TORRENT DIR PORT [--peer IP:PORT ...] [--max-seconds N]
       exits 0 once every piece is downloaded and checked, 3 on timeout.
 
-Loopback only, TCP only, no DHT, LSD, UPnP, NAT-PMP, PEX or encryption.
+Loopback only, TCP only, no DHT, LSD, UPnP, NAT-PMP, PEX or encryption by
+default; the environment variable LTSET, a JSON object of settings, is laid
+over those (encryption forced, uTP only, ...). Each peer connection, and each
+change of its encryption or transport, is printed on stdout as
+  PEER IP:PORT rc4=0|1 utp=0|1
 Imports only under /usr/bin/python3 (Debian's python3-libtorrent).
 """
+import json
 import os
 import signal
 import sys
@@ -62,6 +67,7 @@ def run(mode, tpath, ddir, port):
         'out_enc_policy': 2, 'in_enc_policy': 1,  # plaintext out, accept both
         'min_announce_interval': 1,
     })
+    s.update(json.loads(os.environ.get('LTSET', '{}')))
     ses = lt.session(s, 0)
     atp = lt.add_torrent_params()
     atp.ti = lt.torrent_info(tpath)
@@ -80,11 +86,17 @@ def run(mode, tpath, ddir, port):
     ready = False
     rc = 0
     last = 0.0
+    seen = set()
     while not stop['v']:
         ses.wait_for_alert(100)
         for a in ses.pop_alerts():
             if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
                 print('ERR', a.message(), file=sys.stderr, flush=True)
+        for p in h.get_peer_info():
+            key = (p.ip[0], p.ip[1], int(bool(p.flags & p.rc4_encrypted)), int(bool(p.flags & (1 << 17))))
+            if key not in seen:
+                seen.add(key)
+                print('PEER %s:%d rc4=%d utp=%d' % key, flush=True)
         st = h.status()
         now = time.time()
         if now - last > 1.0:
