@@ -42,6 +42,11 @@ type Config struct {
 	// FetchAllow lists the host names whose http(s) URLs torrent-add may
 	// fetch a .torrent from; empty: the daemon fetches no URL.
 	FetchAllow []string
+	// Encryption, when set, is the encryption policy to apply at start, in
+	// Transmission's words ("required", "preferred", "tolerated"); empty
+	// keeps the one the settings hold (default "preferred"). session-set
+	// changes it while running.
+	Encryption string
 	// MaxPeersPerTorrent is what session-get reports as
 	// peer-limit-per-torrent until a session-set changes it (it should
 	// match the client's Config.MaxPeersPerTorrent; default 50).
@@ -135,6 +140,9 @@ func New(cfg Config) (*Daemon, error) {
 	if err := checkListen(cfg.Listen, cfg.User != ""); err != nil {
 		return nil, err
 	}
+	if _, ok := encryptionModes[cfg.Encryption]; cfg.Encryption != "" && !ok {
+		return nil, fmt.Errorf("daemon: encryption %q: want required, preferred or tolerated", cfg.Encryption)
+	}
 	st, err := openSettings(cfg.DataDir, defaultSettings(cfg))
 	if err != nil {
 		return nil, err
@@ -155,8 +163,14 @@ func New(cfg Config) (*Daemon, error) {
 	}
 	d.reg = newRegistry(d.c, d.started)
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	d.st.update(func(s *settings) { s.Cumulative.SessionCount++ })
+	d.st.update(func(s *settings) {
+		s.Cumulative.SessionCount++
+		if cfg.Encryption != "" {
+			s.Encryption = cfg.Encryption
+		}
+	})
 	d.applyLimits()
+	d.applyEncryption()
 	for _, e := range d.reg.all() {
 		d.applyTorrentLimits(e)
 	}

@@ -401,7 +401,7 @@ func peersFrom(w *jw, v *view) {
 // peerFlags is Transmission's flagStr: O optimistic unchoke, D/d
 // downloading from it / we want to, U/u uploading to it / it wants to, K
 // it unchoked us but we are not interested, ? we unchoked it but it is
-// not interested, I incoming.
+// not interested, E encrypted (RC4), T uTP, I incoming.
 func peerFlags(p *session.PeerStats) string {
 	var b strings.Builder
 	if p.Optimistic {
@@ -425,6 +425,12 @@ func peerFlags(p *session.PeerStats) string {
 	if !p.Choking && !p.PeerInterested {
 		b.WriteByte('?')
 	}
+	if p.Encrypted {
+		b.WriteByte('E')
+	}
+	if p.Transport == "utp" {
+		b.WriteByte('T')
+	}
 	if !p.Outgoing {
 		b.WriteByte('I')
 	}
@@ -444,10 +450,10 @@ func peers(w *jw, v *view) {
 		w.kbool("clientIsInterested", p.Interested)
 		w.kstr("flagStr", peerFlags(p))
 		w.kbool("isDownloadingFrom", p.DownloadRate > 0)
-		w.kbool("isEncrypted", false)
+		w.kbool("isEncrypted", p.Encrypted)
 		w.kbool("isIncoming", !p.Outgoing)
 		w.kbool("isUploadingTo", p.UploadRate > 0)
-		w.kbool("isUTP", false)
+		w.kbool("isUTP", p.Transport == "utp")
 		w.kbool("peerIsChoked", p.Choking)
 		w.kbool("peerIsInterested", p.PeerInterested)
 		progress := 0.0

@@ -178,47 +178,14 @@ func TestInteropPythonTransmissionRPC(t *testing.T) {
 	}
 }
 
-// npmDir is where the test script installs the npm packages the interop
-// tests use (git-ignored).
-const npmDir = "../.npm-test"
-
-// nodeScript drives the daemon with npm @ctrl/transmission 7.4.0:
+// TestInteropCtrlTransmission: npm @ctrl/transmission 7.4.0, as media
+// managers use it (internal/testpeer/js/transmission_client.mjs):
 // getAllData, addTorrent, pause, resume, remove.
-const nodeScript = `
-import { readFileSync } from 'node:fs'
-const { Transmission } = await import(process.argv[2])
-const port = process.argv[3]
-const c = new Transmission({ baseUrl: 'http://127.0.0.1:' + port + '/', path: '/transmission/rpc' })
-const added = await c.addTorrent(readFileSync(process.argv[4]), { 'download-dir': process.argv[5] })
-const hash = added.arguments['torrent-added'].hashString
-console.log('added', hash)
-let all = await c.getAllData()
-console.log('all', JSON.stringify(all.torrents.map(t => [t.id, t.name, t.state, t.savePath, t.totalSize])))
-await c.pauseTorrent(hash)
-console.log('paused', (await c.getTorrent(hash)).state)
-await c.resumeTorrent(hash)
-console.log('resumed', (await c.getTorrent(hash)).state)
-await c.removeTorrent(hash, false)
-all = await c.getAllData()
-console.log('left', all.torrents.length)
-`
-
-// TestInteropCtrlTransmission: npm @ctrl/transmission, as media managers
-// use it.
 func TestInteropCtrlTransmission(t *testing.T) {
-	node := testpeer.Require(t, "node")
-	entry, err := filepath.Abs(filepath.Join(npmDir, "node_modules", "@ctrl", "transmission", "dist", "src", "index.js"))
-	if err == nil {
-		_, err = os.Stat(entry)
-	}
-	if err != nil {
-		testpeer.Missing(t, "npm @ctrl/transmission (scripts/test.sh installs it)", err)
-	}
+	node, script := testpeer.NPM(t, "@ctrl/transmission", "transmission_client.mjs")
 	h := newHarness(t)
 	fx := newFixture(t, 16<<10, nil, 30_000)
-	script := filepath.Join(t.TempDir(), "client.mjs")
-	os.WriteFile(script, []byte(nodeScript), 0o644)
-	out, err := exec.Command(node, script, "file://"+entry, strings.Split(h.hostPort(), ":")[1], fx.path, fx.dir).CombinedOutput()
+	out, err := exec.Command(node, script, strings.Split(h.hostPort(), ":")[1], fx.path, fx.dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("node: %v\n%s", err, out)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/effusion-bt/effusion/client"
+	"github.com/effusion-bt/effusion/mse"
 )
 
 // kB is Transmission's speed unit: 1000 bytes.
@@ -151,8 +152,28 @@ func strList(w *jw, ss ...string) {
 	w.endArr()
 }
 
-// Encryption policies session-set accepts (Transmission's names).
-var encryptionModes = map[string]bool{"required": true, "preferred": true, "tolerated": true}
+// encryptionModes maps Transmission's encryption settings to policies:
+// "tolerated" (Transmission: plain preferred, encrypted accepted) is
+// plain only here, the nearest policy the engine has.
+var encryptionModes = map[string]mse.Policy{"required": mse.Require, "preferred": mse.Prefer, "tolerated": mse.Off}
+
+// EncryptionName is the Transmission name of a policy (session-get's
+// "encryption").
+func EncryptionName(p mse.Policy) string {
+	for n, q := range encryptionModes {
+		if q == p {
+			return n
+		}
+	}
+	return "preferred"
+}
+
+// applyEncryption sets the client's policy from the settings.
+func (d *Daemon) applyEncryption() {
+	if p, ok := encryptionModes[d.st.get().Encryption]; ok {
+		d.c.SetEncryption(p)
+	}
+}
 
 // sessionSet answers session-set: the arguments it acts on are checked
 // first, then applied together. Arguments of features the daemon does
@@ -183,7 +204,7 @@ func (d *Daemon) sessionSet(_ context.Context, a args, _ *jw) error {
 		errs = append(errs, rpcErrorf("download directory path %q is not absolute", dir))
 	}
 	enc, encOK := str("encryption")
-	if encOK && !encryptionModes[enc] {
+	if _, known := encryptionModes[enc]; encOK && !known {
 		errs = append(errs, argError("encryption", `"required", "preferred" or "tolerated"`))
 	}
 	down, downOK := num("speed_limit_down")
@@ -224,8 +245,9 @@ func (d *Daemon) sessionSet(_ context.Context, a args, _ *jw) error {
 		set(&s.IdleSeedingLimit, idle, idleOK)
 		set(&s.IdleSeedingEnabled, idleOn, idleOnOK)
 	})
-	if encOK && enc != "tolerated" {
-		d.log.Warn("session-set: encryption is recorded but not in effect yet (the engine has no encryption setting)", "encryption", enc)
+	if encOK {
+		d.applyEncryption()
+		d.log.Info("session-set: encryption policy changed", "encryption", enc)
 	}
 	if pgOK || ptOK {
 		d.log.Info("session-set: peer limits are recorded; they take effect at the next start", "global", peersGlobal, "per-torrent", peersTorrent)

@@ -208,7 +208,7 @@ func TestRPC_SettingsSurviveRestart(t *testing.T) {
 	h := newHarness(t)
 	fx := newFixture(t, 16<<10, nil, 40_000)
 	h.ok("torrent-add", map[string]any{"metainfo": fx.b64(), "download-dir": fx.dir})
-	h.ok("session-set", map[string]any{"speed-limit-down": 250, "speed-limit-down-enabled": true, "alt-speed-up": 7, "encryption": "preferred"})
+	h.ok("session-set", map[string]any{"speed-limit-down": 250, "speed-limit-down-enabled": true, "alt-speed-up": 7, "encryption": "required"})
 	h.ok("torrent-set", map[string]any{"ids": 1, "downloadLimit": 100, "downloadLimited": true, "labels": []string{"linux"}})
 	if d, u := h.d.reg.byIDs(1).t.RateLimits(); d != 100_000 || u != 0 {
 		t.Fatalf("torrent limits %d %d", d, u)
@@ -221,7 +221,7 @@ func TestRPC_SettingsSurviveRestart(t *testing.T) {
 	}
 	h.restart()
 	s := h.ok("session-get", nil)
-	if num(s["speed-limit-down"]) != 250 || s["speed-limit-down-enabled"] != true || num(s["alt-speed-up"]) != 7 || s["encryption"] != "preferred" {
+	if num(s["speed-limit-down"]) != 250 || s["speed-limit-down-enabled"] != true || num(s["alt-speed-up"]) != 7 || s["encryption"] != "required" {
 		t.Fatalf("after restart: %v", s)
 	}
 	tt := h.torrents(map[string]any{"fields": []string{"downloadLimit", "downloadLimited", "labels"}})[0]

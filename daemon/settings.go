@@ -75,7 +75,7 @@ func defaultSettings(cfg Config) settings {
 		AltSpeedUp:          50,
 		PeerLimitGlobal:     int64(cfg.MaxPeers),
 		PeerLimitPerTorrent: int64(cfg.MaxPeersPerTorrent),
-		Encryption:          "tolerated",
+		Encryption:          "preferred",
 		StartAddedTorrents:  true,
 		SeedRatioLimit:      2,
 		IdleSeedingLimit:    30,

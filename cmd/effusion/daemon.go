@@ -17,6 +17,7 @@ import (
 
 	"github.com/effusion-bt/effusion/client"
 	"github.com/effusion-bt/effusion/daemon"
+	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/session"
 	"github.com/spf13/cobra"
 )
@@ -35,6 +36,7 @@ type daemonFlags struct {
 	rpcHosts     []string
 	fetchAllow   []string
 	maxPeers     int
+	encryption   mse.Policy
 	logFormat    string
 	verbose      bool
 	resetResume  bool
@@ -61,7 +63,7 @@ SIGTERM or SIGINT stops it cleanly: trackers told, files synced, resume data
 and settings written; a second signal stops it at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDaemon(cmd.Context(), f, cmd.ErrOrStderr(), cmd.Flags().Changed("port"))
+			return runDaemon(cmd.Context(), f, cmd.ErrOrStderr(), cmd.Flags().Changed("encryption"))
 		},
 	}
 	fl := cmd.Flags()
@@ -74,6 +76,7 @@ and settings written; a second signal stops it at once.`,
 	fl.StringVar(&f.passwordFile, "rpc-password-file", "", "file holding the RPC password (else $"+passwordEnv+")")
 	fl.StringArrayVar(&f.rpcHosts, "rpc-host", nil, "host name accepted in the Host header besides localhost and IP addresses (repeatable)")
 	fl.StringArrayVar(&f.fetchAllow, "rpc-fetch-allow", nil, "host whose http(s) .torrent URLs torrent-add may fetch (repeatable; default none)")
+	fl.Var(&f.encryption, "encryption", "message stream encryption: prefer, require or off (default: as last set over the RPC, else prefer)")
 	fl.IntVar(&f.maxPeers, "max-peers", client.DefaultMaxPeersPerTorrent, "most peers connected at once, per torrent")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format on stderr: text or json")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages too")
@@ -125,7 +128,7 @@ func resolveDataDir(d string) (string, error) {
 	return filepath.Abs(d)
 }
 
-func runDaemon(ctx context.Context, f daemonFlags, stderr io.Writer, portSet bool) error {
+func runDaemon(ctx context.Context, f daemonFlags, stderr io.Writer, encryptionSet bool) error {
 	log, err := daemonLogger(stderr, f.logFormat, f.verbose)
 	if err != nil {
 		return badInput(err)
@@ -162,6 +165,7 @@ func runDaemon(ctx context.Context, f daemonFlags, stderr io.Writer, portSet boo
 		ListenAddr:         net.JoinHostPort(f.bind, strconv.Itoa(f.port)),
 		MaxPeersPerTorrent: f.maxPeers,
 		ResetResume:        f.resetResume,
+		Encryption:         f.encryption,
 		Logger:             log,
 	})
 	if err != nil {
@@ -171,6 +175,10 @@ func runDaemon(ctx context.Context, f daemonFlags, stderr io.Writer, portSet boo
 			return badInput(err)
 		}
 		return err
+	}
+	var enc string
+	if encryptionSet {
+		enc = daemon.EncryptionName(f.encryption)
 	}
 	closeReq := make(chan struct{}, 1)
 	d, err := daemon.New(daemon.Config{
@@ -183,6 +191,7 @@ func runDaemon(ctx context.Context, f daemonFlags, stderr io.Writer, portSet boo
 		AllowedHosts:       f.rpcHosts,
 		FetchAllow:         f.fetchAllow,
 		MaxPeersPerTorrent: f.maxPeers,
+		Encryption:         enc,
 		OnClose:            func() { closeReq <- struct{}{} },
 		Logger:             log,
 		Version:            session.ClientVersion,
