@@ -137,7 +137,7 @@ func New(cfg Config) (*Daemon, error) {
 		return nil, err
 	}
 	cfg.DownloadDir = dl
-	if err := checkListen(cfg.Listen, cfg.User != ""); err != nil {
+	if err := CheckListen(cfg.Listen, cfg.User != ""); err != nil {
 		return nil, err
 	}
 	if _, ok := encryptionModes[cfg.Encryption]; cfg.Encryption != "" && !ok {
@@ -200,7 +200,7 @@ func (d *Daemon) ListenAndServe() error {
 // nil. The address ln listens on must pass the same rule as
 // Config.Listen (ErrNeedAuth).
 func (d *Daemon) Serve(ln net.Listener) error {
-	if err := checkListen(ln.Addr().String(), d.cfg.User != ""); err != nil {
+	if err := CheckListen(ln.Addr().String(), d.cfg.User != ""); err != nil {
 		ln.Close()
 		return err
 	}

@@ -13,10 +13,12 @@ import (
 	"time"
 )
 
-// checkListen refuses an RPC address reachable from other machines unless
-// requests must authenticate: a loopback IP or "localhost" is fine
-// without; an empty host, a wildcard, another IP or a name is not.
-func checkListen(addr string, auth bool) error {
+// CheckListen refuses an RPC address reachable from other machines unless
+// requests must authenticate (auth): a loopback IP or "localhost" is fine
+// without; an empty host, a wildcard, another IP or a name is not. The
+// error wraps ErrNeedAuth. New and Serve apply it; a command may call it
+// first to fail before starting anything.
+func CheckListen(addr string, auth bool) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("daemon: RPC address %q: %w", addr, err)

@@ -152,15 +152,15 @@ func TestSecurity_HugeBodyRefused(t *testing.T) {
 func TestSecurity_ListenNeedsAuth(t *testing.T) {
 	h := newHarness(t)
 	for _, addr := range []string{"0.0.0.0:9091", ":9091", "[::]:9091", "192.168.1.2:9091", "example.com:9091"} {
-		if err := checkListen(addr, false); !errors.Is(err, ErrNeedAuth) {
+		if err := CheckListen(addr, false); !errors.Is(err, ErrNeedAuth) {
 			t.Errorf("%s without auth: %v", addr, err)
 		}
-		if err := checkListen(addr, true); err != nil {
+		if err := CheckListen(addr, true); err != nil {
 			t.Errorf("%s with auth: %v", addr, err)
 		}
 	}
 	for _, addr := range []string{"127.0.0.1:9091", "[::1]:0", "localhost:9091", "127.1.2.3:1"} {
-		if err := checkListen(addr, false); err != nil {
+		if err := CheckListen(addr, false); err != nil {
 			t.Errorf("%s: %v", addr, err)
 		}
 	}

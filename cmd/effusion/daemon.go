@@ -153,6 +153,9 @@ func runDaemon(ctx context.Context, f daemonFlags, stderr io.Writer, encryptionS
 	if err := checkWritableDir(f.downloadDir); err != nil {
 		return badInput(err)
 	}
+	if err := daemon.CheckListen(f.rpcListen, f.rpcUser != ""); err != nil {
+		return badInput(err)
+	}
 	rpcLn, err := net.Listen("tcp", f.rpcListen)
 	if err != nil {
 		return fmt.Errorf("--rpc-listen: %w", err)
