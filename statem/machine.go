@@ -104,8 +104,8 @@ func Start[S comparable, D any](ctx context.Context, h Handler[S, D], opts ...Op
 		o(&m.opts)
 	}
 	if n := m.opts.logN; n > 0 {
-		// The log is a tracer in front of the user's one.
-		m.log = make([]TraceEvent, 0, n)
+		// The log is a tracer in front of the user's one. It grows as
+		// events come: a machine that handled two events holds two.
 		user := m.opts.tracer
 		m.opts.tracer = func(te TraceEvent) {
 			if len(m.log) < n {
