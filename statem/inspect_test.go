@@ -157,7 +157,7 @@ func TestWatch_SeesTerminate(t *testing.T) {
 
 func TestDescribe_Bounded(t *testing.T) {
 	long := strings.Repeat("é", 400)
-	type big struct{ b [1 << 16]byte }
+	type big [1 << 16]byte
 	var nilErr *PanicError
 	cases := []struct {
 		v    any
