@@ -116,8 +116,7 @@ func (d *Daemon) torrentRemove(ctx context.Context, a args, _ *jw) error {
 	}
 	now := time.Now()
 	err = each(ctx, sel.entries, func(ctx context.Context, e *entry) error {
-		e.t.Stats() // the totals as it goes, for the session's statistics
-		d.reg.observe(e, e.t.Stats(), now)
+		d.reg.observe(e, e.t.Stats(), now) // its totals as it goes, for the session's statistics
 		d.reg.forget(e, now)
 		d.st.forgetTorrent(e.hash)
 		err := d.c.Remove(ctx, e.ih, opt)
@@ -258,7 +257,7 @@ func fileIndexes(info *metainfo.Info) []int {
 func addPriorities(a args, mi *metainfo.MetaInfo) ([]client.Priority, error) {
 	idx := fileIndexes(&mi.Info)
 	var prios []client.Priority
-	for _, k := range []string{"files_wanted", "files_unwanted", "priority_high", "priority_normal", "priority_low"} {
+	for _, k := range fileChoices {
 		list, ok, err := a.ints(k)
 		if err != nil {
 			return nil, err
@@ -274,26 +273,36 @@ func addPriorities(a args, mi *metainfo.MetaInfo) ([]client.Priority, error) {
 			return nil, err
 		}
 		for _, i := range targets {
-			p := &prios[idx[i]]
-			switch k {
-			case "files_wanted":
-				if *p == client.Skip {
-					*p = client.Normal
-				}
-			case "files_unwanted":
-				*p = client.Skip
-			case "priority_high":
-				if *p != client.Skip {
-					*p = client.High
-				}
-			default:
-				if *p != client.Skip {
-					*p = client.Normal
-				}
-			}
+			choose(k, &prios[idx[i]])
 		}
 	}
 	return prios, nil
+}
+
+// fileChoices are the file arguments, in the order they apply: wanted
+// and unwanted first, then priorities.
+var fileChoices = []string{"files_wanted", "files_unwanted", "priority_high", "priority_normal", "priority_low"}
+
+// choose applies file argument k to a file's priority. Wanted and
+// priority are one choice here (Skip, Normal, High): a priority given to
+// an unwanted file leaves it unwanted; "low" is normal.
+func choose(k string, p *client.Priority) {
+	switch k {
+	case "files_wanted":
+		if *p == client.Skip {
+			*p = client.Normal
+		}
+	case "files_unwanted":
+		*p = client.Skip
+	case "priority_high":
+		if *p != client.Skip {
+			*p = client.High
+		}
+	default:
+		if *p != client.Skip {
+			*p = client.Normal
+		}
+	}
 }
 
 // pickFiles checks file indices against n files; an empty list means
@@ -356,7 +365,7 @@ func (d *Daemon) torrentSet(ctx context.Context, a args, _ *jw) error {
 	labels, labelsOK, err := a.strs("labels")
 	errs = append(errs, err)
 	files := map[string][]int64{}
-	for _, k := range []string{"files_wanted", "files_unwanted", "priority_high", "priority_normal", "priority_low"} {
+	for _, k := range fileChoices {
 		list, ok, err := a.ints(k)
 		errs = append(errs, err)
 		if ok {
@@ -394,16 +403,14 @@ func (d *Daemon) torrentSet(ctx context.Context, a args, _ *jw) error {
 	return d.st.flush()
 }
 
-// setFiles applies file choices to one torrent. Priorities and
-// "wanted" are one choice here (Skip, Normal, High): a priority given to
-// an unwanted file leaves it unwanted; "low" is normal.
+// setFiles applies file choices to one torrent (see choose).
 func (d *Daemon) setFiles(e *entry, files map[string][]int64) error {
 	cur := e.t.Files()
 	want := make([]client.Priority, len(cur))
 	for i, f := range cur {
 		want[i] = f.Priority
 	}
-	for _, k := range []string{"files_wanted", "files_unwanted", "priority_high", "priority_normal", "priority_low"} {
+	for _, k := range fileChoices {
 		list, ok := files[k]
 		if !ok {
 			continue
@@ -413,23 +420,7 @@ func (d *Daemon) setFiles(e *entry, files map[string][]int64) error {
 			return err
 		}
 		for _, i := range targets {
-			p := &want[i]
-			switch k {
-			case "files_wanted":
-				if *p == client.Skip {
-					*p = client.Normal
-				}
-			case "files_unwanted":
-				*p = client.Skip
-			case "priority_high":
-				if *p != client.Skip {
-					*p = client.High
-				}
-			default:
-				if *p != client.Skip {
-					*p = client.Normal
-				}
-			}
+			choose(k, &want[i])
 		}
 	}
 	for i, f := range cur {
