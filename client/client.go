@@ -131,6 +131,17 @@ func (c *Client) restore(ctx context.Context) error {
 			c.log.Error("resume store: torrent left out", "infohash", fmt.Sprintf("%x", r.infoHash), "err", r.err)
 			continue
 		}
+		if len(r.info) == 0 { // a magnet whose metadata had not come
+			mg, err := metainfo.ParseMagnetOrHash(r.meta.Magnet)
+			if err != nil || mg.InfoHash != r.infoHash {
+				c.log.Error("resume store: torrent left out: its magnet does not parse or match", "infohash", fmt.Sprintf("%x", r.infoHash), "err", err)
+				continue
+			}
+			t := c.newTorrent(nil, r.meta)
+			t.magnet = mg
+			c.torrents[r.infoHash] = t
+			continue
+		}
 		mi, err := metainfo.ParseInfo(r.info)
 		if err != nil || mi.InfoHash != r.infoHash {
 			c.log.Error("resume store: torrent left out: its info does not parse or match", "infohash", fmt.Sprintf("%x", r.infoHash), "err", err)
@@ -180,16 +191,33 @@ func setTrackers(mi *metainfo.MetaInfo, tiers [][]string, webSeeds []string) {
 	mi.URLList = webSeeds
 }
 
+// newTorrent makes a torrent from its metainfo, or (mi nil) from the
+// magnet in m.
 func (c *Client) newTorrent(mi *metainfo.MetaInfo, m meta) *Torrent {
-	t := &Torrent{c: c, infoHash: mi.InfoHash, mi: mi, meta: m, changed: make(chan struct{}), wanted: -1}
+	t := &Torrent{c: c, mi: mi, meta: m, changed: make(chan struct{}), infoOK: make(chan struct{}), wanted: -1}
+	if mi != nil {
+		t.infoHash = mi.InfoHash
+		close(t.infoOK)
+	}
 	t.base = [2]int64{m.Uploaded, m.Downloaded}
 	return t
 }
 
 // Spec describes a torrent to add.
 type Spec struct {
-	// Torrent is the parsed .torrent. Required.
+	// Torrent is the parsed .torrent; or, without it, Magnet.
 	Torrent *metainfo.MetaInfo
+	// Magnet is a magnet link or a bare info-hash (40 hex or 32 base32
+	// digits): the torrent's info dictionary is fetched from peers first
+	// (State Metadata), from the magnet's trackers and x.pe peers and
+	// Peers. Errors in it are *metainfo.FieldError values.
+	Magnet string
+	// Select, when set, chooses the file priorities once the info is known
+	// (a magnet's files are not known before); Priorities, when set, wins.
+	Select func(info *metainfo.Info) []Priority
+	// MetadataOnly stops a magnet's torrent once its metadata is fetched
+	// (InfoReady, MetaInfo); it stays in the client, stopped.
+	MetadataOnly bool
 	// Dir is where its data goes (default: Config.DownloadDir).
 	Dir string
 	// Priorities, when set, gives one priority per file of the torrent
@@ -205,11 +233,23 @@ type Spec struct {
 // present is returned with an error wrapping ErrExists.
 func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 	mi := spec.Torrent
-	if mi == nil {
-		return nil, errors.New("client: Spec.Torrent is required")
-	}
-	if spec.Priorities != nil && len(spec.Priorities) != len(mi.Info.Files) {
+	var mg *metainfo.Magnet
+	switch {
+	case mi == nil && spec.Magnet == "":
+		return nil, errors.New("client: Spec.Torrent or Spec.Magnet is required")
+	case mi == nil:
+		var err error
+		if mg, err = metainfo.ParseMagnetOrHash(spec.Magnet); err != nil {
+			return nil, err
+		}
+	case spec.Priorities != nil && len(spec.Priorities) != len(mi.Info.Files):
 		return nil, fmt.Errorf("client: %d priorities for %d files", len(spec.Priorities), len(mi.Info.Files))
+	}
+	ih := [20]byte{}
+	if mi != nil {
+		ih = mi.InfoHash
+	} else {
+		ih = mg.InfoHash
 	}
 	dir := spec.Dir
 	if dir == "" {
@@ -224,11 +264,16 @@ func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 		c.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if t := c.torrents[mi.InfoHash]; t != nil {
+	if t := c.torrents[ih]; t != nil {
 		c.mu.Unlock()
 		return t, fmt.Errorf("%w: %s", ErrExists, t.Name())
 	}
-	m := meta{Dir: abs, Trackers: mi.Trackers(), WebSeeds: mi.URLList, AddedUnix: time.Now().Unix()}
+	m := meta{Dir: abs, AddedUnix: time.Now().Unix()}
+	if mi != nil {
+		m.Trackers, m.WebSeeds = mi.Trackers(), mi.URLList
+	} else {
+		m.Magnet = mg.String()
+	}
 	if spec.Priorities != nil {
 		m.Priorities = make([]byte, len(spec.Priorities))
 		for i, p := range spec.Priorities {
@@ -239,12 +284,21 @@ func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 		m.Paused = 1
 	}
 	t := c.newTorrent(mi, m)
+	if mg != nil {
+		t.infoHash, t.magnet = mg.InfoHash, mg
+	}
 	t.peers = slices.Clone(spec.Peers)
-	c.torrents[mi.InfoHash] = t
+	t.metaOnly = spec.MetadataOnly
+	t.selectFn = spec.Select
+	c.torrents[ih] = t
 	t.op.Lock()
 	c.mu.Unlock()
 	defer t.op.Unlock()
-	if err := c.store.update(func(tx *bolt.Tx) error { return putRecord(tx, t.infoHash, mi.InfoBytes, &t.meta, nil) }); err != nil {
+	var info []byte
+	if mi != nil {
+		info = mi.InfoBytes
+	}
+	if err := c.store.update(func(tx *bolt.Tx) error { return putRecord(tx, t.infoHash, info, &t.meta, nil) }); err != nil {
 		c.forgetTorrent(t)
 		return nil, &StoreError{Path: c.store.path, Err: err}
 	}
@@ -323,8 +377,8 @@ func (c *Client) Remove(ctx context.Context, ih [20]byte, opt RemoveOption) erro
 	if ferr := c.store.forget(ih); ferr != nil && err == nil {
 		err = &StoreError{Path: c.store.path, Err: ferr}
 	}
-	if opt == DeleteData {
-		if derr := deleteData(dir, &t.mi.Info); derr != nil && err == nil {
+	if mi := t.MetaInfo(); opt == DeleteData && mi != nil {
+		if derr := deleteData(dir, &mi.Info); derr != nil && err == nil {
 			err = derr
 		}
 	}

@@ -52,6 +52,7 @@ var ErrStoreInUse = errors.New("client: the resume store is in use by another pr
 // meta is a torrent's record of choices and totals.
 type meta struct {
 	Dir          string     `bencode:"dir"`
+	Magnet       string     `bencode:"magnet,omitempty"` // while the info is not known
 	Trackers     [][]string `bencode:"trackers,omitempty"`
 	WebSeeds     []string   `bencode:"web seeds,omitempty"`
 	Priorities   []byte     `bencode:"priorities,omitempty"` // one FilePriority per file
@@ -176,10 +177,10 @@ func (s *store) load() ([]record, error) {
 			copy(r.infoHash[:], k)
 			b := tx.Bucket(bucketTorrents).Bucket(k)
 			r.info = bytes.Clone(b.Get(keyInfo))
-			if len(r.info) == 0 {
-				r.err = errors.New("no info dictionary")
-			} else if err := bencode.Unmarshal(b.Get(keyMeta), &r.meta); err != nil {
+			if err := bencode.Unmarshal(b.Get(keyMeta), &r.meta); err != nil {
 				r.err = fmt.Errorf("damaged record: %w", err)
+			} else if len(r.info) == 0 && r.meta.Magnet == "" {
+				r.err = errors.New("no info dictionary and no magnet link")
 			}
 			if raw := b.Get(keyResume); raw != nil {
 				var rr resumeRec

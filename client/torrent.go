@@ -12,6 +12,7 @@ import (
 	"github.com/effusion-bt/effusion/bitset"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/session"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Priority is what the user wants of one file.
@@ -44,9 +45,11 @@ const (
 	Paused
 	// Failed: stopped by an error (Stats.Err); Resume retries.
 	Failed
+	// Metadata: a magnet's info dictionary is being fetched from peers.
+	Metadata
 )
 
-var stateNames = [...]string{"", "checking", "downloading", "seeding", "paused", "failed"}
+var stateNames = [...]string{"", "checking", "downloading", "seeding", "paused", "failed", "metadata"}
 
 // String returns the state's name.
 func (s State) String() string {
@@ -62,8 +65,11 @@ func (s State) String() string {
 type Torrent struct {
 	c        *Client
 	infoHash [20]byte
-	mi       *metainfo.MetaInfo
+	magnet   *metainfo.Magnet // how it was added, when from a magnet
 	peers    []netip.AddrPort // given at Add, dialled at every start
+	selectFn func(*metainfo.Info) []Priority
+	metaOnly bool
+	infoOK   chan struct{} // closed once the metainfo is known
 
 	// op serializes what starts and stops the session (Pause, Resume,
 	// Remove, Shutdown), which may take seconds; mu guards the fields
@@ -71,6 +77,7 @@ type Torrent struct {
 	op sync.Mutex
 
 	mu        sync.Mutex
+	mi        *metainfo.MetaInfo // nil until a magnet's metadata arrives
 	meta      meta
 	sess      *session.Session // nil while paused, failed or closed
 	resume    *session.Resume  // what the next start may take without reading
@@ -88,11 +95,49 @@ type Torrent struct {
 // InfoHash returns the torrent's info-hash.
 func (t *Torrent) InfoHash() [20]byte { return t.infoHash }
 
-// Name returns the torrent's name (its file, or its top directory).
-func (t *Torrent) Name() string { return t.mi.Info.Name }
+// Name returns the torrent's name (its file, or its top directory); for a
+// magnet whose metadata has not arrived, its display name or info-hash.
+func (t *Torrent) Name() string {
+	if mi := t.MetaInfo(); mi != nil {
+		return mi.Info.Name
+	}
+	if t.magnet != nil && t.magnet.Name != "" {
+		return t.magnet.Name
+	}
+	return fmt.Sprintf("%x", t.infoHash)
+}
 
-// MetaInfo returns the torrent's metainfo. Do not modify it.
-func (t *Torrent) MetaInfo() *metainfo.MetaInfo { return t.mi }
+// MetaInfo returns the torrent's metainfo, nil while a magnet's metadata
+// is being fetched. Do not modify it.
+func (t *Torrent) MetaInfo() *metainfo.MetaInfo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mi
+}
+
+// InfoReady is closed once the metainfo is known (at once for a torrent
+// added from a .torrent).
+func (t *Torrent) InfoReady() <-chan struct{} { return t.infoOK }
+
+// setInfo adopts a magnet's metainfo once its session fetched it, and
+// records it in the store (its info never changes again).
+func (t *Torrent) setInfo(mi *metainfo.MetaInfo) {
+	t.mu.Lock()
+	if t.mi != nil {
+		t.mu.Unlock()
+		return
+	}
+	t.mi = mi
+	t.meta.Magnet = ""
+	t.meta.Trackers, t.meta.WebSeeds = mi.Trackers(), mi.URLList
+	m := t.meta
+	close(t.infoOK)
+	t.notify()
+	t.mu.Unlock()
+	if err := t.c.store.update(func(tx *bolt.Tx) error { return putRecord(tx, t.infoHash, mi.InfoBytes, &m, nil) }); err != nil {
+		t.c.log.Error("writing the resume store", "torrent", t.Name(), "err", err)
+	}
+}
 
 // Dir returns the directory the torrent's data is in.
 func (t *Torrent) Dir() string {
@@ -107,8 +152,12 @@ func (t *Torrent) notify() {
 	t.changed = make(chan struct{})
 }
 
-// priorities returns the files' priorities for a session; t.mu is held.
+// priorities returns the files' priorities for a session (nil before the
+// metadata, or when none were set); t.mu is held.
 func (t *Torrent) priorities() []session.FilePriority {
+	if t.mi == nil || t.meta.Priorities == nil {
+		return nil
+	}
 	prios := make([]session.FilePriority, len(t.mi.Info.Files))
 	for i := range prios {
 		if i < len(t.meta.Priorities) {
@@ -124,6 +173,9 @@ func (t *Torrent) start(ctx context.Context) error {
 	t.mu.Lock()
 	cfg := session.Config{
 		Torrent:            t.mi,
+		Magnet:             t.magnet,
+		MetadataOnly:       t.metaOnly,
+		Select:             t.selectFn,
 		Dir:                t.meta.Dir,
 		Env:                c.env,
 		Peers:              t.peers,
@@ -148,7 +200,22 @@ func (t *Torrent) start(ctx context.Context) error {
 	}
 	t.sess, t.lastErr = s, nil
 	t.notify()
+	if t.mi == nil {
+		go t.awaitInfo(s) // a magnet's: adopt the metadata once fetched
+	}
 	return nil
+}
+
+// awaitInfo adopts the metainfo a magnet's session fetched, once it has.
+func (t *Torrent) awaitInfo(s *session.Session) {
+	select {
+	case <-s.InfoReady():
+		t.setInfo(s.MetaInfo())
+	case <-s.Done():
+		if mi := s.MetaInfo(); mi != nil {
+			t.setInfo(mi)
+		}
+	}
 }
 
 // stop stops the session (if any) and keeps its final durable state for
@@ -189,7 +256,7 @@ func (t *Torrent) stop(ctx context.Context) error {
 // next start may take without reading (every file just stated is
 // trusted); t.mu is held.
 func (t *Torrent) keep(cp session.Checkpoint) {
-	known := bitset.New(t.mi.Info.NumPieces())
+	known := bitset.New(cp.Have.Len())
 	known.SetAll()
 	t.resume = &session.Resume{Known: known, Have: cp.Have}
 	t.lastFiles = toFileStats(cp.Files)
@@ -302,8 +369,11 @@ type File struct {
 // priorities and progress.
 func (t *Torrent) Files() []File {
 	t.mu.Lock()
-	s, prios, resume := t.sess, t.meta.Priorities, t.resume
+	s, prios, resume, mi := t.sess, t.meta.Priorities, t.resume, t.mi
 	t.mu.Unlock()
+	if mi == nil {
+		return nil
+	}
 	var have bitset.Set
 	switch {
 	case s != nil:
@@ -311,9 +381,9 @@ func (t *Torrent) Files() []File {
 	case resume != nil:
 		have = resume.Have
 	default:
-		have = bitset.New(t.mi.Info.NumPieces())
+		have = bitset.New(mi.Info.NumPieces())
 	}
-	info := &t.mi.Info
+	info := &mi.Info
 	var out []File
 	for i, f := range info.Files {
 		if f.Padding {
@@ -341,7 +411,11 @@ func (t *Torrent) Files() []File {
 // SetFilePriority sets file i's priority (an index of Files' Index); it
 // takes effect at once and is remembered across restarts.
 func (t *Torrent) SetFilePriority(i int, p Priority) error {
-	info := &t.mi.Info
+	mi := t.MetaInfo()
+	if mi == nil {
+		return session.ErrNoMetadata
+	}
+	info := &mi.Info
 	if i < 0 || i >= len(info.Files) || info.Files[i].Padding {
 		return fmt.Errorf("client: no file %d in %s", i, t.Name())
 	}
@@ -386,19 +460,23 @@ type Stats struct {
 	Peers                    int
 	PeerStats                []session.PeerStats
 	Added, Completed         time.Time // Completed is zero until complete
+	// MetadataHave and MetadataPieces are a magnet's metadata exchange
+	// progress (State Metadata).
+	MetadataHave, MetadataPieces int
 }
 
 // Stats returns a snapshot of the torrent. It never blocks on the network.
 func (t *Torrent) Stats() Stats {
 	t.mu.Lock()
-	s, m, lastErr, base, resume := t.sess, t.meta, t.lastErr, t.base, t.resume
+	s, m, lastErr, base, resume, mi := t.sess, t.meta, t.lastErr, t.base, t.resume, t.mi
 	t.mu.Unlock()
 	st := Stats{
-		PiecesTotal: t.mi.Info.NumPieces(),
-		Length:      t.mi.Info.TotalLength(),
-		Uploaded:    base[0],
-		Downloaded:  base[1],
-		Added:       time.Unix(m.AddedUnix, 0),
+		Uploaded:   base[0],
+		Downloaded: base[1],
+		Added:      time.Unix(m.AddedUnix, 0),
+	}
+	if mi != nil {
+		st.PiecesTotal, st.Length = mi.Info.NumPieces(), mi.Info.TotalLength()
 	}
 	if m.CompleteUnix != 0 {
 		st.Completed = time.Unix(m.CompleteUnix, 0)
@@ -410,22 +488,28 @@ func (t *Torrent) Stats() Stats {
 		default:
 			st.State = Paused
 		}
+		if mi == nil {
+			return st
+		}
 		have := bitset.New(st.PiecesTotal)
 		if resume != nil {
 			have = resume.Have
 		}
 		st.PiecesHave = have.Count()
-		wanted, _ := session.PiecePriorities(&t.mi.Info, t.filePriorities(m))
+		wanted, _ := session.PiecePriorities(&mi.Info, t.filePriorities(mi, m))
 		wanted.Each(func(p int) {
-			st.Wanted += t.mi.Info.PieceLen(p)
+			st.Wanted += mi.Info.PieceLen(p)
 			if !have.Has(p) {
-				st.Left += t.mi.Info.PieceLen(p)
+				st.Left += mi.Info.PieceLen(p)
 			}
 		})
 		return st
 	}
 	ss := s.Stats()
 	switch ss.Phase {
+	case session.Metadata:
+		st.State = Metadata
+		st.MetadataHave, st.MetadataPieces = ss.MetadataHave, ss.MetadataPieces
 	case session.Checking:
 		st.State = Checking
 	case session.Downloading:
@@ -438,7 +522,10 @@ func (t *Torrent) Stats() Stats {
 		st.State = Paused
 	}
 	st.PiecesHave, st.Left = ss.PiecesHave, ss.Left
-	st.Wanted = t.wantedBytes(m)
+	if mi != nil {
+		st.PiecesTotal, st.Length = mi.Info.NumPieces(), mi.Info.TotalLength()
+		st.Wanted = t.wantedBytes(mi, m)
+	}
 	st.Uploaded += ss.Uploaded
 	st.Downloaded += ss.Downloaded
 	st.DownloadRate, st.UploadRate = ss.DownloadRate, ss.UploadRate
@@ -447,11 +534,11 @@ func (t *Torrent) Stats() Stats {
 }
 
 // filePriorities returns the priorities recorded in m, nil when none.
-func (t *Torrent) filePriorities(m meta) []session.FilePriority {
+func (t *Torrent) filePriorities(mi *metainfo.MetaInfo, m meta) []session.FilePriority {
 	if m.Priorities == nil {
 		return nil
 	}
-	out := make([]session.FilePriority, len(t.mi.Info.Files))
+	out := make([]session.FilePriority, len(mi.Info.Files))
 	for i := range out {
 		if i < len(m.Priorities) {
 			out[i] = session.FilePriority(m.Priorities[i])
@@ -473,7 +560,7 @@ func (t *Torrent) sessionStats() session.Stats {
 
 // wantedBytes is the bytes of the pieces m's priorities want (cached until
 // they change).
-func (t *Torrent) wantedBytes(m meta) int64 {
+func (t *Torrent) wantedBytes(mi *metainfo.MetaInfo, m meta) int64 {
 	key := string(m.Priorities)
 	t.mu.Lock()
 	if t.wantedKey == key && t.wanted >= 0 {
@@ -483,8 +570,8 @@ func (t *Torrent) wantedBytes(m meta) int64 {
 	}
 	t.mu.Unlock()
 	var w int64
-	wanted, _ := session.PiecePriorities(&t.mi.Info, t.filePriorities(m))
-	wanted.Each(func(p int) { w += t.mi.Info.PieceLen(p) })
+	wanted, _ := session.PiecePriorities(&mi.Info, t.filePriorities(mi, m))
+	wanted.Each(func(p int) { w += mi.Info.PieceLen(p) })
 	t.mu.Lock()
 	t.wantedKey, t.wanted = key, w
 	t.mu.Unlock()
