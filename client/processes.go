@@ -83,18 +83,20 @@ func (t *Torrent) TrackerStatus(ctx context.Context) (tracker.AnnouncerStatus, b
 }
 
 // Have returns the verified pieces (while paused, those the resume store
-// vouches for). The set is a copy.
+// vouches for; none before a magnet's metadata). The set is a copy.
 func (t *Torrent) Have() bitset.Set {
 	t.mu.Lock()
-	s, resume := t.sess, t.resume
+	s, resume, mi := t.sess, t.resume, t.mi
 	t.mu.Unlock()
 	switch {
+	case mi == nil:
+		return bitset.New(0) // a magnet's: no pieces known yet
 	case s != nil:
 		return s.Have()
 	case resume != nil:
 		return resume.Have.Clone()
 	}
-	return bitset.New(t.mi.Info.NumPieces())
+	return bitset.New(mi.Info.NumPieces())
 }
 
 // PiecesChecked returns how many pieces the current session's start-up

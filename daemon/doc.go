@@ -35,9 +35,9 @@
 // Torrents are numbered in the order they were added, the numbers stable
 // for the daemon's run; hash strings work everywhere numbers do.
 //
-// What the engine cannot do yet is refused with a clear "result" (magnet
-// links until the client fetches metadata, moving data, editing trackers,
-// reannounce), or accepted and recorded where refusing would break a
+// What the engine cannot do yet is refused with a clear "result" (moving
+// data, editing trackers, reannounce), or accepted and recorded where
+// refusing would break a
 // remote that saves all its preferences (queue, DHT, blocklist settings).
 // The daemon's own settings (speed limits, the download directory,
 // per-torrent limits and labels, statistics) live in settings.json in the

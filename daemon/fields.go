@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/effusion-bt/effusion/client"
+	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/tracker"
 )
 
@@ -44,6 +45,8 @@ type view struct {
 
 	st    client.Stats
 	stOK  bool
+	mi    *metainfo.MetaInfo // nil before a magnet's metadata
+	miOK  bool
 	files []client.File
 	ts    *torrentSettings
 	trk   *tracker.AnnouncerStatus
@@ -55,6 +58,24 @@ func (v *view) stats() *client.Stats {
 		v.st, v.stOK = v.e.t.Stats(), true
 	}
 	return &v.st
+}
+
+// info returns the torrent's metainfo, nil while a magnet's metadata is
+// being fetched (fields that need it then say "none").
+func (v *view) info() *metainfo.MetaInfo {
+	if !v.miOK {
+		v.mi, v.miOK = v.e.t.MetaInfo(), true
+	}
+	return v.mi
+}
+
+// fromInfo reads f from the metainfo, or gives zero before it is known.
+func fromInfo[T any](v *view, f func(mi *metainfo.MetaInfo) T) T {
+	if mi := v.info(); mi != nil {
+		return f(mi)
+	}
+	var zero T
+	return zero
 }
 
 func (v *view) fileList() []client.File {
@@ -123,7 +144,7 @@ func init() {
 		st := v.stats()
 		return st.State == client.Downloading && st.Peers == 0
 	})
-	bol("isPrivate", func(v *view) bool { return v.e.t.MetaInfo().Info.Private })
+	bol("isPrivate", func(v *view) bool { return fromInfo(v, func(mi *metainfo.MetaInfo) bool { return mi.Info.Private }) })
 	i64("leftUntilDone", func(v *view) int64 { return v.stats().Left })
 	i64("sizeWhenDone", func(v *view) int64 { return v.stats().Wanted })
 	i64("totalSize", func(v *view) int64 { return v.stats().Length })
@@ -136,10 +157,13 @@ func init() {
 	i64("haveValid", haveValid)
 	zero("haveUnchecked", "manualAnnounceTime", "webseedsSendingToUs", "queuePosition", "recheckProgress")
 	i64("corruptEver", func(v *view) int64 {
-		return int64(v.e.t.Counters().PiecesFailed) * v.e.t.MetaInfo().Info.PieceLength
+		return int64(v.e.t.Counters().PiecesFailed) * fromInfo(v, func(mi *metainfo.MetaInfo) int64 { return mi.Info.PieceLength })
 	})
 	flt("percentDone", func(v *view) float64 {
 		st := v.stats()
+		if v.info() == nil {
+			return 0
+		}
 		if st.Wanted == 0 {
 			return 1
 		}
@@ -148,11 +172,20 @@ func init() {
 	flt("percentComplete", func(v *view) float64 {
 		st := v.stats()
 		if st.PiecesTotal == 0 {
-			return 1
+			return 0
 		}
 		return float64(st.PiecesHave) / float64(st.PiecesTotal)
 	})
-	flt("metadataPercentComplete", func(*view) float64 { return 1 })
+	flt("metadataPercentComplete", func(v *view) float64 {
+		st := v.stats()
+		switch {
+		case v.info() != nil:
+			return 1
+		case st.MetadataPieces > 0:
+			return float64(st.MetadataHave) / float64(st.MetadataPieces)
+		}
+		return 0
+	})
 	i64("rateDownload", func(v *view) int64 { return int64(v.stats().DownloadRate) })
 	i64("rateUpload", func(v *view) int64 { return int64(v.stats().UploadRate) })
 	i64("downloadedEver", func(v *view) int64 { return v.stats().Downloaded })
@@ -201,7 +234,7 @@ func init() {
 		_, s, _ := v.d.reg.times(v.e)
 		return unix(s)
 	})
-	i64("dateCreated", func(v *view) int64 { return v.e.t.MetaInfo().CreationDate })
+	i64("dateCreated", func(v *view) int64 { return fromInfo(v, func(mi *metainfo.MetaInfo) int64 { return mi.CreationDate }) })
 	i64("secondsDownloading", func(v *view) int64 {
 		st := v.stats()
 		end := v.now
@@ -217,13 +250,22 @@ func init() {
 		}
 		return int64(max(v.now.Sub(st.Completed), 0) / time.Second)
 	})
-	str("comment", func(v *view) string { return v.e.t.MetaInfo().Comment })
-	str("creator", func(v *view) string { return v.e.t.MetaInfo().CreatedBy })
+	str("comment", func(v *view) string { return fromInfo(v, func(mi *metainfo.MetaInfo) string { return mi.Comment }) })
+	str("creator", func(v *view) string { return fromInfo(v, func(mi *metainfo.MetaInfo) string { return mi.CreatedBy }) })
 	str("downloadDir", func(v *view) string { return v.e.t.Dir() })
 	str("torrentFile", func(*view) string { return "" })
-	str("magnetLink", func(v *view) string { return v.e.t.MetaInfo().Magnet().String() })
-	i64("pieceCount", func(v *view) int64 { return int64(v.e.t.MetaInfo().Info.NumPieces()) })
-	i64("pieceSize", func(v *view) int64 { return v.e.t.MetaInfo().Info.PieceLength })
+	str("magnetLink", func(v *view) string {
+		if mi := v.info(); mi != nil {
+			return mi.Magnet().String()
+		}
+		return (&metainfo.Magnet{InfoHash: v.e.ih, HasV1: true, Name: v.e.t.Name()}).String()
+	})
+	i64("pieceCount", func(v *view) int64 {
+		return fromInfo(v, func(mi *metainfo.MetaInfo) int64 { return int64(mi.Info.NumPieces()) })
+	})
+	i64("pieceSize", func(v *view) int64 {
+		return fromInfo(v, func(mi *metainfo.MetaInfo) int64 { return mi.Info.PieceLength })
+	})
 	str("pieces", func(v *view) string { return base64.StdEncoding.EncodeToString(v.e.t.Have().Bytes()) })
 	i64("bandwidthPriority", func(v *view) int64 { return v.settings().BandwidthPriority })
 	i64("downloadLimit", func(v *view) int64 { return v.settings().DownloadLimit })
@@ -254,7 +296,9 @@ func init() {
 	})
 	i64("seedIdleMode", func(v *view) int64 { return v.settings().SeedIdleMode })
 	def("labels", func(w *jw, v *view) { strList(w, v.settings().Labels...) })
-	def("webseeds", func(w *jw, v *view) { strList(w, v.e.t.MetaInfo().URLList...) })
+	def("webseeds", func(w *jw, v *view) {
+		strList(w, fromInfo(v, func(mi *metainfo.MetaInfo) []string { return mi.URLList })...)
+	})
 	def("files", files)
 	def("fileStats", fileStats)
 	def("priorities", func(w *jw, v *view) {
@@ -294,7 +338,7 @@ func status(v *view) int64 {
 	switch st.State {
 	case client.Checking:
 		return trCheck
-	case client.Downloading:
+	case client.Downloading, client.Metadata:
 		return trDownload
 	case client.Seeding:
 		return trSeed
@@ -305,6 +349,8 @@ func status(v *view) int64 {
 func eta(v *view) int64 {
 	st := v.stats()
 	switch {
+	case st.State == client.Metadata:
+		return etaUnknown
 	case st.Left == 0:
 		return etaNotAvailable
 	case st.DownloadRate < 1 || st.State != client.Downloading:
@@ -335,7 +381,11 @@ func haveValid(v *view) int64 {
 	if st.PiecesHave == st.PiecesTotal {
 		return st.Length
 	}
-	info := &v.e.t.MetaInfo().Info
+	mi := v.info()
+	if mi == nil {
+		return 0
+	}
+	info := &mi.Info
 	have := v.e.t.Have()
 	n := int64(have.Count()) * info.PieceLength
 	if last := info.NumPieces() - 1; last >= 0 && have.Has(last) {

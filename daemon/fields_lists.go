@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/effusion-bt/effusion/client"
+	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/session"
 )
 
@@ -137,7 +138,7 @@ func scrapeURL(announce string) string {
 func trackers(w *jw, v *view) {
 	w.arr()
 	id := int64(0)
-	for tier, urls := range v.e.t.MetaInfo().Trackers() {
+	for tier, urls := range fromInfo(v, (*metainfo.MetaInfo).Trackers) {
 		for _, u := range urls {
 			w.obj()
 			w.kstr("announce", u)
@@ -162,7 +163,7 @@ func trackerStats(w *jw, v *view) {
 	as, running := v.tracker()
 	w.arr()
 	id := int64(0)
-	for tier, urls := range v.e.t.MetaInfo().Trackers() {
+	for tier, urls := range fromInfo(v, (*metainfo.MetaInfo).Trackers) {
 		for _, u := range urls {
 			answered := running && as.Tracker == u
 			state := trackerInactive

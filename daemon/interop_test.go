@@ -70,9 +70,9 @@ func TestInteropTransmissionRemote(t *testing.T) {
 	mustContain(t, "-a FILE -w DIR", out, `responded: "success"`)
 	out = remote(t, bin, h, "-a", seeded.mi.Magnet().String())
 	mustContain(t, "-a MAGNET of a torrent it has", out, `responded: "success"`)
-	out = remote(t, bin, h, "-a", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=x")
-	mustContain(t, "-a MAGNET", out, "magnet links are not supported yet")
-	if n := len(h.c.Torrents()); n != 2 {
+	out = remote(t, bin, h, "-a", "magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567&dn=wanted")
+	mustContain(t, "-a MAGNET", out, `responded: "success"`)
+	if n := len(h.c.Torrents()); n != 3 {
 		t.Fatalf("%d torrents after the adds", n)
 	}
 
@@ -85,6 +85,9 @@ func TestInteropTransmissionRemote(t *testing.T) {
 		t.Fatalf("-l:\n%s", out)
 	}
 	mustContain(t, "-l", out, "Sum:", "Idle")
+	if r3 := listRow(out, "3"); r3 == nil || r3[len(r3)-1] != "wanted" { // the magnet, fetching its metadata
+		t.Fatalf("-l, the magnet:\n%s", out)
+	}
 
 	out = remote(t, bin, h, "-t", "2", "-S")
 	mustContain(t, "-t 2 -S", out, `responded: "success"`)

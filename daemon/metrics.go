@@ -70,7 +70,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-var stateNames = []client.State{client.Checking, client.Downloading, client.Seeding, client.Paused, client.Failed}
+var stateNames = []client.State{client.Metadata, client.Checking, client.Downloading, client.Seeding, client.Paused, client.Failed}
 
 func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v float64, l ...string) {

@@ -131,13 +131,15 @@ func TestRPC_EveryField(t *testing.T) {
 	h.ok("torrent-add", map[string]any{"metainfo": fx.b64(), "download-dir": fx.dir})
 	fx2 := newFixture(t, 16<<10, nil, 50_000)
 	h.ok("torrent-add", map[string]any{"metainfo": fx2.b64(), "paused": true})
+	// A magnet nobody has: it stays in its metadata phase.
+	h.ok("torrent-add", map[string]any{"filename": "magnet:?xt=urn:btih:" + strings.Repeat("5a", 20) + "&dn=nobody"})
 	var names []string
 	for n := range fields {
 		names = append(names, n)
 	}
 	slices.Sort(names)
 	ts := h.torrents(map[string]any{"fields": names})
-	if len(ts) != 2 {
+	if len(ts) != 3 {
 		t.Fatalf("%d torrents", len(ts))
 	}
 	for _, tt := range ts {
@@ -146,6 +148,11 @@ func TestRPC_EveryField(t *testing.T) {
 				t.Errorf("torrent %v: field %s missing", tt["id"], n)
 			}
 		}
+	}
+	mg := ts[2]
+	if mg["name"] != "nobody" || num(mg["status"]) != trDownload || mg["percent_done"] != 0.0 || mg["metadata_percent_complete"] != 0.0 ||
+		num(mg["eta"]) != etaUnknown || len(mg["files"].([]any)) != 0 || num(mg["piece_count"]) != 0 {
+		t.Fatalf("a magnet without metadata: %v", mg)
 	}
 	first := ts[0]
 	files := first["files"].([]any)
@@ -162,7 +169,7 @@ func TestRPC_EveryField(t *testing.T) {
 	// The table format: a row of names, then a row per torrent.
 	a := h.ok("torrent-get", map[string]any{"fields": []string{"id", "name", "nonsense"}, "format": "table"})
 	tbl := a["torrents"].([]any)
-	if len(tbl) != 3 || len(tbl[0].([]any)) != 2 || tbl[1].([]any)[1] != "payload" {
+	if len(tbl) != 4 || len(tbl[0].([]any)) != 2 || tbl[1].([]any)[1] != "payload" {
 		t.Fatalf("table %v", tbl)
 	}
 }
@@ -266,7 +273,7 @@ func TestRPC_BadRequests(t *testing.T) {
 		{`{"method":"torrent-add","arguments":{}}`, `needs "metainfo" or "filename"`},
 		{`{"method":"torrent-add","arguments":{"metainfo":"!!!"}}`, "not base64"},
 		{`{"method":"torrent-add","arguments":{"metainfo":"aGVsbG8="}}`, "invalid or corrupt torrent file"},
-		{`{"method":"torrent-add","arguments":{"filename":"magnet:?xt=urn:btih:0123456789abcdef0123456789abcdef01234567"}}`, "magnet links are not supported yet"},
+		{`{"method":"torrent-add","arguments":{"filename":"magnet:?xt=urn:btih:0123"}}`, "invalid magnet link"},
 		{`{"method":"torrent-add","arguments":{"filename":"ftp://x/y.torrent"}}`, "only magnet links"},
 		{`{"method":"torrent-remove","arguments":{"delete-local-data":"yes"}}`, "true or false"},
 		{`{"method":"torrent-set","arguments":{"location":"/x"}}`, "not supported yet"},
@@ -367,4 +374,57 @@ func FuzzRPCRequest(f *testing.F) {
 			t.Fatalf("no result: %s", out)
 		}
 	})
+}
+
+// A magnet: the metadata is fetched from a peer (the magnet's x.pe hint),
+// torrent-get shows the metadata phase meanwhile, the file choices given
+// at torrent-add apply once the files are known, and the download
+// completes.
+func TestRPC_Magnet(t *testing.T) {
+	fx := newFixture(t, 16<<10, nil, 60_000, 40_000)
+	seeder, err := client.New(t.Context(), client.Config{DataDir: t.TempDir(), ListenAddr: "127.0.0.1:0", Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer seeder.Close()
+	if _, err := seeder.Add(t.Context(), client.Spec{Torrent: fx.mi, Dir: fx.dir}); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t)
+	link := "magnet:?xt=urn:btih:" + fx.mi.InfoHashHex() + "&dn=payload&x.pe=" + seeder.Addr().String()
+	a := h.ok("torrent-add", map[string]any{"filename": link, "files-unwanted": []int{1}})
+	added := a["torrent-added"].(map[string]any)
+	if added["name"] != "payload" || added["hashString"] != fx.mi.InfoHashHex() {
+		t.Fatalf("torrent-added %v", added)
+	}
+	fields := []string{"status", "metadataPercentComplete", "percentDone", "leftUntilDone", "wanted", "magnetLink", "totalSize"}
+	first := h.torrents(map[string]any{"fields": fields})[0]
+	// (The metadata and the download may be done by now: loopback is fast.)
+	if st := num(first["status"]); st != trDownload && st != trCheck && st != trSeed || !strings.Contains(first["magnetLink"].(string), fx.mi.InfoHashHex()) {
+		t.Fatalf("just added: %v", first)
+	}
+	waitFor(t, 30*time.Second, "the download", func() bool {
+		tt := h.torrents(map[string]any{"fields": fields})[0]
+		w, _ := tt["wanted"].([]any)
+		return tt["metadataPercentComplete"] == 1.0 && num(tt["leftUntilDone"]) == 0 && len(w) == 2 && num(w[1]) == 0
+	})
+	tt := h.torrents(map[string]any{"fields": fields})[0]
+	if w := tt["wanted"].([]any); len(w) != 2 || num(w[0]) != 1 || num(w[1]) != 0 {
+		t.Fatalf("files-unwanted [1] not applied once the files were known: %v", tt)
+	}
+	got, err := os.ReadFile(filepath.Join(h.dlDir, "payload", "a.bin"))
+	want, _ := os.ReadFile(filepath.Join(fx.dir, "payload", "a.bin"))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("a.bin differs (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(h.dlDir, "payload", "b.bin")); err == nil {
+		t.Fatal("the unwanted b.bin was created")
+	}
+	// The same torrent again, by magnet or by file: a duplicate.
+	if a := h.ok("torrent-add", map[string]any{"filename": link}); a["torrent-duplicate"] == nil {
+		t.Fatalf("the magnet again: %v", a)
+	}
+	if a := h.ok("torrent-add", map[string]any{"metainfo": fx.b64()}); a["torrent-duplicate"] == nil {
+		t.Fatalf("the .torrent of a magnet's torrent: %v", a)
+	}
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
@@ -163,15 +164,13 @@ func (d *Daemon) torrentAdd(ctx context.Context, a args, w *jw) error {
 	if err != nil {
 		return err
 	}
-	if src.magnet != nil {
-		if e := d.reg.byInfoHash(src.magnet.InfoHash); e != nil {
-			writeAdded(w, "torrent-duplicate", e)
-			return nil
+	ih := func() [20]byte {
+		if src.magnet != nil {
+			return src.magnet.InfoHash
 		}
-		return errMagnet
-	}
-	mi := src.mi
-	if e := d.reg.byInfoHash(mi.InfoHash); e != nil {
+		return src.mi.InfoHash
+	}()
+	if e := d.reg.byInfoHash(ih); e != nil {
 		writeAdded(w, "torrent-duplicate", e)
 		return nil
 	}
@@ -192,9 +191,22 @@ func (d *Daemon) torrentAdd(ctx context.Context, a args, w *jw) error {
 	if !pausedOK {
 		paused = !s.StartAddedTorrents
 	}
-	prios, err := addPriorities(a, mi)
-	if err != nil {
-		return err
+	spec := client.Spec{Torrent: src.mi, Dir: filepath.Clean(dir), Paused: paused}
+	if src.mi != nil {
+		if spec.Priorities, err = addPriorities(a, &src.mi.Info); err != nil {
+			return err
+		}
+	} else {
+		// A magnet's files are known only once its metadata arrives: the
+		// choices apply then (indices that do not exist are ignored).
+		spec.Magnet = src.link
+		if _, err := addPriorities(a, &metainfo.Info{}); err != nil && !isFileIndexError(err) {
+			return err
+		}
+		spec.Select = func(info *metainfo.Info) []client.Priority {
+			prios, _ := addPriorities(a, info)
+			return prios
+		}
 	}
 	var ts torrentSettings
 	if ts.PeerLimit, _, err = a.int("peer_limit"); err != nil {
@@ -206,7 +218,7 @@ func (d *Daemon) torrentAdd(ctx context.Context, a args, w *jw) error {
 	if ts.Labels, _, err = a.strs("labels"); err != nil {
 		return err
 	}
-	t, err := d.c.Add(ctx, client.Spec{Torrent: mi, Dir: filepath.Clean(dir), Priorities: prios, Paused: paused})
+	t, err := d.c.Add(ctx, spec)
 	switch {
 	case errors.Is(err, client.ErrExists):
 		writeAdded(w, "torrent-duplicate", d.reg.add(t, time.Now()))
@@ -216,9 +228,13 @@ func (d *Daemon) torrentAdd(ctx context.Context, a args, w *jw) error {
 	case err != nil:
 		// Added, but its start failed (its directory, say): it is there,
 		// failed, for the user to see and fix.
-		d.log.Error("torrent-add: the torrent was added but did not start", "torrent", mi.Info.Name, "err", err)
+		d.log.Error("torrent-add: the torrent was added but did not start", "torrent", t.Name(), "err", err)
 	}
 	e := d.reg.add(t, time.Now())
+	if src.mi == nil && spec.Select != nil && hasFileChoices(a) {
+		d.bg.Add(1)
+		go d.recordChoices(t, a)
+	}
 	if !ts.isZero() {
 		d.st.updateTorrent(e.hash, func(p *torrentSettings) { *p = ts })
 	}
@@ -226,9 +242,45 @@ func (d *Daemon) torrentAdd(ctx context.Context, a args, w *jw) error {
 	if err := d.st.flush(); err != nil {
 		d.log.Error("writing settings", "err", err)
 	}
-	d.log.Info("torrent added", "torrent", mi.Info.Name, "infohash", e.hash, "id", e.id, "dir", dir, "paused", paused)
+	d.log.Info("torrent added", "torrent", t.Name(), "infohash", e.hash, "id", e.id, "dir", dir, "paused", paused, "magnet", src.mi == nil)
 	writeAdded(w, "torrent-added", e)
 	return nil
+}
+
+func hasFileChoices(a args) bool {
+	for _, k := range fileChoices {
+		if a.has(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// recordChoices gives a magnet's torrent, once its files are known, the
+// file choices torrent-add was given, through the client (so that they
+// are shown and kept across restarts; Spec.Select already gave them to
+// the session).
+func (d *Daemon) recordChoices(t *client.Torrent, a args) {
+	defer d.bg.Done()
+	select {
+	case <-t.InfoReady():
+	case <-d.ctx.Done():
+		return
+	}
+	prios, err := addPriorities(a, &t.MetaInfo().Info)
+	if err != nil {
+		d.log.Warn("torrent-add: file choices for the magnet's files", "torrent", t.Name(), "err", err)
+		return
+	}
+	for i, p := range prios {
+		if p == client.Normal {
+			continue
+		}
+		if err := t.SetFilePriority(i, p); err != nil {
+			d.log.Warn("torrent-add: file choices for the magnet's files", "torrent", t.Name(), "err", err)
+			return
+		}
+	}
 }
 
 func writeAdded(w *jw, key string, e *entry) {
@@ -254,8 +306,8 @@ func fileIndexes(info *metainfo.Info) []int {
 
 // addPriorities reads torrent-add's file choices into one priority per
 // file of the torrent (nil when none is given).
-func addPriorities(a args, mi *metainfo.MetaInfo) ([]client.Priority, error) {
-	idx := fileIndexes(&mi.Info)
+func addPriorities(a args, info *metainfo.Info) ([]client.Priority, error) {
+	idx := fileIndexes(info)
 	var prios []client.Priority
 	for _, k := range fileChoices {
 		list, ok, err := a.ints(k)
@@ -266,7 +318,7 @@ func addPriorities(a args, mi *metainfo.MetaInfo) ([]client.Priority, error) {
 			continue
 		}
 		if prios == nil {
-			prios = make([]client.Priority, len(mi.Info.Files))
+			prios = make([]client.Priority, len(info.Files))
 		}
 		targets, err := pickFiles(k, list, len(idx))
 		if err != nil {
@@ -318,11 +370,27 @@ func pickFiles(k string, list []int64, n int) ([]int, error) {
 	out := make([]int, 0, len(list))
 	for _, v := range list {
 		if v < 0 || v >= int64(n) {
-			return nil, rpcErrorf("argument %q: file %d does not exist (the torrent has %d files)", k, v, n)
+			return nil, &fileIndexError{k, v, n}
 		}
 		out = append(out, int(v))
 	}
 	return out, nil
+}
+
+// fileIndexError: a file index beyond the torrent's files.
+type fileIndexError struct {
+	arg      string
+	index    int64
+	numFiles int
+}
+
+func (e *fileIndexError) Error() string {
+	return fmt.Sprintf("argument %q: file %d does not exist (the torrent has %d files)", e.arg, e.index, e.numFiles)
+}
+
+func isFileIndexError(err error) bool {
+	var fe *fileIndexError
+	return errors.As(err, &fe)
 }
 
 // torrentSet answers torrent-set: file choices, speed limits and the

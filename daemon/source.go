@@ -17,13 +17,12 @@ import (
 	"github.com/effusion-bt/effusion/metainfo"
 )
 
-// errMagnet: the client cannot fetch a torrent's metadata from peers yet.
-var errMagnet = &rpcError{"magnet links are not supported yet: add the .torrent file (metainfo) instead"}
-
-// source is what torrent-add was given: a parsed torrent, or a magnet.
+// source is what torrent-add was given: a parsed torrent, or a magnet
+// (parsed, and as given, for the client).
 type source struct {
 	mi     *metainfo.MetaInfo
 	magnet *metainfo.Magnet
+	link   string
 }
 
 // decodeMetainfo reads torrent-add's "metainfo": base64 (standard or URL
@@ -71,11 +70,12 @@ func (d *Daemon) openFilename(ctx context.Context, name string) (source, error) 
 	low := strings.ToLower(strings.TrimSpace(name))
 	switch {
 	case strings.HasPrefix(low, "magnet:"):
-		m, err := metainfo.ParseMagnet(strings.TrimSpace(name))
+		link := strings.TrimSpace(name)
+		m, err := metainfo.ParseMagnet(link)
 		if err != nil {
 			return source{}, rpcErrorf("invalid magnet link: %v", err)
 		}
-		return source{magnet: m}, nil
+		return source{magnet: m, link: link}, nil
 	case strings.HasPrefix(low, "http://"), strings.HasPrefix(low, "https://"):
 		mi, err := d.fetch(ctx, strings.TrimSpace(name))
 		return source{mi: mi}, err

@@ -60,6 +60,7 @@ function duration(s) {
 const statusNames = ['stopped', 'waiting to verify', 'verifying', 'queued', 'downloading', 'queued to seed', 'seeding'];
 function stateOf(t) {
   if (t.error) return `failed: ${t.errorString}`;
+  if (t.status === 4 && t.metadataPercentComplete < 1) return `fetching metadata ${pct(t.metadataPercentComplete)}`;
   return statusNames[t.status] || 'unknown';
 }
 const pct = (x) => `${(Math.floor(x * 1000) / 10).toFixed(1)}%`;
@@ -76,7 +77,7 @@ function fail(err) { notify(String(err.message || err), true); }
 // ---- the torrent list --------------------------------------------------
 
 const listFields = ['id', 'name', 'hashString', 'status', 'error', 'errorString', 'percentDone', 'rateDownload',
-  'rateUpload', 'eta', 'peersConnected', 'sizeWhenDone', 'leftUntilDone', 'uploadRatio'];
+  'rateUpload', 'eta', 'peersConnected', 'sizeWhenDone', 'leftUntilDone', 'uploadRatio', 'metadataPercentComplete'];
 const rows = new Map(); // id -> {li, t}
 
 function renderList(torrents) {
