@@ -91,6 +91,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		DownloadRate: cfg.DownloadRate,
 		UploadRate:   cfg.UploadRate,
 		Encryption:   cfg.Encryption,
+		MaxOpenFiles: cfg.MaxOpenFiles,
 	})
 	if err := c.restore(ctx); err != nil {
 		c.env.Close()

@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -127,8 +129,22 @@ func TestDownloadRestartInstant(t *testing.T) {
 	if again, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: dl}); !errors.Is(err, ErrExists) || again != tt {
 		t.Fatalf("adding it again: %v", err)
 	}
+	if _, err := ReadStore(data); !errors.Is(err, ErrStoreInUse) {
+		t.Fatalf("ReadStore while the client runs: %v, want ErrStoreInUse", err)
+	}
 	if err := c.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	stored, err := ReadStore(data)
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("ReadStore: %d torrents, %v", len(stored), err)
+	}
+	if s := stored[0]; s.InfoHash != fx.mi.InfoHash || s.Info == nil || s.Have == nil || s.Have.Count() != fx.mi.Info.NumPieces() ||
+		s.Dir != dl || s.Completed.IsZero() || len(s.Files) != len(fx.mi.Info.Files)+1 {
+		t.Fatalf("ReadStore: %+v", s)
+	}
+	if _, err := ReadStore(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadStore of an empty directory: %v", err)
 	}
 	c2 := newClient(t, data)
 	ts := c2.Torrents()
@@ -314,5 +330,58 @@ func TestStoreInUse(t *testing.T) {
 	_, err := New(context.Background(), Config{DataDir: data, ListenAddr: "127.0.0.1:0", Logger: quiet()})
 	if !errors.Is(err, ErrStoreInUse) {
 		t.Fatalf("second client on one data directory: %v", err)
+	}
+}
+
+// TestOpenFilesCapped: five multi-file torrents downloading at once under a
+// process-wide cap of three open files all complete, and the client never
+// holds more than three open.
+func TestOpenFilesCapped(t *testing.T) {
+	sd := newClient(t, t.TempDir())
+	c, err := New(context.Background(), Config{DataDir: t.TempDir(), ListenAddr: "127.0.0.1:0", Logger: quiet(),
+		MaxOpenFiles: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+	var ts []*Torrent
+	var fxs []fixture
+	var dls []string
+	for i := range 5 {
+		fx := newFixture(t, 40_000+i, 50_001, 3, 70_000, 20_000, 90_000+i)
+		st, err := sd.Add(context.Background(), Spec{Torrent: fx.mi, Dir: fx.dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		await(t, st)
+		dl := t.TempDir()
+		tt, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: dl, Peers: []netip.AddrPort{sd.Addr()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, fxs, dls = append(ts, tt), append(fxs, fx), append(dls, dl)
+	}
+	stop := make(chan struct{})
+	peak := make(chan int)
+	go func() {
+		p := 0
+		for {
+			select {
+			case <-stop:
+				peak <- p
+				return
+			default:
+				p = max(p, c.env.OpenFiles())
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	for i, tt := range ts {
+		await(t, tt)
+		sameFiles(t, fxs[i], dls[i])
+	}
+	close(stop)
+	if p := <-peak; p > 3 {
+		t.Fatalf("%d files open at once under a cap of 3", p)
 	}
 }

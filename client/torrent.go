@@ -241,6 +241,9 @@ func (t *Torrent) stop(ctx context.Context) error {
 	t.base[0] += st.Uploaded
 	t.base[1] += st.Downloaded
 	t.meta.Uploaded, t.meta.Downloaded = t.base[0], t.base[1]
+	if t.meta.CompleteUnix == 0 && st.PiecesTotal > 0 && st.Left == 0 {
+		t.meta.CompleteUnix = time.Now().Unix()
+	}
 	if cerr == nil {
 		t.keep(cp)
 	}

@@ -268,7 +268,6 @@ on at once, without rehashing what was verified.`,
 			}
 			stderr := cmd.ErrOrStderr()
 			tr.cfg.DownloadDir = out
-			tr.cfg.LazyShutdown = !seed
 			tr.cfg.Logger = cliLogger(stderr, tf.verbose)
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
