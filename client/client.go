@@ -299,7 +299,11 @@ func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 	if mi != nil {
 		info = mi.InfoBytes
 	}
-	if err := c.store.update(func(tx *bolt.Tx) error { return putRecord(tx, t.infoHash, info, &t.meta, nil) }); err != nil {
+	// A copy: the checkpoint loop may already be updating t.meta (under t.mu).
+	t.mu.Lock()
+	rec := t.meta
+	t.mu.Unlock()
+	if err := c.store.update(func(tx *bolt.Tx) error { return putRecord(tx, t.infoHash, info, &rec, nil) }); err != nil {
 		c.forgetTorrent(t)
 		return nil, &StoreError{Path: c.store.path, Err: err}
 	}

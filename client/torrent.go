@@ -89,6 +89,7 @@ type Torrent struct {
 	base      [2]int64         // uploaded, downloaded before the current session
 	wanted    int64            // bytes of the wanted pieces, for wantedKey...
 	wantedKey string           // ...the priorities wanted was computed for
+	limits    [2]int           // own download and upload limits, bytes/s (SetRateLimits)
 }
 
 // InfoHash returns the torrent's info-hash.
@@ -185,6 +186,8 @@ func (t *Torrent) start(ctx context.Context) error {
 		FilePriorities:     t.priorities(),
 		Resume:             t.resume,
 		Logger:             c.log,
+		DownloadRate:       t.limits[0],
+		UploadRate:         t.limits[1],
 	}
 	t.mu.Unlock()
 	s, err := session.Start(ctx, cfg)

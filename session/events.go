@@ -120,6 +120,7 @@ func (r hashResult) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
 	if r.err != nil {
 		return srv.shutdown(Failed, fmt.Errorf("session: writing piece %d: %w", r.index, r.err))
 	}
+	srv.s.ctr.hashed(r.ok)
 	if r.digests != nil {
 		srv.core.PieceHashedDigests(r.index, r.ok, r.digests)
 	} else {
