@@ -182,6 +182,18 @@ func (c *Client) restore(ctx context.Context) error {
 	return nil
 }
 
+// encodePriorities is the store's form of file priorities (nil: none set).
+func encodePriorities(prios []Priority) []byte {
+	if prios == nil {
+		return nil
+	}
+	b := make([]byte, len(prios))
+	for i, p := range prios {
+		b[i] = byte(p)
+	}
+	return b
+}
+
 // setTrackers puts the recorded trackers and web seeds back on a metainfo
 // parsed from its bare info dictionary.
 func setTrackers(mi *metainfo.MetaInfo, tiers [][]string, webSeeds []string) {
@@ -275,12 +287,14 @@ func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 	} else {
 		m.Magnet = mg.String()
 	}
-	if spec.Priorities != nil {
-		m.Priorities = make([]byte, len(spec.Priorities))
-		for i, p := range spec.Priorities {
-			m.Priorities[i] = byte(p)
+	prios := spec.Priorities
+	if prios == nil && spec.Select != nil && mi != nil {
+		if prios = spec.Select(&mi.Info); prios != nil && len(prios) != len(mi.Info.Files) {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("client: Select gave %d priorities for %d files", len(prios), len(mi.Info.Files))
 		}
 	}
+	m.Priorities = encodePriorities(prios)
 	if spec.Paused {
 		m.Paused = 1
 	}

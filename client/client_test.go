@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -427,5 +428,47 @@ func TestNoAutoStart(t *testing.T) {
 	stored, err := ReadStore(data)
 	if err != nil || len(stored) != 1 || stored[0].Paused || stored[0].Have == nil || !stored[0].Have.Complete() {
 		t.Fatalf("after a run that never started it: %v %+v", err, stored)
+	}
+}
+
+// TestSelectRecorded: what Spec.Select chooses is what Files reports and
+// what a restart keeps, for a .torrent and for a magnet (chosen once its
+// files are known).
+func TestSelectRecorded(t *testing.T) {
+	fx := newFixture(t, 100_000, 50_000)
+	sd := seeder(t, fx)
+	skipB := func(info *metainfo.Info) []Priority {
+		out := make([]Priority, len(info.Files))
+		for i, f := range info.Files {
+			if f.Path[len(f.Path)-1] == "b.bin" {
+				out[i] = Skip
+			} else {
+				out[i] = Normal
+			}
+		}
+		return out
+	}
+	for _, magnet := range []bool{false, true} {
+		data, dl := t.TempDir(), t.TempDir()
+		c := newClient(t, data)
+		spec := Spec{Torrent: fx.mi, Dir: dl, Select: skipB, Peers: []netip.AddrPort{sd.Addr()}}
+		if magnet {
+			spec.Torrent, spec.Magnet = nil, fmt.Sprintf("%x", fx.mi.InfoHash)
+		}
+		tt, err := c.Add(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		await(t, tt)
+		sameFiles(t, fx, dl, filepath.Join("d", "b.bin"))
+		if f := tt.Files(); len(f) != 2 || f[1].Priority != Skip || f[0].Priority != Normal {
+			t.Fatalf("magnet %v: files %+v", magnet, f)
+		}
+		c.Shutdown(context.Background())
+		c2 := newClient(t, data)
+		if f := c2.Torrents()[0].Files(); f[1].Priority != Skip {
+			t.Fatalf("magnet %v: after restart %+v", magnet, f)
+		}
+		c2.Shutdown(context.Background())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/effusion-bt/effusion/bitset"
 	"github.com/effusion-bt/effusion/metainfo"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // StoredTorrent is one torrent as a data directory's resume store holds
@@ -54,7 +55,7 @@ func ReadStore(dataDir string) ([]StoredTorrent, error) {
 		return nil, fmt.Errorf("client: resume store: %w", err)
 	}
 	db, err := openBoltReadOnly(path)
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrStoreInUse, path)
 	}
 	if err != nil {

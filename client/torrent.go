@@ -130,6 +130,13 @@ func (t *Torrent) setInfo(mi *metainfo.MetaInfo) {
 	t.mi = mi
 	t.meta.Magnet = ""
 	t.meta.Trackers, t.meta.WebSeeds = mi.Trackers(), mi.URLList
+	if t.meta.Priorities == nil && t.selectFn != nil {
+		// What the session chose with the same function: recorded, so
+		// that Files shows it and a restart keeps it.
+		if prios := t.selectFn(&mi.Info); len(prios) == len(mi.Info.Files) {
+			t.meta.Priorities = encodePriorities(prios)
+		}
+	}
 	m := t.meta
 	close(t.infoOK)
 	t.notify()
@@ -432,17 +439,20 @@ func (t *Torrent) SetFilePriority(i int, p Priority) error {
 		t.mu.Unlock()
 		return ErrClosed
 	}
-	if len(t.meta.Priorities) != len(info.Files) {
-		t.meta.Priorities = make([]byte, len(info.Files))
+	// A new slice: copies of meta taken for the store share the old one.
+	prios := make([]byte, len(info.Files))
+	if len(t.meta.Priorities) == len(info.Files) {
+		copy(prios, t.meta.Priorities)
 	}
-	t.meta.Priorities[i] = byte(p)
+	prios[i] = byte(p)
+	t.meta.Priorities = prios
 	t.c.saveLocked(t, false)
-	s, prios := t.sess, t.priorities()
+	s, sprios := t.sess, t.priorities()
 	t.mu.Unlock()
 	if s == nil {
 		return nil
 	}
-	return s.SetFilePriorities(prios)
+	return s.SetFilePriorities(sprios)
 }
 
 // Stats is a snapshot of a torrent.
