@@ -472,3 +472,27 @@ func TestSelectRecorded(t *testing.T) {
 		c2.Shutdown(context.Background())
 	}
 }
+
+// TestSetFilePrioritiesBatch: one call sets every file; a wrong count or
+// an unknown priority is refused and changes nothing.
+func TestSetFilePrioritiesBatch(t *testing.T) {
+	fx := newFixture(t, 1000, 2000, 3000)
+	c := newClient(t, t.TempDir())
+	tt, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: t.TempDir(), Paused: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tt.SetFilePriorities([]Priority{Skip, High}); err == nil {
+		t.Fatal("two priorities for three files accepted")
+	}
+	if err := tt.SetFilePriorities([]Priority{Skip, 99, Normal}); err == nil {
+		t.Fatal("an unknown priority accepted")
+	}
+	if err := tt.SetFilePriorities([]Priority{Skip, High, Normal}); err != nil {
+		t.Fatal(err)
+	}
+	f := tt.Files()
+	if f[0].Priority != Skip || f[1].Priority != High || f[2].Priority != Normal {
+		t.Fatalf("files %+v", f)
+	}
+}

@@ -425,13 +425,40 @@ func (t *Torrent) SetFilePriority(i int, p Priority) error {
 	if mi == nil {
 		return session.ErrNoMetadata
 	}
-	info := &mi.Info
-	if i < 0 || i >= len(info.Files) || info.Files[i].Padding {
+	if i < 0 || i >= len(mi.Info.Files) || mi.Info.Files[i].Padding {
 		return fmt.Errorf("client: no file %d in %s", i, t.Name())
 	}
-	if p != Normal && p != High && p != Skip {
-		return fmt.Errorf("client: unknown priority %d", p)
+	return t.setPriorities(mi, func(prios []byte) { prios[i] = byte(p) }, p)
+}
+
+// SetFilePriorities sets every file's priority at once (one per file of
+// the torrent, in Files' Index order; padding files' are ignored): one
+// store write and one change to the session, however many files.
+func (t *Torrent) SetFilePriorities(prios []Priority) error {
+	mi := t.MetaInfo()
+	if mi == nil {
+		return session.ErrNoMetadata
 	}
+	if len(prios) != len(mi.Info.Files) {
+		return fmt.Errorf("client: %d priorities for the %d files of %s", len(prios), len(mi.Info.Files), t.Name())
+	}
+	return t.setPriorities(mi, func(dst []byte) {
+		for i, p := range prios {
+			dst[i] = byte(p)
+		}
+	}, prios...)
+}
+
+// setPriorities applies set to a copy of the recorded priorities (copies
+// of meta taken for the store share the old slice), records it and hands
+// it to the running session.
+func (t *Torrent) setPriorities(mi *metainfo.MetaInfo, set func([]byte), check ...Priority) error {
+	for _, p := range check {
+		if p != Normal && p != High && p != Skip {
+			return fmt.Errorf("client: unknown priority %d", p)
+		}
+	}
+	n := len(mi.Info.Files)
 	t.op.Lock()
 	defer t.op.Unlock()
 	t.mu.Lock()
@@ -439,12 +466,11 @@ func (t *Torrent) SetFilePriority(i int, p Priority) error {
 		t.mu.Unlock()
 		return ErrClosed
 	}
-	// A new slice: copies of meta taken for the store share the old one.
-	prios := make([]byte, len(info.Files))
-	if len(t.meta.Priorities) == len(info.Files) {
+	prios := make([]byte, n)
+	if len(t.meta.Priorities) == n {
 		copy(prios, t.meta.Priorities)
 	}
-	prios[i] = byte(p)
+	set(prios)
 	t.meta.Priorities = prios
 	t.c.saveLocked(t, false)
 	s, sprios := t.sess, t.priorities()

@@ -272,14 +272,8 @@ func (d *Daemon) recordChoices(t *client.Torrent, a args) {
 		d.log.Warn("torrent-add: file choices for the magnet's files", "torrent", t.Name(), "err", err)
 		return
 	}
-	for i, p := range prios {
-		if p == client.Normal {
-			continue
-		}
-		if err := t.SetFilePriority(i, p); err != nil {
-			d.log.Warn("torrent-add: file choices for the magnet's files", "torrent", t.Name(), "err", err)
-			return
-		}
+	if err := t.SetFilePriorities(prios); err != nil {
+		d.log.Warn("torrent-add: file choices for the magnet's files", "torrent", t.Name(), "err", err)
 	}
 }
 
@@ -491,12 +485,17 @@ func (d *Daemon) setFiles(e *entry, files map[string][]int64) error {
 			choose(k, &want[i])
 		}
 	}
+	changed := false
+	all := make([]client.Priority, len(e.t.MetaInfo().Info.Files))
 	for i, f := range cur {
-		if want[i] != f.Priority {
-			if err := e.t.SetFilePriority(f.Index, want[i]); err != nil && !errors.Is(err, client.ErrClosed) {
-				return rpcErrorf("torrent-set: %v", err)
-			}
-		}
+		all[f.Index] = want[i]
+		changed = changed || want[i] != f.Priority
+	}
+	if !changed {
+		return nil
+	}
+	if err := e.t.SetFilePriorities(all); err != nil && !errors.Is(err, client.ErrClosed) {
+		return rpcErrorf("torrent-set: %v", err)
 	}
 	return nil
 }
