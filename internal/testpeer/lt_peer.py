@@ -145,9 +145,11 @@ def run(mode, tpath, ddir, port):
         if st.num_peers == 0 and int(now - t0) % 2 == 0:
             for p in peers():
                 h.connect_peer(p)
-    ses.pause()
-    del ses
-    sys.exit(rc)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not sys.exit: tearing the session down through the Python binding
+    # crashes now and then (SIGSEGV) after everything was done.
+    os._exit(rc)
 
 
 def main():
