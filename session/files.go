@@ -76,6 +76,7 @@ func (e evPriorities) apply(srv *server, ph Phase) statem.Result[Phase, *server]
 		// A file is wanted again: download it. (Await re-armed before
 		// SetFilePriorities returns.)
 		srv.wasComplete = false
+		srv.startWebSeeds()
 		srv.s.markIncomplete()
 		srv.publish(Downloading)
 		e.done <- nil
