@@ -393,7 +393,8 @@ func (srv *server) Terminate(reason error, ph Phase, _ *server) {
 	}
 	srv.stopProcs()
 	srv.s.closeAll(ErrStopped)
-	srv.closeWebSeeds() // before the blocks' budget is settled below
+	// Before the blocks' budget is settled below.
+	srv.closeWebSeeds()
 	srv.env.peers.Add(-int64(len(srv.peers))) // their evPeerGone will not be handled
 	if srv.hasher != nil {
 		srv.hasher.close()
