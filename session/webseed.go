@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/effusion-bt/effusion/core"
@@ -53,53 +52,6 @@ const (
 // dropped.
 var errNothingServable = errors.New("session: the web seed serves no file of the torrent")
 
-// WebSeedState is where a web seed stands, in Stats.
-type WebSeedState uint8
-
-// States of a web seed.
-const (
-	// WebSeedIdle: not fetching, because no wanted piece is missing (or
-	// the check is not over).
-	WebSeedIdle WebSeedState = iota + 1
-	// WebSeedActive: a source of pieces for the core's picker.
-	WebSeedActive
-	// WebSeedBackingOff: a request failed (5xx, timeout, connection
-	// error, malformed answer); asked again from RetryAt.
-	WebSeedBackingOff
-	// WebSeedDropped: not used again in this session (data that failed
-	// verification MaxStrikes times, no file of the torrent there, or a
-	// URL refused).
-	WebSeedDropped
-)
-
-var webSeedStateNames = [...]string{"", "idle", "active", "backing off", "dropped"}
-
-// String returns the state's name.
-func (s WebSeedState) String() string {
-	if int(s) < len(webSeedStateNames) && s != 0 {
-		return webSeedStateNames[s]
-	}
-	return fmt.Sprintf("webseedstate(%d)", uint8(s))
-}
-
-// WebSeedStats describes one web seed of a session.
-type WebSeedStats struct {
-	URL   string // without its query
-	State WebSeedState
-	// Downloaded is the payload bytes received from it (including blocks
-	// later discarded); DownloadRate its rate now, in bytes per second.
-	Downloaded   int64
-	DownloadRate float64
-	Requests     int64     // HTTP requests sent
-	Errors       int64     // failed requests
-	Strikes      int       // pieces it sent that failed verification, as charged
-	Unservable   int       // pieces it cannot serve (a file missing there)
-	RetryAt      time.Time // the end of the backoff, when BackingOff
-	// LastError is the last failure (for a dropped seed, why it was
-	// dropped); nil if none.
-	LastError error
-}
-
 // AddWebSeeds adds web seed URLs (BEP 19) to the session, beside the
 // torrent's url-list; they are used at once if pieces are missing, else
 // when some are. A URL already known is skipped, and beyond MaxWebSeeds in
@@ -116,34 +68,6 @@ func (s *Session) AddWebSeeds(urls ...string) error {
 		return ErrStopped
 	}
 	return nil
-}
-
-// webTally lets Stats read the seeds' byte counts from any goroutine.
-type webTally struct {
-	seeds atomic.Pointer[[]*webseed.Seed]
-}
-
-// add publishes a new seed (server goroutine only).
-func (t *webTally) add(ws *webseed.Seed) {
-	var next []*webseed.Seed
-	if p := t.seeds.Load(); p != nil {
-		next = slices.Clone(*p)
-	}
-	next = append(next, ws)
-	t.seeds.Store(&next)
-}
-
-// bytes returns the payload bytes received from every web seed so far.
-func (t *webTally) bytes() int64 {
-	p := t.seeds.Load()
-	if p == nil {
-		return 0
-	}
-	var n int64
-	for _, ws := range *p {
-		n += ws.Stats().Bytes
-	}
-	return n
 }
 
 // webSeeds is the session's web seeds: server goroutine only, but for the
@@ -173,36 +97,8 @@ type webSeed struct {
 	gone    bool               // dropped for good
 }
 
-// seedRun is one Fetch: consecutive requested blocks, filled in order.
-type seedRun struct {
-	s         *webSeed
-	id        core.PeerID // the registration it was requested under
-	off, end  int64       // its bytes in the torrent
-	reqs      []core.Message
-	cancelled []bool        // the core cancelled the block: neither delivered nor rejected
-	got       int           // blocks the server has received from it
-	evs       []evSeedBlock // one per block, posted by pointer: no allocation per block
-}
-
-// seedRetry names the generic timeout that ends a seed's backoff.
-type seedRetry struct{ s *webSeed }
-
-// Events of the web seeds.
-type (
-	// evSeedBlock: the next block of a run, filled (posted as a pointer
-	// into its run's evs).
-	evSeedBlock struct {
-		r *seedRun
-		b *block
-	}
-	// evSeedDone: a run's Fetch returned (after its blocks were posted).
-	evSeedDone struct {
-		r   *seedRun
-		err error
-	}
-	// evAddWebSeeds: AddWebSeeds.
-	evAddWebSeeds struct{ urls []string }
-)
+// evAddWebSeeds: AddWebSeeds.
+type evAddWebSeeds struct{ urls []string }
 
 func (e evAddWebSeeds) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
 	srv.addWebSeeds(e.urls)
@@ -475,210 +371,4 @@ func (srv *server) webSeedsAfter() {
 	for _, s := range w.seeds {
 		srv.startRuns(s)
 	}
-}
-
-// blockOff is a request's offset in the torrent.
-func (srv *server) blockOff(m core.Message) int64 {
-	return int64(m.Piece)*srv.g.pieceLen + int64(m.Begin)
-}
-
-// startRuns starts runs of a seed's queued requests while it has
-// connections to spare: consecutive blocks, up to 4 MiB, the queue spread
-// over the free connections, at least seedMinRun blocks a run while others
-// are in flight.
-func (srv *server) startRuns(s *webSeed) {
-	conns := srv.cfg.WebSeed.MaxConns
-	if conns <= 0 {
-		conns = webseed.DefaultMaxConns
-	}
-	for !s.choked && s.id != core.NoPeer && len(s.pending) > 0 && len(s.runs) < conns {
-		if len(s.runs) > 0 && len(s.pending) < seedMinRun {
-			return
-		}
-		free := conns - len(s.runs)
-		size := min(max((len(s.pending)+free-1)/free, seedMinRun), seedRunBlocks)
-		n := 1
-		for n < len(s.pending) && n < size && srv.blockOff(s.pending[n]) == srv.blockOff(s.pending[n-1])+int64(s.pending[n-1].Length) {
-			n++
-		}
-		reqs := slices.Clone(s.pending[:n])
-		s.pending = slices.Delete(s.pending, 0, n)
-		last := reqs[n-1]
-		r := &seedRun{s: s, id: s.id, off: srv.blockOff(reqs[0]), end: srv.blockOff(last) + int64(last.Length),
-			reqs: reqs, cancelled: make([]bool, n), evs: make([]evSeedBlock, n)}
-		s.runs = append(s.runs, r)
-		ctx, ws, sess, f := s.reg, s.ws, srv.s, srv.f
-		srv.web.wg.Go(func() { r.fetch(ctx, ws, sess, f) })
-	}
-}
-
-// fetch is a run's goroutine: it takes a pooled block per request (from
-// the environment's budget, as a peer's reader does), fetches the run into
-// them and posts each block as it fills, then the run's end. Blocks not
-// handed on go back to the pool.
-func (r *seedRun) fetch(ctx context.Context, ws *webseed.Seed, sess *Session, f *torrentFacts) {
-	pool := f.env.blocks
-	blocks := make([]*block, len(r.reqs))
-	bufs := make([][]byte, len(r.reqs))
-	var err error
-	for i, m := range r.reqs {
-		if err = ctx.Err(); err != nil {
-			break
-		}
-		b := pool.get(&f.held)
-		b.index, b.begin, b.n = m.Piece, m.Begin, m.Length
-		blocks[i], bufs[i] = b, b.data[:m.Length]
-	}
-	if err == nil {
-		_, err = ws.Fetch(ctx, r.off, bufs, func(i int) {
-			b := blocks[i]
-			blocks[i] = nil
-			// The rate limits, as a peer's reader applies them block by
-			// block (the wait holds the next read back).
-			if f.down.wait(ctx, int(b.n)) == nil {
-				f.env.down.wait(ctx, int(b.n))
-			}
-			ev := &r.evs[i]
-			ev.r, ev.b = r, b
-			if !sess.post(ev) {
-				pool.put(b)
-			}
-		})
-	}
-	for _, b := range blocks {
-		if b != nil {
-			pool.put(b)
-		}
-	}
-	sess.post(evSeedDone{r, err})
-}
-
-func (e *evSeedBlock) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
-	r, b := e.r, e.b
-	k := r.got
-	r.got++
-	if r.id != r.s.id || k >= len(r.reqs) || r.cancelled[k] {
-		srv.env.blocks.put(b) // an old registration's, or cancelled
-		return srv.keepPhase()
-	}
-	if srv.core.BlockReceived(r.id, b.index, b.begin, b.n, b) != core.BlockAccepted {
-		srv.env.blocks.put(b)
-	}
-	return srv.step(ph)
-}
-
-// apply maps a run's end to the core (webseed/doc.go): the blocks not
-// delivered are rejected, back to the pool for any source; a seed backing
-// off chokes us until its retry time; one lacking a file is registered
-// again with what it can serve.
-func (e evSeedDone) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
-	r, s := e.r, e.r.s
-	if i := slices.Index(s.runs, r); i >= 0 {
-		s.runs = slices.Delete(s.runs, i, i+1)
-	}
-	if e.err == nil || r.id != s.id {
-		return srv.step(ph) // done, or an old registration's (cancelled)
-	}
-	var actions []statem.Action
-	switch {
-	case errors.Is(e.err, webseed.ErrUnavailable):
-		srv.log.Info("web seed lacks part of the torrent", "url", s.url, "err", e.err)
-		srv.unregisterSeed(s) // registered again, with its pieces, by perform
-		return srv.step(ph)
-	case errors.Is(e.err, webseed.ErrDropped):
-		srv.dropSeed(s, nil)
-		return srv.step(ph)
-	}
-	if st := s.ws.Stats(); st.State == webseed.BackingOff {
-		actions = srv.chokeSeed(s, st.RetryAt)
-	}
-	for k := r.got; k < len(r.reqs); k++ {
-		if !r.cancelled[k] {
-			m := r.reqs[k]
-			srv.core.PeerReject(r.id, m.Piece, m.Begin, m.Length)
-		}
-	}
-	srv.log.Debug("web seed request failed", "url", s.url, "err", e.err)
-	return srv.step(ph, actions...)
-}
-
-// chokeSeed has the core treat a seed that backs off as a peer that
-// choked us (its queued requests rejected, back to the pool) until a
-// generic timeout at the end of the backoff.
-func (srv *server) chokeSeed(s *webSeed, until time.Time) []statem.Action {
-	if !s.choked {
-		s.choked = true
-		srv.core.PeerChoke(s.id)
-		for _, m := range s.pending {
-			srv.core.PeerReject(s.id, m.Piece, m.Begin, m.Length)
-		}
-		s.pending = s.pending[:0]
-	}
-	return []statem.Action{statem.SetGenericTimeout(seedRetry{s}, max(time.Until(until), time.Millisecond), nil)}
-}
-
-// retrySeed ends a seed's backoff (or waits on if it was extended).
-func (srv *server) retrySeed(s *webSeed, ph Phase) statem.Result[Phase, *server] {
-	if ph == Stopped || ph == Failed || !s.choked {
-		return srv.keepPhase()
-	}
-	if st := s.ws.Stats(); st.State == webseed.BackingOff && !s.gone {
-		return srv.keepPhase(statem.SetGenericTimeout(seedRetry{s}, max(time.Until(st.RetryAt), time.Millisecond), nil))
-	}
-	s.choked = false
-	if s.id == core.NoPeer {
-		return srv.keepPhase()
-	}
-	srv.core.PeerUnchoke(s.id)
-	return srv.step(ph)
-}
-
-// webSeedsTick samples the web-seed byte count for its rate.
-func (srv *server) webSeedsTick(now time.Time) {
-	w := &srv.web
-	if len(w.seeds) == 0 {
-		return
-	}
-	w.rates.update(now, srv.s.web.bytes(), 0)
-	if !w.active() {
-		w.rates.down = 0
-	}
-}
-
-// webSeedStats describes the seeds for Stats.
-func (srv *server) webSeedStats() []WebSeedStats {
-	w := &srv.web
-	if len(w.seeds) == 0 {
-		return nil
-	}
-	out := make([]WebSeedStats, 0, len(w.seeds))
-	for _, s := range w.seeds {
-		ss := WebSeedStats{URL: s.url, State: WebSeedIdle}
-		if s.ws == nil {
-			ss.State, ss.LastError = WebSeedDropped, s.err
-			out = append(out, ss)
-			continue
-		}
-		st := s.ws.Stats()
-		ss.Downloaded, ss.Requests, ss.Errors = st.Bytes, st.Requests, st.Errors
-		ss.Strikes, ss.Unservable, ss.LastError = st.Strikes, st.Unservable, st.LastError
-		switch {
-		case s.gone:
-			ss.State = WebSeedDropped
-			if st.DropReason != nil {
-				ss.LastError = st.DropReason
-			}
-		case st.State == webseed.BackingOff:
-			ss.State, ss.RetryAt = WebSeedBackingOff, st.RetryAt
-		case s.id != core.NoPeer:
-			ss.State = WebSeedActive
-		}
-		if s.id != core.NoPeer {
-			if cs, ok := srv.core.PeerStats(s.id); ok {
-				ss.DownloadRate = cs.DownloadRate
-			}
-		}
-		out = append(out, ss)
-	}
-	return out
 }
