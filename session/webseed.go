@@ -95,6 +95,11 @@ type webSeed struct {
 	runs    []*seedRun         // runs in flight, of any registration
 	choked  bool               // backing off: the core was told it chokes us, until seedRetry
 	gone    bool               // dropped for good
+	// wantless: out of the core because it has no piece we still want,
+	// until the wanted pieces change (startWebSeeds); a peer that is
+	// neither interesting nor interested would be the core's pick to
+	// evict, which a seed cannot be.
+	wantless bool
 }
 
 // evAddWebSeeds: AddWebSeeds.
@@ -157,13 +162,17 @@ func displayURL(raw string) string {
 	return raw
 }
 
-// startWebSeeds turns the seeds on while wanted pieces are missing: made
-// at the first call (the torrent's url-list, then Config.WebSeeds, then
-// those added before), registered with the core by the next perform.
+// startWebSeeds turns the seeds on while wanted pieces are missing (and
+// after the wanted pieces changed): made at the first call (the torrent's
+// url-list, then Config.WebSeeds, then those added before), registered
+// with the core by the next perform.
 func (srv *server) startWebSeeds() {
 	w := &srv.web
 	if srv.core == nil || srv.core.Complete() {
 		return
+	}
+	for _, s := range w.seeds {
+		s.wantless = false
 	}
 	if w.ctx == nil {
 		w.ctx, w.cancel = context.WithCancel(context.Background())
@@ -357,7 +366,7 @@ func (srv *server) webSeedsAfter() {
 	if w.on && w.depth < 2 && !srv.core.Complete() {
 		registered := false
 		for _, s := range w.seeds {
-			if !s.gone && s.id == core.NoPeer && srv.registerSeed(s) {
+			if !s.gone && !s.wantless && s.id == core.NoPeer && srv.registerSeed(s) {
 				registered = true
 			}
 		}

@@ -547,3 +547,44 @@ func TestWebSeedStates(t *testing.T) {
 		}
 	}
 }
+
+// TestWebSeedWantless: a seed that lacks a file leaves the core once it
+// has nothing more we want (idle, not dropped), while the download waits
+// for a source of that file; a seed added then completes it.
+func TestWebSeedWantless(t *testing.T) {
+	files := []testFile{
+		{path: []string{"a.bin"}, data: randomData(71, 300_000)},
+		{path: []string{"b.bin"}, data: randomData(72, 500_000)},
+	}
+	mi, www := webTorrent(t, "want", 32<<10, files...)
+	fs := http.FileServer(http.Dir(www))
+	partial := serveHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/b.bin") {
+			http.NotFound(w, r)
+			return
+		}
+		fs.ServeHTTP(w, r)
+	}))
+	full := serveHTTP(t, fs)
+	dir := t.TempDir()
+	s := startSession(t, Config{Torrent: mi, Dir: dir, WebSeeds: []string{partial.URL + "/"}, WebSeed: fastSeeds})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := s.Stats()
+		if len(st.WebSeeds) == 1 && st.WebSeeds[0].State == WebSeedIdle && st.WebSeeds[0].Unservable > 0 {
+			if st.Phase != Downloading {
+				t.Fatalf("phase %v", st.Phase)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the partial seed did not go idle: %+v", st.WebSeeds)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.AddWebSeeds(full.URL + "/"); err != nil {
+		t.Fatal(err)
+	}
+	awaitOrFail(t, s, 30*time.Second)
+	samePayload(t, mi, www, dir)
+}

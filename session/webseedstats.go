@@ -87,11 +87,21 @@ func (t *webTally) bytes() int64 {
 	return n
 }
 
-// webSeedsTick samples the web-seed byte count for its rate.
+// webSeedsTick samples the web-seed byte count for its rate, and takes
+// out of the core the seeds that have nothing we want (wantless).
 func (srv *server) webSeedsTick(now time.Time) {
 	w := &srv.web
 	if len(w.seeds) == 0 {
 		return
+	}
+	for _, s := range w.seeds {
+		if s.id == core.NoPeer || len(s.runs)+len(s.pending) > 0 {
+			continue
+		}
+		if cs, ok := srv.core.PeerStats(s.id); ok && !cs.AmInterested {
+			srv.unregisterSeed(s)
+			s.wantless = true
+		}
 	}
 	w.rates.update(now, srv.s.web.bytes(), 0)
 	if !w.active() {
