@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/effusion-bt/effusion/core"
 	"github.com/effusion-bt/effusion/statem"
@@ -157,7 +158,11 @@ func displayURL(raw string) string {
 		raw = raw[:i]
 	}
 	if len(raw) > 256 {
-		raw = raw[:256] + "…"
+		n := 256
+		for n > 0 && !utf8.RuneStart(raw[n]) {
+			n--
+		}
+		raw = raw[:n] + "…"
 	}
 	return raw
 }

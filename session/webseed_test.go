@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/webseed"
@@ -587,4 +588,17 @@ func TestWebSeedWantless(t *testing.T) {
 	}
 	awaitOrFail(t, s, 30*time.Second)
 	samePayload(t, mi, www, dir)
+}
+
+// TestDisplayURL: no query or fragment, and long URLs cut on a rune
+// boundary.
+func TestDisplayURL(t *testing.T) {
+	if got := displayURL("http://h/a?token=secret#f"); got != "http://h/a" {
+		t.Fatal(got)
+	}
+	long := "http://h/" + strings.Repeat("é", 200)
+	got := displayURL(long)
+	if !strings.HasSuffix(got, "…") || len(got) > 256+len("…") || !utf8.ValidString(got) {
+		t.Fatalf("%q", got)
+	}
 }
