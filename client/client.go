@@ -92,6 +92,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		DownloadRate: cfg.DownloadRate,
 		UploadRate:   cfg.UploadRate,
 		Encryption:   cfg.Encryption,
+		MaxOpenFiles: cfg.MaxOpenFiles,
 	})
 	if err := c.restore(ctx); err != nil {
 		c.env.Close()
@@ -164,7 +165,7 @@ func (c *Client) restore(ctx context.Context) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
 	for _, t := range c.torrents {
-		if t.meta.Paused != 0 {
+		if t.meta.Paused != 0 || c.cfg.NoAutoStart {
 			continue
 		}
 		wg.Add(1)
@@ -180,6 +181,18 @@ func (c *Client) restore(ctx context.Context) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// encodePriorities is the store's form of file priorities (nil: none set).
+func encodePriorities(prios []Priority) []byte {
+	if prios == nil {
+		return nil
+	}
+	b := make([]byte, len(prios))
+	for i, p := range prios {
+		b[i] = byte(p)
+	}
+	return b
 }
 
 // setTrackers puts the recorded trackers and web seeds back on a metainfo
@@ -284,12 +297,14 @@ func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 	} else {
 		m.Magnet = mg.String()
 	}
-	if spec.Priorities != nil {
-		m.Priorities = make([]byte, len(spec.Priorities))
-		for i, p := range spec.Priorities {
-			m.Priorities[i] = byte(p)
+	prios := spec.Priorities
+	if prios == nil && spec.Select != nil && mi != nil {
+		if prios = spec.Select(&mi.Info); prios != nil && len(prios) != len(mi.Info.Files) {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("client: Select gave %d priorities for %d files", len(prios), len(mi.Info.Files))
 		}
 	}
+	m.Priorities = encodePriorities(prios)
 	if spec.Paused {
 		m.Paused = 1
 	}
@@ -309,7 +324,11 @@ func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 	if mi != nil {
 		info = mi.InfoBytes
 	}
-	if err := c.store.update(func(tx *bolt.Tx) error { return putRecord(tx, t.infoHash, info, &t.meta, nil) }); err != nil {
+	// A copy: the checkpoint loop may already be updating t.meta (under t.mu).
+	t.mu.Lock()
+	rec := t.meta
+	t.mu.Unlock()
+	if err := c.store.update(func(tx *bolt.Tx) error { return putRecord(tx, t.infoHash, info, &rec, nil) }); err != nil {
 		c.forgetTorrent(t)
 		return nil, &StoreError{Path: c.store.path, Err: err}
 	}

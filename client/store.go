@@ -11,6 +11,7 @@ import (
 	"github.com/effusion-bt/effusion/bencode"
 	"github.com/effusion-bt/effusion/storage"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // The resume store is one bbolt file in the data directory. Each torrent is
@@ -117,7 +118,7 @@ func openStore(dir string, reset bool) (*store, error) {
 		}
 	}
 	db, err := openBolt(path)
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrStoreInUse, path)
 	}
 	if err != nil {
@@ -239,7 +240,7 @@ func putRecord(tx *bolt.Tx, ih [20]byte, info []byte, m *meta, r *resumeRec) err
 func (s *store) forget(ih [20]byte) error {
 	return s.update(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketTorrents).DeleteBucket(ih[:])
-		if errors.Is(err, bolt.ErrBucketNotFound) {
+		if errors.Is(err, berrors.ErrBucketNotFound) {
 			return nil
 		}
 		return err

@@ -90,6 +90,7 @@ type Torrent struct {
 	base      [3]int64         // uploaded, downloaded (and of it from web seeds) before the current session
 	wanted    int64            // bytes of the wanted pieces, for wantedKey...
 	wantedKey string           // ...the priorities wanted was computed for
+	limits    [2]int           // own download and upload limits, bytes/s (SetRateLimits)
 }
 
 // InfoHash returns the torrent's info-hash.
@@ -130,6 +131,13 @@ func (t *Torrent) setInfo(mi *metainfo.MetaInfo) {
 	t.mi = mi
 	t.meta.Magnet = ""
 	t.meta.Trackers, t.meta.WebSeeds = mi.Trackers(), mi.URLList
+	if t.meta.Priorities == nil && t.selectFn != nil {
+		// What the session chose with the same function: recorded, so
+		// that Files shows it and a restart keeps it.
+		if prios := t.selectFn(&mi.Info); len(prios) == len(mi.Info.Files) {
+			t.meta.Priorities = encodePriorities(prios)
+		}
+	}
 	m := t.meta
 	close(t.infoOK)
 	t.notify()
@@ -187,6 +195,8 @@ func (t *Torrent) start(ctx context.Context) error {
 		FilePriorities:     t.priorities(),
 		Resume:             t.resume,
 		Logger:             c.log,
+		DownloadRate:       t.limits[0],
+		UploadRate:         t.limits[1],
 	}
 	t.mu.Unlock()
 	s, err := session.Start(ctx, cfg)
@@ -241,6 +251,9 @@ func (t *Torrent) stop(ctx context.Context) error {
 	t.base[1] += st.Downloaded
 	t.base[2] += st.WebSeedDownloaded
 	t.meta.Uploaded, t.meta.Downloaded, t.meta.WebBytes = t.base[0], t.base[1], t.base[2]
+	if t.meta.CompleteUnix == 0 && st.PiecesTotal > 0 && st.Left == 0 {
+		t.meta.CompleteUnix = time.Now().Unix()
+	}
 	if cerr == nil {
 		t.keep(cp)
 	}
@@ -415,13 +428,40 @@ func (t *Torrent) SetFilePriority(i int, p Priority) error {
 	if mi == nil {
 		return session.ErrNoMetadata
 	}
-	info := &mi.Info
-	if i < 0 || i >= len(info.Files) || info.Files[i].Padding {
+	if i < 0 || i >= len(mi.Info.Files) || mi.Info.Files[i].Padding {
 		return fmt.Errorf("client: no file %d in %s", i, t.Name())
 	}
-	if p != Normal && p != High && p != Skip {
-		return fmt.Errorf("client: unknown priority %d", p)
+	return t.setPriorities(mi, func(prios []byte) { prios[i] = byte(p) }, p)
+}
+
+// SetFilePriorities sets every file's priority at once (one per file of
+// the torrent, in Files' Index order; padding files' are ignored): one
+// store write and one change to the session, however many files.
+func (t *Torrent) SetFilePriorities(prios []Priority) error {
+	mi := t.MetaInfo()
+	if mi == nil {
+		return session.ErrNoMetadata
 	}
+	if len(prios) != len(mi.Info.Files) {
+		return fmt.Errorf("client: %d priorities for the %d files of %s", len(prios), len(mi.Info.Files), t.Name())
+	}
+	return t.setPriorities(mi, func(dst []byte) {
+		for i, p := range prios {
+			dst[i] = byte(p)
+		}
+	}, prios...)
+}
+
+// setPriorities applies set to a copy of the recorded priorities (copies
+// of meta taken for the store share the old slice), records it and hands
+// it to the running session.
+func (t *Torrent) setPriorities(mi *metainfo.MetaInfo, set func([]byte), check ...Priority) error {
+	for _, p := range check {
+		if p != Normal && p != High && p != Skip {
+			return fmt.Errorf("client: unknown priority %d", p)
+		}
+	}
+	n := len(mi.Info.Files)
 	t.op.Lock()
 	defer t.op.Unlock()
 	t.mu.Lock()
@@ -429,17 +469,19 @@ func (t *Torrent) SetFilePriority(i int, p Priority) error {
 		t.mu.Unlock()
 		return ErrClosed
 	}
-	if len(t.meta.Priorities) != len(info.Files) {
-		t.meta.Priorities = make([]byte, len(info.Files))
+	prios := make([]byte, n)
+	if len(t.meta.Priorities) == n {
+		copy(prios, t.meta.Priorities)
 	}
-	t.meta.Priorities[i] = byte(p)
+	set(prios)
+	t.meta.Priorities = prios
 	t.c.saveLocked(t, false)
-	s, prios := t.sess, t.priorities()
+	s, sprios := t.sess, t.priorities()
 	t.mu.Unlock()
 	if s == nil {
 		return nil
 	}
-	return s.SetFilePriorities(prios)
+	return s.SetFilePriorities(sprios)
 }
 
 // Stats is a snapshot of a torrent.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/storage"
 	"github.com/effusion-bt/effusion/transport"
 	"golang.org/x/time/rate"
 )
@@ -48,6 +49,10 @@ type EnvConfig struct {
 	// zero value, tries MSE and falls back to plain; Require, Off). The
 	// listener has its own (transport.ListenConfig.Encryption).
 	Encryption mse.Policy
+	// MaxOpenFiles caps the data files open at once across the sessions
+	// (storage.FileLimit); 0 means no process-wide cap (each session's
+	// storage keeps its own, storage.DefaultMaxOpenFiles).
+	MaxOpenFiles int
 }
 
 // Env is what the sessions of a process share: the hashing workers, the
@@ -66,6 +71,7 @@ type Env struct {
 	dhtPort  uint16
 	onPort   func(netip.AddrPort)
 	peers    atomic.Int64 // connected peers of every session
+	files    *storage.FileLimit
 
 	closeOnce sync.Once
 }
@@ -86,6 +92,9 @@ func NewEnv(cfg EnvConfig) *Env {
 		maxPeers: int64(max(cfg.MaxPeers, 0)),
 		dhtPort:  cfg.DHTPort,
 		onPort:   cfg.OnPort,
+	}
+	if cfg.MaxOpenFiles > 0 {
+		e.files = storage.NewFileLimit(cfg.MaxOpenFiles)
 	}
 	e.dialer.SetEncryption(cfg.Encryption)
 	e.hashers = newHashPool(cfg.HashWorkers, e.blocks)
@@ -108,6 +117,15 @@ func (e *Env) Peers() int { return int(e.peers.Load()) }
 
 // SetEncryption changes what outgoing connections try, from the next dial.
 func (e *Env) SetEncryption(p mse.Policy) { e.dialer.SetEncryption(p) }
+
+// OpenFiles returns the data files open now under the process-wide cap
+// (0 without one).
+func (e *Env) OpenFiles() int {
+	if e.files == nil {
+		return 0
+	}
+	return e.files.Open()
+}
 
 // Listener returns the shared listening port, or nil.
 func (e *Env) Listener() *transport.Listener { return e.listener }

@@ -29,6 +29,8 @@ type server struct {
 	env *Env
 	log *slog.Logger
 
+	firstPiece bool // a downloaded piece verified (logged once)
+
 	f      *torrentFacts // identity, limits and (once known) geometry, shared with peer goroutines
 	g      *geometry     // f's geometry (nil in the Metadata phase)
 	mi     *metainfo.MetaInfo
@@ -152,7 +154,7 @@ func (srv *server) setInfo(mi *metainfo.MetaInfo, prios []FilePriority) error {
 	if prios != nil && len(prios) != len(info.Files) {
 		return fmt.Errorf("session: %d file priorities for %d files", len(prios), len(info.Files))
 	}
-	st, err := openStore(c.Dir, info)
+	st, err := openStore(c.Dir, info, srv.env.files)
 	if err != nil {
 		return err
 	}

@@ -73,6 +73,8 @@ type Session struct {
 	mi        atomic.Pointer[metainfo.MetaInfo]
 	infoReady chan struct{} // closed once the info dictionary is known
 	final     finalState    // the checkpoint taken as the session ended
+
+	ctr sessionCounters // pieces verified and failed, bans (Counters)
 }
 
 // MetaInfo returns the torrent's metainfo, nil while a magnet's metadata
@@ -112,7 +114,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		env, s.ownEnv = NewEnv(EnvConfig{}), true
 	}
 	srv := &server{s: s, cfg: c, env: env, log: c.Logger.With("torrent", fmt.Sprintf("%x", s.infoHash[:6]))}
-	m, err := statem.Start[Phase, *server](ctx, srv.handler(), statem.WithLogger(c.Logger))
+	m, err := statem.Start[Phase, *server](ctx, srv.handler(), statem.WithLogger(c.Logger), statem.WithLog(machineLog))
 	if err != nil {
 		s.cancel()
 		if s.ownEnv {

@@ -127,6 +127,7 @@ func (srv *server) drop(p *Peer, d core.Drop) {
 	switch {
 	case d.Ban:
 		srv.book.ban(p.addr)
+		srv.s.ctr.bans.Add(1)
 		srv.bannedIDs[p.remote.PeerID] = struct{}{}
 		err = fmt.Errorf("%w: %v: %s", ErrBanned, p.addr, d.Reason)
 	case d.Reason == core.ReasonBothSeeds:

@@ -530,7 +530,7 @@ func TestWebSeedStopMidway(t *testing.T) {
 	if err := s.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := env.blocks.inUse(); n != 0 {
+	if n := int(env.blocks.live.Load()) - len(env.blocks.free); n != 0 {
 		t.Fatalf("%d blocks of the budget still in use", n)
 	}
 	st := s.Stats()

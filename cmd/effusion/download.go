@@ -279,7 +279,7 @@ with no peer and no tracker at all. The progress shows their share apart.`,
 			}
 			stderr := cmd.ErrOrStderr()
 			tr.cfg.DownloadDir = out
-			tr.cfg.LazyShutdown = !seed
+			tr.cfg.NoAutoStart = true // only the torrents named here run
 			tr.cfg.Logger = cliLogger(stderr, tf.verbose)
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)

@@ -43,6 +43,7 @@ files that did not change.`,
 			}
 			stderr := cmd.ErrOrStderr()
 			tr.cfg.Logger = cliLogger(stderr, tf.verbose)
+			tr.cfg.NoAutoStart = true // only the torrent named here runs
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			if src.mi == nil {
