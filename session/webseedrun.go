@@ -75,8 +75,9 @@ func (srv *server) startRuns(s *webSeed) {
 		r := &seedRun{s: s, id: s.id, off: srv.blockOff(reqs[0]), end: srv.blockOff(last) + int64(last.Length),
 			reqs: reqs, cancelled: make([]bool, n), evs: make([]evSeedBlock, n)}
 		s.runs = append(s.runs, r)
-		ctx, ws, sess, f := s.reg, s.ws, srv.s, srv.f
-		srv.web.wg.Go(func() { r.fetch(ctx, ws, sess, f) })
+		ctx, ws, f := s.reg, s.ws, srv.f
+		var to sink = srv.s
+		srv.web.wg.Go(func() { r.fetch(ctx, ws, to, f) })
 	}
 }
 
@@ -84,7 +85,7 @@ func (srv *server) startRuns(s *webSeed) {
 // the environment's budget, as a peer's reader does), fetches the run into
 // them and posts each block as it fills, then the run's end. Blocks not
 // handed on go back to the pool.
-func (r *seedRun) fetch(ctx context.Context, ws *webseed.Seed, sess *Session, f *torrentFacts) {
+func (r *seedRun) fetch(ctx context.Context, ws *webseed.Seed, to sink, f *torrentFacts) {
 	pool := f.env.blocks
 	blocks := make([]*block, len(r.reqs))
 	bufs := make([][]byte, len(r.reqs))
@@ -108,7 +109,7 @@ func (r *seedRun) fetch(ctx context.Context, ws *webseed.Seed, sess *Session, f 
 			}
 			ev := &r.evs[i]
 			ev.r, ev.b = r, b
-			if !sess.post(ev) {
+			if !to.post(ev) {
 				pool.put(b)
 			}
 		})
@@ -118,7 +119,7 @@ func (r *seedRun) fetch(ctx context.Context, ws *webseed.Seed, sess *Session, f 
 			pool.put(b)
 		}
 	}
-	sess.post(evSeedDone{r, err})
+	to.post(evSeedDone{r, err})
 }
 
 func (e *evSeedBlock) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
