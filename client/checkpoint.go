@@ -128,6 +128,7 @@ func (t *Torrent) checkpoint(final bool) (pending, bool) {
 	if s != nil {
 		ss := s.Stats()
 		m.Uploaded, m.Downloaded = t.base[0]+ss.Uploaded, t.base[1]+ss.Downloaded
+		m.WebBytes = t.base[2] + ss.WebSeedDownloaded
 		if ss.Phase == session.Seeding && m.CompleteUnix == 0 {
 			m.CompleteUnix = time.Now().Unix()
 		}
@@ -135,6 +136,7 @@ func (t *Torrent) checkpoint(final bool) (pending, bool) {
 	changed := haveCP || final || m.Uploaded != t.meta.Uploaded || m.Downloaded != t.meta.Downloaded ||
 		m.CompleteUnix != t.meta.CompleteUnix
 	t.meta.Uploaded, t.meta.Downloaded, t.meta.CompleteUnix = m.Uploaded, m.Downloaded, m.CompleteUnix
+	t.meta.WebBytes = m.WebBytes
 	if !changed {
 		return pending{}, false
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/session"
 	"github.com/effusion-bt/effusion/transport"
+	"github.com/effusion-bt/effusion/webseed"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -212,7 +213,7 @@ func (c *Client) newTorrent(mi *metainfo.MetaInfo, m meta) *Torrent {
 		t.infoHash = mi.InfoHash
 		close(t.infoOK)
 	}
-	t.base = [2]int64{m.Uploaded, m.Downloaded}
+	t.base = [3]int64{m.Uploaded, m.Downloaded, m.WebBytes}
 	return t
 }
 
@@ -238,6 +239,10 @@ type Spec struct {
 	Priorities []Priority
 	// Peers are dialled at every start, besides what trackers return.
 	Peers []netip.AddrPort
+	// WebSeeds are web seed URLs (BEP 19) used beside the torrent's
+	// url-list (a magnet's ws=), at every start; each must be an http or
+	// https URL (else Add returns an error wrapping webseed.ErrBadURL).
+	WebSeeds []string
 	// Paused adds the torrent without starting it.
 	Paused bool
 }
@@ -257,6 +262,11 @@ func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 		}
 	case spec.Priorities != nil && len(spec.Priorities) != len(mi.Info.Files):
 		return nil, fmt.Errorf("client: %d priorities for %d files", len(spec.Priorities), len(mi.Info.Files))
+	}
+	for _, u := range spec.WebSeeds {
+		if err := webseed.CheckURL(u); err != nil {
+			return nil, fmt.Errorf("client: web seed: %w", err)
+		}
 	}
 	ih := [20]byte{}
 	if mi != nil {
@@ -298,6 +308,7 @@ func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 	if spec.Paused {
 		m.Paused = 1
 	}
+	m.ExtraSeeds = addNew(nil, spec.WebSeeds)
 	t := c.newTorrent(mi, m)
 	if mg != nil {
 		t.infoHash, t.magnet = mg.InfoHash, mg

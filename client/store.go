@@ -50,7 +50,9 @@ func (e *StoreError) Unwrap() error { return e.Err }
 // ErrStoreInUse: another process holds the data directory's resume store.
 var ErrStoreInUse = errors.New("client: the resume store is in use by another process")
 
-// meta is a torrent's record of choices and totals.
+// meta is a torrent's record of choices and totals. ExtraSeeds are the
+// web seeds given beside the torrent's (Spec.WebSeeds, AddWebSeeds);
+// WebBytes is the part of Downloaded that came from web seeds.
 type meta struct {
 	Dir          string     `bencode:"dir"`
 	Magnet       string     `bencode:"magnet,omitempty"` // while the info is not known
@@ -62,6 +64,8 @@ type meta struct {
 	Downloaded   int64      `bencode:"downloaded,omitempty"`
 	AddedUnix    int64      `bencode:"added"`
 	CompleteUnix int64      `bencode:"completed,omitempty"`
+	ExtraSeeds   []string   `bencode:"extra web seeds,omitempty"`
+	WebBytes     int64      `bencode:"web seed downloaded,omitempty"`
 }
 
 // resumeRec is a torrent's durable data state.

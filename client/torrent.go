@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -86,7 +87,7 @@ type Torrent struct {
 	closed    bool             // removed, or the client shut down
 	changed   chan struct{}    // closed and replaced on every change of sess or state
 	recorded  int              // verified pieces in the store's resume record
-	base      [2]int64         // uploaded, downloaded before the current session
+	base      [3]int64         // uploaded, downloaded (and of it from web seeds) before the current session
 	wanted    int64            // bytes of the wanted pieces, for wantedKey...
 	wantedKey string           // ...the priorities wanted was computed for
 	limits    [2]int           // own download and upload limits, bytes/s (SetRateLimits)
@@ -186,6 +187,7 @@ func (t *Torrent) start(ctx context.Context) error {
 		Dir:                t.meta.Dir,
 		Env:                c.env,
 		Peers:              t.peers,
+		WebSeeds:           slices.Clone(t.meta.ExtraSeeds),
 		Seed:               true,
 		NoSyncWhenComplete: c.cfg.LazyShutdown,
 		MaxPeers:           c.cfg.MaxPeersPerTorrent,
@@ -247,7 +249,8 @@ func (t *Torrent) stop(ctx context.Context) error {
 	defer t.mu.Unlock()
 	t.base[0] += st.Uploaded
 	t.base[1] += st.Downloaded
-	t.meta.Uploaded, t.meta.Downloaded = t.base[0], t.base[1]
+	t.base[2] += st.WebSeedDownloaded
+	t.meta.Uploaded, t.meta.Downloaded, t.meta.WebBytes = t.base[0], t.base[1], t.base[2]
 	if t.meta.CompleteUnix == 0 && st.PiecesTotal > 0 && st.Left == 0 {
 		t.meta.CompleteUnix = time.Now().Unix()
 	}
@@ -502,6 +505,12 @@ type Stats struct {
 	// MetadataHave and MetadataPieces are a magnet's metadata exchange
 	// progress (State Metadata).
 	MetadataHave, MetadataPieces int
+	// WebSeedDownloaded and WebSeedRate are the part of Downloaded and
+	// DownloadRate that came from web seeds (BEP 19); WebSeeds describes
+	// each web seed of the running session.
+	WebSeedDownloaded int64
+	WebSeedRate       float64
+	WebSeeds          []session.WebSeedStats
 }
 
 // Stats returns a snapshot of the torrent. It never blocks on the network.
@@ -514,6 +523,7 @@ func (t *Torrent) Stats() Stats {
 		Downloaded: base[1],
 		Added:      time.Unix(m.AddedUnix, 0),
 	}
+	st.WebSeedDownloaded = base[2]
 	if mi != nil {
 		st.PiecesTotal, st.Length = mi.Info.NumPieces(), mi.Info.TotalLength()
 	}
@@ -567,7 +577,9 @@ func (t *Torrent) Stats() Stats {
 	}
 	st.Uploaded += ss.Uploaded
 	st.Downloaded += ss.Downloaded
+	st.WebSeedDownloaded += ss.WebSeedDownloaded
 	st.DownloadRate, st.UploadRate = ss.DownloadRate, ss.UploadRate
+	st.WebSeedRate, st.WebSeeds = ss.WebSeedRate, ss.WebSeeds
 	st.Peers, st.PeerStats = ss.Peers, ss.PeerStats
 	return st
 }

@@ -79,6 +79,7 @@ type server struct {
 	pendingReqQ map[*Peer]int
 	checkedN    int            // pieces the start-up check hashed
 	prios       []FilePriority // the files' priorities (nil: all normal)
+	web         webSeeds       // the web seeds (BEP 19), virtual peers of the core
 }
 
 func (srv *server) handler() statem.Handler[Phase, *server] { return srv }
@@ -217,6 +218,9 @@ const tickInterval = time.Second
 func (srv *server) HandleEvent(ctx context.Context, ev statem.Event, ph Phase, _ *server) statem.Result[Phase, *server] {
 	switch ev.Type {
 	case statem.GenericTimeout:
+		if t, ok := ev.Name.(seedRetry); ok {
+			return srv.retrySeed(t.s, ph)
+		}
 		srv.ticking = false
 		if ph != Checking && ph != Stopped && ph != Failed {
 			srv.tick(ph)
@@ -293,6 +297,9 @@ func (srv *server) checked(e evChecked) statem.Result[Phase, *server] {
 		}
 	}
 	srv.dialMore()
+	if ph == Downloading {
+		srv.startWebSeeds()
+	}
 	srv.perform()
 	srv.justCompleted = false // completion at the check is the phase chosen above
 	return statem.Next(ph, srv, srv.armTick(ph, nil)...)
@@ -304,6 +311,7 @@ func (srv *server) completed(ph Phase, actions ...statem.Action) statem.Result[P
 		return srv.keepPhase(actions...) // complete since the check: nothing was downloaded
 	}
 	srv.wasComplete = true
+	srv.stopWebSeeds()
 	srv.log.Info("download complete", "elapsed", time.Since(srv.start).Round(time.Millisecond))
 	if srv.announcer != nil {
 		srv.announcer.Completed()
@@ -343,9 +351,10 @@ func (srv *server) tick(ph Phase) {
 	}
 	down, up := srv.s.transferred()
 	srv.rates.update(now, down, up)
-	if len(srv.peers) == 0 {
+	if len(srv.peers) == 0 && !srv.web.active() {
 		srv.rates.down, srv.rates.up = 0, 0 // the last tick until a peer comes
 	}
+	srv.webSeedsTick(now)
 	srv.pexTick()
 	srv.dialMore()
 	srv.publish(ph)
@@ -386,6 +395,8 @@ func (srv *server) Terminate(reason error, ph Phase, _ *server) {
 	}
 	srv.stopProcs()
 	srv.s.closeAll(ErrStopped)
+	// Before the blocks' budget is settled below.
+	srv.closeWebSeeds()
 	srv.env.peers.Add(-int64(len(srv.peers))) // their evPeerGone will not be handled
 	if srv.hasher != nil {
 		srv.hasher.close()

@@ -67,6 +67,7 @@ type Session struct {
 	ctx      context.Context // cancelled when the session ends
 	cancel   context.CancelFunc
 
+	web       webTally              // the web seeds' byte counts, for Stats
 	stats     atomic.Pointer[Stats] // latest snapshot, published by the server
 	facts     *torrentFacts         // for live progress in Stats
 	mi        atomic.Pointer[metainfo.MetaInfo]
@@ -323,5 +324,5 @@ func (s *Session) transferred() (down, up int64) {
 		down += p.downloaded.Load()
 		up += p.uploaded.Load()
 	}
-	return down, up
+	return down + s.web.bytes(), up
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/effusion-bt/effusion/client"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/mse"
+	"github.com/effusion-bt/effusion/webseed"
 	"github.com/spf13/cobra"
 )
 
@@ -221,6 +222,7 @@ func newDownloadCmd() *cobra.Command {
 		cpuProfile   string
 		metadataOnly bool
 		saveTorrent  string
+		webSeeds     []string
 	)
 	cmd := &cobra.Command{
 		Use:   "download FILE.torrent|MAGNET|INFOHASH...",
@@ -239,7 +241,11 @@ on a terminal), or printed as JSON lines on stdout with --json. The command
 exits 0 once every wanted piece of every torrent is verified and written, or
 keeps seeding with --seed until interrupted. Ctrl-C stops cleanly (trackers
 told, files synced, resume data written to --data-dir); run it again to go
-on at once, without rehashing what was verified.`,
+on at once, without rehashing what was verified.
+
+Web seeds (BEP 19) in a torrent's url-list, and those given with --web-seed,
+are used beside peers while pieces are missing: a torrent downloads from them
+with no peer and no tracker at all. The progress shows their share apart.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var srcs []source
@@ -262,6 +268,11 @@ on at once, without rehashing what was verified.`,
 			}
 			if err := sel.check(); err != nil {
 				return badInput(err)
+			}
+			for _, w := range webSeeds {
+				if err := webseed.CheckURL(w); err != nil {
+					return badInput(fmt.Errorf("--web-seed %q: %w", w, err))
+				}
 			}
 			if err := checkWritableDir(out); err != nil {
 				return badInput(err)
@@ -290,7 +301,7 @@ on at once, without rehashing what was verified.`,
 			defer cleanup()
 			var ts []*client.Torrent
 			for _, src := range srcs {
-				spec := client.Spec{Torrent: src.mi, Magnet: src.magnet, Dir: out, MetadataOnly: metadataOnly,
+				spec := client.Spec{Torrent: src.mi, Magnet: src.magnet, Dir: out, MetadataOnly: metadataOnly, WebSeeds: webSeeds,
 					Select: func(info *metainfo.Info) []client.Priority { return sel.priorities(info) }}
 				t, err := addForDownload(ctx, c, spec)
 				if err != nil {
@@ -299,7 +310,7 @@ on at once, without rehashing what was verified.`,
 				}
 				t.AddPeers(tr.peers...)
 				ts = append(ts, t)
-				if src.mi != nil && len(src.mi.Trackers()) == 0 && len(tr.peers) == 0 && !tf.json {
+				if src.mi != nil && len(src.mi.Trackers()) == 0 && len(tr.peers) == 0 && len(src.mi.URLList)+len(webSeeds) == 0 && !tf.json {
 					fmt.Fprintf(stderr, "%s: no trackers and no --peer: waiting for peers to connect on %v\n", src.mi.Info.Name, c.Addr())
 				}
 			}
@@ -319,6 +330,7 @@ on at once, without rehashing what was verified.`,
 	cmd.Flags().BoolVar(&seed, "seed", false, "keep seeding after the downloads complete, until interrupted")
 	cmd.Flags().StringVar(&saveTorrent, "save-torrent", "", "write the torrent's .torrent file here once its metadata is known")
 	cmd.Flags().BoolVar(&metadataOnly, "metadata-only", false, "fetch a magnet's metadata only (with --save-torrent), no data")
+	cmd.Flags().StringArrayVar(&webSeeds, "web-seed", nil, "also download from this web seed URL (BEP 19; repeatable, for every torrent given)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	cmd.Flags().MarkHidden("cpuprofile")
 	return cmd
@@ -340,6 +352,9 @@ func addForDownload(ctx context.Context, c *client.Client, spec client.Spec) (*c
 			return nil, err
 		}
 		return c.Add(ctx, spec)
+	}
+	if err := t.AddWebSeeds(spec.WebSeeds...); err != nil {
+		return nil, err
 	}
 	var prios []client.Priority
 	if mi := t.MetaInfo(); mi != nil && spec.Select != nil {

@@ -17,7 +17,8 @@
 
 Loopback only, TCP only, no DHT, LSD, UPnP, NAT-PMP or encryption by
 default (the default plugins, ut_metadata, ut_pex and smart ban, are on); the environment variable LTSET, a JSON object of settings, is laid
-over those (encryption forced, uTP only, ...). Each peer connection, and each
+over those (encryption forced, uTP only, ...); a rate limit in it applies to
+loopback peers too (libtorrent otherwise exempts local peers). Each peer connection, and each
 change of its encryption or transport, is printed on stdout as
   PEER IP:PORT rc4=0|1 utp=0|1
 Imports only under /usr/bin/python3 (Debian's python3-libtorrent).
@@ -75,8 +76,15 @@ def run(mode, tpath, ddir, port):
         'out_enc_policy': 2, 'in_enc_policy': 1,  # plaintext out, accept both
         'min_announce_interval': 1,
     })
-    s.update(json.loads(os.environ.get('LTSET', '{}')))
+    over = json.loads(os.environ.get('LTSET', '{}'))
+    s.update(over)
     ses = lt.session(s, lt.session_flags_t.add_default_plugins)
+    if any(k in over for k in ('upload_rate_limit', 'download_rate_limit')):
+        # libtorrent exempts local peers (127/8 among them) from rate
+        # limits: put every address in the global class, which they rule.
+        f = lt.ip_filter()
+        f.add_rule('0.0.0.0', '255.255.255.255', 1 << ses.global_peer_class_id)
+        ses.set_peer_class_filter(f)
     if mode == 'magnet':
         atp = lt.parse_magnet_uri(tpath)
     else:
