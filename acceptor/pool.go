@@ -31,7 +31,7 @@ func Start(ctx context.Context, spec Spec) (*Pool, error) {
 		sh.slots = make(chan struct{}, spec.MaxConns)
 	}
 	b := &book{sh: sh, acceptors: map[uint64]*acceptorRec{}, conns: map[uint64]*connRec{}}
-	m, err := statem.Start(ctx, statem.Handler[phase, *book](handler{b}), statem.WithLogger(spec.Logger))
+	m, err := statem.Start(ctx, statem.Handler[phase, *book](handler{b}), statem.WithLogger(spec.Logger), statem.WithLog(16))
 	if err != nil {
 		cancel()
 		drain()

@@ -19,6 +19,7 @@ import (
 	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/session"
 	"github.com/effusion-bt/effusion/transport"
+	"github.com/effusion-bt/effusion/webseed"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -104,6 +105,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 		Transport:    cfg.Transport,
 		DHTPort:      c.dhtPort(),
 		OnPort:       c.onPort,
+		MaxOpenFiles: cfg.MaxOpenFiles,
 	})
 	if err := c.restore(ctx); err != nil {
 		c.env.Close()
@@ -145,6 +147,17 @@ func (c *Client) restore(ctx context.Context) error {
 			c.log.Error("resume store: torrent left out", "infohash", fmt.Sprintf("%x", r.infoHash), "err", r.err)
 			continue
 		}
+		if len(r.info) == 0 { // a magnet whose metadata had not come
+			mg, err := metainfo.ParseMagnetOrHash(r.meta.Magnet)
+			if err != nil || mg.InfoHash != r.infoHash {
+				c.log.Error("resume store: torrent left out: its magnet does not parse or match", "infohash", fmt.Sprintf("%x", r.infoHash), "err", err)
+				continue
+			}
+			t := c.newTorrent(nil, r.meta)
+			t.magnet = mg
+			c.torrents[r.infoHash] = t
+			continue
+		}
 		mi, err := metainfo.ParseInfo(r.info)
 		if err != nil || mi.InfoHash != r.infoHash {
 			c.log.Error("resume store: torrent left out: its info does not parse or match", "infohash", fmt.Sprintf("%x", r.infoHash), "err", err)
@@ -166,7 +179,7 @@ func (c *Client) restore(ctx context.Context) error {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
 	for _, t := range c.torrents {
-		if t.meta.Paused != 0 {
+		if t.meta.Paused != 0 || c.cfg.NoAutoStart {
 			continue
 		}
 		wg.Add(1)
@@ -184,6 +197,18 @@ func (c *Client) restore(ctx context.Context) error {
 	return nil
 }
 
+// encodePriorities is the store's form of file priorities (nil: none set).
+func encodePriorities(prios []Priority) []byte {
+	if prios == nil {
+		return nil
+	}
+	b := make([]byte, len(prios))
+	for i, p := range prios {
+		b[i] = byte(p)
+	}
+	return b
+}
+
 // setTrackers puts the recorded trackers and web seeds back on a metainfo
 // parsed from its bare info dictionary.
 func setTrackers(mi *metainfo.MetaInfo, tiers [][]string, webSeeds []string) {
@@ -194,16 +219,33 @@ func setTrackers(mi *metainfo.MetaInfo, tiers [][]string, webSeeds []string) {
 	mi.URLList = webSeeds
 }
 
+// newTorrent makes a torrent from its metainfo, or (mi nil) from the
+// magnet in m.
 func (c *Client) newTorrent(mi *metainfo.MetaInfo, m meta) *Torrent {
-	t := &Torrent{c: c, infoHash: mi.InfoHash, mi: mi, meta: m, changed: make(chan struct{}), wanted: -1}
-	t.base = [2]int64{m.Uploaded, m.Downloaded}
+	t := &Torrent{c: c, mi: mi, meta: m, changed: make(chan struct{}), infoOK: make(chan struct{}), wanted: -1}
+	if mi != nil {
+		t.infoHash = mi.InfoHash
+		close(t.infoOK)
+	}
+	t.base = [3]int64{m.Uploaded, m.Downloaded, m.WebBytes}
 	return t
 }
 
 // Spec describes a torrent to add.
 type Spec struct {
-	// Torrent is the parsed .torrent. Required.
+	// Torrent is the parsed .torrent; or, without it, Magnet.
 	Torrent *metainfo.MetaInfo
+	// Magnet is a magnet link or a bare info-hash (40 hex or 32 base32
+	// digits): the torrent's info dictionary is fetched from peers first
+	// (State Metadata), from the magnet's trackers and x.pe peers and
+	// Peers. Errors in it are *metainfo.FieldError values.
+	Magnet string
+	// Select, when set, chooses the file priorities once the info is known
+	// (a magnet's files are not known before); Priorities, when set, wins.
+	Select func(info *metainfo.Info) []Priority
+	// MetadataOnly stops a magnet's torrent once its metadata is fetched
+	// (InfoReady, MetaInfo); it stays in the client, stopped.
+	MetadataOnly bool
 	// Dir is where its data goes (default: Config.DownloadDir).
 	Dir string
 	// Priorities, when set, gives one priority per file of the torrent
@@ -211,6 +253,10 @@ type Spec struct {
 	Priorities []Priority
 	// Peers are dialled at every start, besides what trackers return.
 	Peers []netip.AddrPort
+	// WebSeeds are web seed URLs (BEP 19) used beside the torrent's
+	// url-list (a magnet's ws=), at every start; each must be an http or
+	// https URL (else Add returns an error wrapping webseed.ErrBadURL).
+	WebSeeds []string
 	// Paused adds the torrent without starting it.
 	Paused bool
 }
@@ -219,11 +265,28 @@ type Spec struct {
 // present is returned with an error wrapping ErrExists.
 func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 	mi := spec.Torrent
-	if mi == nil {
-		return nil, errors.New("client: Spec.Torrent is required")
-	}
-	if spec.Priorities != nil && len(spec.Priorities) != len(mi.Info.Files) {
+	var mg *metainfo.Magnet
+	switch {
+	case mi == nil && spec.Magnet == "":
+		return nil, errors.New("client: Spec.Torrent or Spec.Magnet is required")
+	case mi == nil:
+		var err error
+		if mg, err = metainfo.ParseMagnetOrHash(spec.Magnet); err != nil {
+			return nil, err
+		}
+	case spec.Priorities != nil && len(spec.Priorities) != len(mi.Info.Files):
 		return nil, fmt.Errorf("client: %d priorities for %d files", len(spec.Priorities), len(mi.Info.Files))
+	}
+	for _, u := range spec.WebSeeds {
+		if err := webseed.CheckURL(u); err != nil {
+			return nil, fmt.Errorf("client: web seed: %w", err)
+		}
+	}
+	ih := [20]byte{}
+	if mi != nil {
+		ih = mi.InfoHash
+	} else {
+		ih = mg.InfoHash
 	}
 	dir := spec.Dir
 	if dir == "" {
@@ -238,27 +301,48 @@ func (c *Client) Add(ctx context.Context, spec Spec) (*Torrent, error) {
 		c.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if t := c.torrents[mi.InfoHash]; t != nil {
+	if t := c.torrents[ih]; t != nil {
 		c.mu.Unlock()
 		return t, fmt.Errorf("%w: %s", ErrExists, t.Name())
 	}
-	m := meta{Dir: abs, Trackers: mi.Trackers(), WebSeeds: mi.URLList, AddedUnix: time.Now().Unix()}
-	if spec.Priorities != nil {
-		m.Priorities = make([]byte, len(spec.Priorities))
-		for i, p := range spec.Priorities {
-			m.Priorities[i] = byte(p)
+	m := meta{Dir: abs, AddedUnix: time.Now().Unix()}
+	if mi != nil {
+		m.Trackers, m.WebSeeds = mi.Trackers(), mi.URLList
+	} else {
+		m.Magnet = mg.String()
+	}
+	prios := spec.Priorities
+	if prios == nil && spec.Select != nil && mi != nil {
+		if prios = spec.Select(&mi.Info); prios != nil && len(prios) != len(mi.Info.Files) {
+			c.mu.Unlock()
+			return nil, fmt.Errorf("client: Select gave %d priorities for %d files", len(prios), len(mi.Info.Files))
 		}
 	}
+	m.Priorities = encodePriorities(prios)
 	if spec.Paused {
 		m.Paused = 1
 	}
+	m.ExtraSeeds = addNew(nil, spec.WebSeeds)
 	t := c.newTorrent(mi, m)
+	if mg != nil {
+		t.infoHash, t.magnet = mg.InfoHash, mg
+	}
 	t.peers = slices.Clone(spec.Peers)
-	c.torrents[mi.InfoHash] = t
+	t.metaOnly = spec.MetadataOnly
+	t.selectFn = spec.Select
+	c.torrents[ih] = t
 	t.op.Lock()
 	c.mu.Unlock()
 	defer t.op.Unlock()
-	if err := c.store.update(func(tx *bolt.Tx) error { return putRecord(tx, t.infoHash, mi.InfoBytes, &t.meta, nil) }); err != nil {
+	var info []byte
+	if mi != nil {
+		info = mi.InfoBytes
+	}
+	// A copy: the checkpoint loop may already be updating t.meta (under t.mu).
+	t.mu.Lock()
+	rec := t.meta
+	t.mu.Unlock()
+	if err := c.store.update(func(tx *bolt.Tx) error { return putRecord(tx, t.infoHash, info, &rec, nil) }); err != nil {
 		c.forgetTorrent(t)
 		return nil, &StoreError{Path: c.store.path, Err: err}
 	}
@@ -337,8 +421,8 @@ func (c *Client) Remove(ctx context.Context, ih [20]byte, opt RemoveOption) erro
 	if ferr := c.store.forget(ih); ferr != nil && err == nil {
 		err = &StoreError{Path: c.store.path, Err: ferr}
 	}
-	if opt == DeleteData {
-		if derr := deleteData(dir, &t.mi.Info); derr != nil && err == nil {
+	if mi := t.MetaInfo(); opt == DeleteData && mi != nil {
+		if derr := deleteData(dir, &mi.Info); derr != nil && err == nil {
 			err = derr
 		}
 	}

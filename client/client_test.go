@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
@@ -127,8 +130,22 @@ func TestDownloadRestartInstant(t *testing.T) {
 	if again, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: dl}); !errors.Is(err, ErrExists) || again != tt {
 		t.Fatalf("adding it again: %v", err)
 	}
+	if _, err := ReadStore(data); !errors.Is(err, ErrStoreInUse) {
+		t.Fatalf("ReadStore while the client runs: %v, want ErrStoreInUse", err)
+	}
 	if err := c.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	stored, err := ReadStore(data)
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("ReadStore: %d torrents, %v", len(stored), err)
+	}
+	if s := stored[0]; s.InfoHash != fx.mi.InfoHash || s.Info == nil || s.Have == nil || s.Have.Count() != fx.mi.Info.NumPieces() ||
+		s.Dir != dl || s.Completed.IsZero() || len(s.Files) != len(fx.mi.Info.Files)+1 {
+		t.Fatalf("ReadStore: %+v", s)
+	}
+	if _, err := ReadStore(t.TempDir()); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadStore of an empty directory: %v", err)
 	}
 	c2 := newClient(t, data)
 	ts := c2.Torrents()
@@ -314,5 +331,168 @@ func TestStoreInUse(t *testing.T) {
 	_, err := New(context.Background(), Config{DataDir: data, ListenAddr: "127.0.0.1:0", Logger: quiet()})
 	if !errors.Is(err, ErrStoreInUse) {
 		t.Fatalf("second client on one data directory: %v", err)
+	}
+}
+
+// TestOpenFilesCapped: five multi-file torrents downloading at once under a
+// process-wide cap of three open files all complete, and the client never
+// holds more than three open.
+func TestOpenFilesCapped(t *testing.T) {
+	sd := newClient(t, t.TempDir())
+	c, err := New(context.Background(), Config{DataDir: t.TempDir(), ListenAddr: "127.0.0.1:0", Logger: quiet(),
+		MaxOpenFiles: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Shutdown(context.Background())
+	var ts []*Torrent
+	var fxs []fixture
+	var dls []string
+	for i := range 5 {
+		fx := newFixture(t, 40_000+i, 50_001, 3, 70_000, 20_000, 90_000+i)
+		st, err := sd.Add(context.Background(), Spec{Torrent: fx.mi, Dir: fx.dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		await(t, st)
+		dl := t.TempDir()
+		tt, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: dl, Peers: []netip.AddrPort{sd.Addr()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, fxs, dls = append(ts, tt), append(fxs, fx), append(dls, dl)
+	}
+	stop := make(chan struct{})
+	peak := make(chan int)
+	go func() {
+		p := 0
+		for {
+			select {
+			case <-stop:
+				peak <- p
+				return
+			default:
+				p = max(p, c.env.OpenFiles())
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}()
+	for i, tt := range ts {
+		await(t, tt)
+		sameFiles(t, fxs[i], dls[i])
+	}
+	close(stop)
+	if p := <-peak; p > 3 {
+		t.Fatalf("%d files open at once under a cap of 3", p)
+	}
+}
+
+// TestNoAutoStart: restored torrents are loaded but not started, and their
+// records stay as they were (not paused); the one a command names is
+// started by Add (ErrExists) and Resume, without a check.
+func TestNoAutoStart(t *testing.T) {
+	fx := newFixture(t, 100_000)
+	data := t.TempDir()
+	c := newClient(t, data)
+	tt, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: fx.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, tt)
+	c.Shutdown(context.Background())
+	c2, err := New(context.Background(), Config{DataDir: data, ListenAddr: "127.0.0.1:0", Logger: quiet(), NoAutoStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t2, ok := c2.Torrent(fx.mi.InfoHash)
+	if !ok || t2.Stats().State != Paused {
+		t.Fatalf("restored without auto-start: %v", ok)
+	}
+	again, err := c2.Add(context.Background(), Spec{Torrent: fx.mi, Dir: fx.dir})
+	if !errors.Is(err, ErrExists) || again != t2 {
+		t.Fatalf("Add: %v", err)
+	}
+	if err := t2.Resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	await(t, t2)
+	if n := t2.sessionStats().PiecesChecked; n != 0 {
+		t.Fatalf("hashed %d pieces", n)
+	}
+	c2.Shutdown(context.Background())
+	c3, err := New(context.Background(), Config{DataDir: data, ListenAddr: "127.0.0.1:0", Logger: quiet(), NoAutoStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c3.Shutdown(context.Background())
+	stored, err := ReadStore(data)
+	if err != nil || len(stored) != 1 || stored[0].Paused || stored[0].Have == nil || !stored[0].Have.Complete() {
+		t.Fatalf("after a run that never started it: %v %+v", err, stored)
+	}
+}
+
+// TestSelectRecorded: what Spec.Select chooses is what Files reports and
+// what a restart keeps, for a .torrent and for a magnet (chosen once its
+// files are known).
+func TestSelectRecorded(t *testing.T) {
+	fx := newFixture(t, 100_000, 50_000)
+	sd := seeder(t, fx)
+	skipB := func(info *metainfo.Info) []Priority {
+		out := make([]Priority, len(info.Files))
+		for i, f := range info.Files {
+			if f.Path[len(f.Path)-1] == "b.bin" {
+				out[i] = Skip
+			} else {
+				out[i] = Normal
+			}
+		}
+		return out
+	}
+	for _, magnet := range []bool{false, true} {
+		data, dl := t.TempDir(), t.TempDir()
+		c := newClient(t, data)
+		spec := Spec{Torrent: fx.mi, Dir: dl, Select: skipB, Peers: []netip.AddrPort{sd.Addr()}}
+		if magnet {
+			spec.Torrent, spec.Magnet = nil, fmt.Sprintf("%x", fx.mi.InfoHash)
+		}
+		tt, err := c.Add(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		await(t, tt)
+		sameFiles(t, fx, dl, filepath.Join("d", "b.bin"))
+		if f := tt.Files(); len(f) != 2 || f[1].Priority != Skip || f[0].Priority != Normal {
+			t.Fatalf("magnet %v: files %+v", magnet, f)
+		}
+		c.Shutdown(context.Background())
+		c2 := newClient(t, data)
+		if f := c2.Torrents()[0].Files(); f[1].Priority != Skip {
+			t.Fatalf("magnet %v: after restart %+v", magnet, f)
+		}
+		c2.Shutdown(context.Background())
+	}
+}
+
+// TestSetFilePrioritiesBatch: one call sets every file; a wrong count or
+// an unknown priority is refused and changes nothing.
+func TestSetFilePrioritiesBatch(t *testing.T) {
+	fx := newFixture(t, 1000, 2000, 3000)
+	c := newClient(t, t.TempDir())
+	tt, err := c.Add(context.Background(), Spec{Torrent: fx.mi, Dir: t.TempDir(), Paused: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tt.SetFilePriorities([]Priority{Skip, High}); err == nil {
+		t.Fatal("two priorities for three files accepted")
+	}
+	if err := tt.SetFilePriorities([]Priority{Skip, 99, Normal}); err == nil {
+		t.Fatal("an unknown priority accepted")
+	}
+	if err := tt.SetFilePriorities([]Priority{Skip, High, Normal}); err != nil {
+		t.Fatal(err)
+	}
+	f := tt.Files()
+	if f[0].Priority != Skip || f[1].Priority != High || f[2].Priority != Normal {
+		t.Fatalf("files %+v", f)
 	}
 }

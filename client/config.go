@@ -41,10 +41,24 @@ type Config struct {
 	// the torrents together; 0 means unlimited. Each torrent may have its
 	// own limits on top (Spec).
 	DownloadRate, UploadRate int
+	// MaxOpenFiles caps the data files open at once across every torrent
+	// (default 512; each torrent's own cache holds at most 64). Files in
+	// use are never closed: a torrent that needs one waits for another to
+	// be released.
+	MaxOpenFiles int
 	// CheckpointInterval is how often verified pieces are made durable
-	// (files synced) and recorded in the resume store (default 10 s); the
-	// store is written in full at Shutdown too.
+	// (files synced) and recorded in the resume store (default 10 s);
+	// CheckpointBytes (default 64 MiB) makes a torrent's checkpoint come
+	// sooner once it verified that much since its last one, so that a fast
+	// download killed at any point has little to check again. The store is
+	// written in full at Shutdown too.
 	CheckpointInterval time.Duration
+	CheckpointBytes    int64
+	// NoAutoStart loads the torrents of the resume store without starting
+	// them (they show as Paused, and their records are left as they are):
+	// for a command that works on the torrents it names, starting those
+	// with Add (a present torrent is returned with ErrExists) and Resume.
+	NoAutoStart bool
 	// ResetResume sets an unreadable resume store aside (renamed, never
 	// deleted) and starts with an empty one. Downloaded data is kept.
 	ResetResume bool
@@ -90,6 +104,8 @@ const (
 	DefaultMaxPeers           = 500
 	DefaultMaxPeersPerTorrent = 50
 	DefaultCheckpointInterval = 10 * time.Second
+	DefaultMaxOpenFiles       = 512
+	DefaultCheckpointBytes    = 64 << 20
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -112,8 +128,14 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxPeersPerTorrent <= 0 {
 		c.MaxPeersPerTorrent = DefaultMaxPeersPerTorrent
 	}
+	if c.MaxOpenFiles <= 0 {
+		c.MaxOpenFiles = DefaultMaxOpenFiles
+	}
 	if c.CheckpointInterval <= 0 {
 		c.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if c.CheckpointBytes <= 0 {
+		c.CheckpointBytes = DefaultCheckpointBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/effusion-bt/effusion/dht"
+	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/session"
 )
 
@@ -86,9 +87,10 @@ type discovery struct {
 }
 
 // discover starts finding peers for t's session s: the DHT announcer and
-// LSD, for a torrent that is not private. It does not block.
+// LSD, for a torrent that is not private (a magnet's, whose info is not
+// known yet, until it turns out private). It does not block; t.mu is held.
 func (c *Client) discover(t *Torrent, s *session.Session) *discovery {
-	if t.private() || c.dht == nil && c.lsd == nil {
+	if isPrivate(t.mi) || c.dht == nil && c.lsd == nil {
 		return nil
 	}
 	d := &discovery{done: make(chan struct{})}
@@ -178,9 +180,12 @@ func (t *Torrent) DHTStatus() (dht.AnnouncerStatus, bool) {
 
 // private reports whether the torrent is private (BEP 27): it never
 // touches the DHT, LSD or PEX.
-func (t *Torrent) private() bool { return t.mi != nil && t.mi.Info.Private }
+func (t *Torrent) private() bool { return isPrivate(t.MetaInfo()) }
 
-// stopDiscovery ends the discovery of the torrent's session; t.op is held.
+func isPrivate(mi *metainfo.MetaInfo) bool { return mi != nil && mi.Info.Private }
+
+// stopDiscovery ends the discovery of the torrent's session (t.op is held,
+// or its metadata just said it is private).
 func (t *Torrent) stopDiscovery(ctx context.Context) {
 	t.mu.Lock()
 	d := t.disc

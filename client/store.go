@@ -11,6 +11,7 @@ import (
 	"github.com/effusion-bt/effusion/bencode"
 	"github.com/effusion-bt/effusion/storage"
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // The resume store is one bbolt file in the data directory. Each torrent is
@@ -49,9 +50,12 @@ func (e *StoreError) Unwrap() error { return e.Err }
 // ErrStoreInUse: another process holds the data directory's resume store.
 var ErrStoreInUse = errors.New("client: the resume store is in use by another process")
 
-// meta is a torrent's record of choices and totals.
+// meta is a torrent's record of choices and totals. ExtraSeeds are the
+// web seeds given beside the torrent's (Spec.WebSeeds, AddWebSeeds);
+// WebBytes is the part of Downloaded that came from web seeds.
 type meta struct {
 	Dir          string     `bencode:"dir"`
+	Magnet       string     `bencode:"magnet,omitempty"` // while the info is not known
 	Trackers     [][]string `bencode:"trackers,omitempty"`
 	WebSeeds     []string   `bencode:"web seeds,omitempty"`
 	Priorities   []byte     `bencode:"priorities,omitempty"` // one FilePriority per file
@@ -60,6 +64,8 @@ type meta struct {
 	Downloaded   int64      `bencode:"downloaded,omitempty"`
 	AddedUnix    int64      `bencode:"added"`
 	CompleteUnix int64      `bencode:"completed,omitempty"`
+	ExtraSeeds   []string   `bencode:"extra web seeds,omitempty"`
+	WebBytes     int64      `bencode:"web seed downloaded,omitempty"`
 }
 
 // resumeRec is a torrent's durable data state.
@@ -112,7 +118,7 @@ func openStore(dir string, reset bool) (*store, error) {
 		}
 	}
 	db, err := openBolt(path)
-	if errors.Is(err, bolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s", ErrStoreInUse, path)
 	}
 	if err != nil {
@@ -176,10 +182,10 @@ func (s *store) load() ([]record, error) {
 			copy(r.infoHash[:], k)
 			b := tx.Bucket(bucketTorrents).Bucket(k)
 			r.info = bytes.Clone(b.Get(keyInfo))
-			if len(r.info) == 0 {
-				r.err = errors.New("no info dictionary")
-			} else if err := bencode.Unmarshal(b.Get(keyMeta), &r.meta); err != nil {
+			if err := bencode.Unmarshal(b.Get(keyMeta), &r.meta); err != nil {
 				r.err = fmt.Errorf("damaged record: %w", err)
+			} else if len(r.info) == 0 && r.meta.Magnet == "" {
+				r.err = errors.New("no info dictionary and no magnet link")
 			}
 			if raw := b.Get(keyResume); raw != nil {
 				var rr resumeRec
@@ -234,7 +240,7 @@ func putRecord(tx *bolt.Tx, ih [20]byte, info []byte, m *meta, r *resumeRec) err
 func (s *store) forget(ih [20]byte) error {
 	return s.update(func(tx *bolt.Tx) error {
 		err := tx.Bucket(bucketTorrents).DeleteBucket(ih[:])
-		if errors.Is(err, bolt.ErrBucketNotFound) {
+		if errors.Is(err, berrors.ErrBucketNotFound) {
 			return nil
 		}
 		return err

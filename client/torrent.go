@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/effusion-bt/effusion/bitset"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/session"
+	bolt "go.etcd.io/bbolt"
 )
 
 // Priority is what the user wants of one file.
@@ -44,9 +46,11 @@ const (
 	Paused
 	// Failed: stopped by an error (Stats.Err); Resume retries.
 	Failed
+	// Metadata: a magnet's info dictionary is being fetched from peers.
+	Metadata
 )
 
-var stateNames = [...]string{"", "checking", "downloading", "seeding", "paused", "failed"}
+var stateNames = [...]string{"", "checking", "downloading", "seeding", "paused", "failed", "metadata"}
 
 // String returns the state's name.
 func (s State) String() string {
@@ -62,8 +66,11 @@ func (s State) String() string {
 type Torrent struct {
 	c        *Client
 	infoHash [20]byte
-	mi       *metainfo.MetaInfo
+	magnet   *metainfo.Magnet // how it was added, when from a magnet
 	peers    []netip.AddrPort // given at Add, dialled at every start
+	selectFn func(*metainfo.Info) []Priority
+	metaOnly bool
+	infoOK   chan struct{} // closed once the metainfo is known
 
 	// op serializes what starts and stops the session (Pause, Resume,
 	// Remove, Shutdown), which may take seconds; mu guards the fields
@@ -71,6 +78,7 @@ type Torrent struct {
 	op sync.Mutex
 
 	mu        sync.Mutex
+	mi        *metainfo.MetaInfo // nil until a magnet's metadata arrives
 	meta      meta
 	sess      *session.Session // nil while paused, failed or closed
 	resume    *session.Resume  // what the next start may take without reading
@@ -79,20 +87,69 @@ type Torrent struct {
 	closed    bool             // removed, or the client shut down
 	changed   chan struct{}    // closed and replaced on every change of sess or state
 	recorded  int              // verified pieces in the store's resume record
-	base      [2]int64         // uploaded, downloaded before the current session
+	base      [3]int64         // uploaded, downloaded (and of it from web seeds) before the current session
 	wanted    int64            // bytes of the wanted pieces, for wantedKey...
 	wantedKey string           // ...the priorities wanted was computed for
 	disc      *discovery       // the session's DHT announcer and LSD entry (dht.go)
+	limits    [2]int           // own download and upload limits, bytes/s (SetRateLimits)
 }
 
 // InfoHash returns the torrent's info-hash.
 func (t *Torrent) InfoHash() [20]byte { return t.infoHash }
 
-// Name returns the torrent's name (its file, or its top directory).
-func (t *Torrent) Name() string { return t.mi.Info.Name }
+// Name returns the torrent's name (its file, or its top directory); for a
+// magnet whose metadata has not arrived, its display name or info-hash.
+func (t *Torrent) Name() string {
+	if mi := t.MetaInfo(); mi != nil {
+		return mi.Info.Name
+	}
+	if t.magnet != nil && t.magnet.Name != "" {
+		return t.magnet.Name
+	}
+	return fmt.Sprintf("%x", t.infoHash)
+}
 
-// MetaInfo returns the torrent's metainfo. Do not modify it.
-func (t *Torrent) MetaInfo() *metainfo.MetaInfo { return t.mi }
+// MetaInfo returns the torrent's metainfo, nil while a magnet's metadata
+// is being fetched. Do not modify it.
+func (t *Torrent) MetaInfo() *metainfo.MetaInfo {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.mi
+}
+
+// InfoReady is closed once the metainfo is known (at once for a torrent
+// added from a .torrent).
+func (t *Torrent) InfoReady() <-chan struct{} { return t.infoOK }
+
+// setInfo adopts a magnet's metainfo once its session fetched it, and
+// records it in the store (its info never changes again).
+func (t *Torrent) setInfo(mi *metainfo.MetaInfo) {
+	t.mu.Lock()
+	if t.mi != nil {
+		t.mu.Unlock()
+		return
+	}
+	t.mi = mi
+	t.meta.Magnet = ""
+	t.meta.Trackers, t.meta.WebSeeds = mi.Trackers(), mi.URLList
+	if t.meta.Priorities == nil && t.selectFn != nil {
+		// What the session chose with the same function: recorded, so
+		// that Files shows it and a restart keeps it.
+		if prios := t.selectFn(&mi.Info); len(prios) == len(mi.Info.Files) {
+			t.meta.Priorities = encodePriorities(prios)
+		}
+	}
+	m := t.meta
+	close(t.infoOK)
+	t.notify()
+	t.mu.Unlock()
+	if mi.Info.Private {
+		t.stopDiscovery(context.Background()) // BEP 27: off the DHT and LSD from now on
+	}
+	if err := t.c.store.update(func(tx *bolt.Tx) error { return putRecord(tx, t.infoHash, mi.InfoBytes, &m, nil) }); err != nil {
+		t.c.log.Error("writing the resume store", "torrent", t.Name(), "err", err)
+	}
+}
 
 // Dir returns the directory the torrent's data is in.
 func (t *Torrent) Dir() string {
@@ -107,8 +164,12 @@ func (t *Torrent) notify() {
 	t.changed = make(chan struct{})
 }
 
-// priorities returns the files' priorities for a session; t.mu is held.
+// priorities returns the files' priorities for a session (nil before the
+// metadata, or when none were set); t.mu is held.
 func (t *Torrent) priorities() []session.FilePriority {
+	if t.mi == nil || t.meta.Priorities == nil {
+		return nil
+	}
 	prios := make([]session.FilePriority, len(t.mi.Info.Files))
 	for i := range prios {
 		if i < len(t.meta.Priorities) {
@@ -124,9 +185,13 @@ func (t *Torrent) start(ctx context.Context) error {
 	t.mu.Lock()
 	cfg := session.Config{
 		Torrent:            t.mi,
+		Magnet:             t.magnet,
+		MetadataOnly:       t.metaOnly,
+		Select:             t.selectFn,
 		Dir:                t.meta.Dir,
 		Env:                c.env,
 		Peers:              t.peers,
+		WebSeeds:           slices.Clone(t.meta.ExtraSeeds),
 		Seed:               true,
 		NoSyncWhenComplete: c.cfg.LazyShutdown,
 		MaxPeers:           c.cfg.MaxPeersPerTorrent,
@@ -134,6 +199,8 @@ func (t *Torrent) start(ctx context.Context) error {
 		FilePriorities:     t.priorities(),
 		Resume:             t.resume,
 		Logger:             c.log,
+		DownloadRate:       t.limits[0],
+		UploadRate:         t.limits[1],
 	}
 	t.mu.Unlock()
 	s, err := session.Start(ctx, cfg)
@@ -147,7 +214,22 @@ func (t *Torrent) start(ctx context.Context) error {
 	t.sess, t.lastErr = s, nil
 	t.disc = c.discover(t, s)
 	t.notify()
+	if t.mi == nil {
+		go t.awaitInfo(s) // a magnet's: adopt the metadata once fetched
+	}
 	return nil
+}
+
+// awaitInfo adopts the metainfo a magnet's session fetched, once it has.
+func (t *Torrent) awaitInfo(s *session.Session) {
+	select {
+	case <-s.InfoReady():
+		t.setInfo(s.MetaInfo())
+	case <-s.Done():
+		if mi := s.MetaInfo(); mi != nil {
+			t.setInfo(mi)
+		}
+	}
 }
 
 // stop stops the session (if any) and keeps its final durable state for
@@ -173,7 +255,11 @@ func (t *Torrent) stop(ctx context.Context) error {
 	defer t.mu.Unlock()
 	t.base[0] += st.Uploaded
 	t.base[1] += st.Downloaded
-	t.meta.Uploaded, t.meta.Downloaded = t.base[0], t.base[1]
+	t.base[2] += st.WebSeedDownloaded
+	t.meta.Uploaded, t.meta.Downloaded, t.meta.WebBytes = t.base[0], t.base[1], t.base[2]
+	if t.meta.CompleteUnix == 0 && st.PiecesTotal > 0 && st.Left == 0 {
+		t.meta.CompleteUnix = time.Now().Unix()
+	}
 	if cerr == nil {
 		t.keep(cp)
 	}
@@ -189,7 +275,7 @@ func (t *Torrent) stop(ctx context.Context) error {
 // next start may take without reading (every file just stated is
 // trusted); t.mu is held.
 func (t *Torrent) keep(cp session.Checkpoint) {
-	known := bitset.New(t.mi.Info.NumPieces())
+	known := bitset.New(cp.Have.Len())
 	known.SetAll()
 	t.resume = &session.Resume{Known: known, Have: cp.Have}
 	t.lastFiles = toFileStats(cp.Files)
@@ -302,8 +388,11 @@ type File struct {
 // priorities and progress.
 func (t *Torrent) Files() []File {
 	t.mu.Lock()
-	s, prios, resume := t.sess, t.meta.Priorities, t.resume
+	s, prios, resume, mi := t.sess, t.meta.Priorities, t.resume, t.mi
 	t.mu.Unlock()
+	if mi == nil {
+		return nil
+	}
 	var have bitset.Set
 	switch {
 	case s != nil:
@@ -311,9 +400,9 @@ func (t *Torrent) Files() []File {
 	case resume != nil:
 		have = resume.Have
 	default:
-		have = bitset.New(t.mi.Info.NumPieces())
+		have = bitset.New(mi.Info.NumPieces())
 	}
-	info := &t.mi.Info
+	info := &mi.Info
 	var out []File
 	for i, f := range info.Files {
 		if f.Padding {
@@ -341,13 +430,44 @@ func (t *Torrent) Files() []File {
 // SetFilePriority sets file i's priority (an index of Files' Index); it
 // takes effect at once and is remembered across restarts.
 func (t *Torrent) SetFilePriority(i int, p Priority) error {
-	info := &t.mi.Info
-	if i < 0 || i >= len(info.Files) || info.Files[i].Padding {
+	mi := t.MetaInfo()
+	if mi == nil {
+		return session.ErrNoMetadata
+	}
+	if i < 0 || i >= len(mi.Info.Files) || mi.Info.Files[i].Padding {
 		return fmt.Errorf("client: no file %d in %s", i, t.Name())
 	}
-	if p != Normal && p != High && p != Skip {
-		return fmt.Errorf("client: unknown priority %d", p)
+	return t.setPriorities(mi, func(prios []byte) { prios[i] = byte(p) }, p)
+}
+
+// SetFilePriorities sets every file's priority at once (one per file of
+// the torrent, in Files' Index order; padding files' are ignored): one
+// store write and one change to the session, however many files.
+func (t *Torrent) SetFilePriorities(prios []Priority) error {
+	mi := t.MetaInfo()
+	if mi == nil {
+		return session.ErrNoMetadata
 	}
+	if len(prios) != len(mi.Info.Files) {
+		return fmt.Errorf("client: %d priorities for the %d files of %s", len(prios), len(mi.Info.Files), t.Name())
+	}
+	return t.setPriorities(mi, func(dst []byte) {
+		for i, p := range prios {
+			dst[i] = byte(p)
+		}
+	}, prios...)
+}
+
+// setPriorities applies set to a copy of the recorded priorities (copies
+// of meta taken for the store share the old slice), records it and hands
+// it to the running session.
+func (t *Torrent) setPriorities(mi *metainfo.MetaInfo, set func([]byte), check ...Priority) error {
+	for _, p := range check {
+		if p != Normal && p != High && p != Skip {
+			return fmt.Errorf("client: unknown priority %d", p)
+		}
+	}
+	n := len(mi.Info.Files)
 	t.op.Lock()
 	defer t.op.Unlock()
 	t.mu.Lock()
@@ -355,17 +475,19 @@ func (t *Torrent) SetFilePriority(i int, p Priority) error {
 		t.mu.Unlock()
 		return ErrClosed
 	}
-	if len(t.meta.Priorities) != len(info.Files) {
-		t.meta.Priorities = make([]byte, len(info.Files))
+	prios := make([]byte, n)
+	if len(t.meta.Priorities) == n {
+		copy(prios, t.meta.Priorities)
 	}
-	t.meta.Priorities[i] = byte(p)
+	set(prios)
+	t.meta.Priorities = prios
 	t.c.saveLocked(t, false)
-	s, prios := t.sess, t.priorities()
+	s, sprios := t.sess, t.priorities()
 	t.mu.Unlock()
 	if s == nil {
 		return nil
 	}
-	return s.SetFilePriorities(prios)
+	return s.SetFilePriorities(sprios)
 }
 
 // Stats is a snapshot of a torrent.
@@ -386,19 +508,30 @@ type Stats struct {
 	Peers                    int
 	PeerStats                []session.PeerStats
 	Added, Completed         time.Time // Completed is zero until complete
+	// MetadataHave and MetadataPieces are a magnet's metadata exchange
+	// progress (State Metadata).
+	MetadataHave, MetadataPieces int
+	// WebSeedDownloaded and WebSeedRate are the part of Downloaded and
+	// DownloadRate that came from web seeds (BEP 19); WebSeeds describes
+	// each web seed of the running session.
+	WebSeedDownloaded int64
+	WebSeedRate       float64
+	WebSeeds          []session.WebSeedStats
 }
 
 // Stats returns a snapshot of the torrent. It never blocks on the network.
 func (t *Torrent) Stats() Stats {
 	t.mu.Lock()
-	s, m, lastErr, base, resume := t.sess, t.meta, t.lastErr, t.base, t.resume
+	s, m, lastErr, base, resume, mi := t.sess, t.meta, t.lastErr, t.base, t.resume, t.mi
 	t.mu.Unlock()
 	st := Stats{
-		PiecesTotal: t.mi.Info.NumPieces(),
-		Length:      t.mi.Info.TotalLength(),
-		Uploaded:    base[0],
-		Downloaded:  base[1],
-		Added:       time.Unix(m.AddedUnix, 0),
+		Uploaded:   base[0],
+		Downloaded: base[1],
+		Added:      time.Unix(m.AddedUnix, 0),
+	}
+	st.WebSeedDownloaded = base[2]
+	if mi != nil {
+		st.PiecesTotal, st.Length = mi.Info.NumPieces(), mi.Info.TotalLength()
 	}
 	if m.CompleteUnix != 0 {
 		st.Completed = time.Unix(m.CompleteUnix, 0)
@@ -410,22 +543,28 @@ func (t *Torrent) Stats() Stats {
 		default:
 			st.State = Paused
 		}
+		if mi == nil {
+			return st
+		}
 		have := bitset.New(st.PiecesTotal)
 		if resume != nil {
 			have = resume.Have
 		}
 		st.PiecesHave = have.Count()
-		wanted, _ := session.PiecePriorities(&t.mi.Info, t.filePriorities(m))
+		wanted, _ := session.PiecePriorities(&mi.Info, t.filePriorities(mi, m))
 		wanted.Each(func(p int) {
-			st.Wanted += t.mi.Info.PieceLen(p)
+			st.Wanted += mi.Info.PieceLen(p)
 			if !have.Has(p) {
-				st.Left += t.mi.Info.PieceLen(p)
+				st.Left += mi.Info.PieceLen(p)
 			}
 		})
 		return st
 	}
 	ss := s.Stats()
 	switch ss.Phase {
+	case session.Metadata:
+		st.State = Metadata
+		st.MetadataHave, st.MetadataPieces = ss.MetadataHave, ss.MetadataPieces
 	case session.Checking:
 		st.State = Checking
 	case session.Downloading:
@@ -438,20 +577,25 @@ func (t *Torrent) Stats() Stats {
 		st.State = Paused
 	}
 	st.PiecesHave, st.Left = ss.PiecesHave, ss.Left
-	st.Wanted = t.wantedBytes(m)
+	if mi != nil {
+		st.PiecesTotal, st.Length = mi.Info.NumPieces(), mi.Info.TotalLength()
+		st.Wanted = t.wantedBytes(mi, m)
+	}
 	st.Uploaded += ss.Uploaded
 	st.Downloaded += ss.Downloaded
+	st.WebSeedDownloaded += ss.WebSeedDownloaded
 	st.DownloadRate, st.UploadRate = ss.DownloadRate, ss.UploadRate
+	st.WebSeedRate, st.WebSeeds = ss.WebSeedRate, ss.WebSeeds
 	st.Peers, st.PeerStats = ss.Peers, ss.PeerStats
 	return st
 }
 
 // filePriorities returns the priorities recorded in m, nil when none.
-func (t *Torrent) filePriorities(m meta) []session.FilePriority {
+func (t *Torrent) filePriorities(mi *metainfo.MetaInfo, m meta) []session.FilePriority {
 	if m.Priorities == nil {
 		return nil
 	}
-	out := make([]session.FilePriority, len(t.mi.Info.Files))
+	out := make([]session.FilePriority, len(mi.Info.Files))
 	for i := range out {
 		if i < len(m.Priorities) {
 			out[i] = session.FilePriority(m.Priorities[i])
@@ -473,7 +617,7 @@ func (t *Torrent) sessionStats() session.Stats {
 
 // wantedBytes is the bytes of the pieces m's priorities want (cached until
 // they change).
-func (t *Torrent) wantedBytes(m meta) int64 {
+func (t *Torrent) wantedBytes(mi *metainfo.MetaInfo, m meta) int64 {
 	key := string(m.Priorities)
 	t.mu.Lock()
 	if t.wantedKey == key && t.wanted >= 0 {
@@ -483,8 +627,8 @@ func (t *Torrent) wantedBytes(m meta) int64 {
 	}
 	t.mu.Unlock()
 	var w int64
-	wanted, _ := session.PiecePriorities(&t.mi.Info, t.filePriorities(m))
-	wanted.Each(func(p int) { w += t.mi.Info.PieceLen(p) })
+	wanted, _ := session.PiecePriorities(&mi.Info, t.filePriorities(mi, m))
+	wanted.Each(func(p int) { w += mi.Info.PieceLen(p) })
 	t.mu.Lock()
 	t.wantedKey, t.wanted = key, w
 	t.mu.Unlock()

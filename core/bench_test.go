@@ -79,7 +79,7 @@ func setupCore(b *testing.B, bfs [][]byte) (*Torrent, []PeerID, map[PeerID]int, 
 		tor.PeerBitfield(ids[i], bfs[i])
 		tor.PeerUnchoke(ids[i])
 	}
-	q := &fifo{buf: make([]benchReq, benchPeers*benchPipe+1)}
+	q := &fifo{buf: make([]benchReq, 8*benchPeers*benchPipe)} // room for cancelled requests still answered
 	for _, m := range tor.Ready().Messages {
 		if m.Kind == MsgRequest {
 			q.push(benchReq{idx[m.Peer], m.Piece, m.Begin / BlockSize})
@@ -97,21 +97,44 @@ func BenchmarkPicker(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("naive/pieces=%d", n), func(b *testing.B) { benchNaive(b, n) })
 	}
+	// The same with a reader streaming from the start at 4 MiB/s (a window
+	// of 80 pieces), its position moved on every block.
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("core+reader/pieces=%d", n), func(b *testing.B) { benchCoreReader(b, n, true) })
+	}
 }
 
-func benchCore(b *testing.B, pieces int) {
+func benchCore(b *testing.B, pieces int) { benchCoreReader(b, pieces, false) }
+
+func benchCoreReader(b *testing.B, pieces int, reading bool) {
 	bfs := benchBitfields(pieces)
 	tor, ids, idx, q := setupCore(b, bfs)
+	var pos int64
+	read := func() {
+		for pos < int64(pieces)*benchPlen && tor.HasPiece(uint32(pos/benchPlen)) {
+			pos += 64 << 10
+		}
+		if err := tor.SetReader(1, Window{Pos: pos, Rate: 4 << 20}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if reading {
+		read()
+	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		if q.size == 0 {
 			b.StopTimer()
 			tor, ids, idx, q = setupCore(b, bfs)
+			pos = 0
 			b.StartTimer()
 		}
 		r := q.pop()
 		tor.BlockReceived(ids[r.peer], r.piece, r.block*BlockSize, BlockSize, nil)
+		if reading {
+			read()
+		}
 		for rd := tor.Ready(); !rd.Empty(); rd = tor.Ready() {
 			for _, m := range rd.Messages {
 				if m.Kind == MsgRequest {

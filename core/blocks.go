@@ -1,5 +1,7 @@
 package core
 
+import "time"
+
 // Block states within a piece record.
 const (
 	blkFree      uint8 = iota // in the pool
@@ -14,6 +16,7 @@ type block struct {
 	req   [maxDupLimit]PeerID // peers it is requested from
 	from  PeerID              // who sent the accepted copy (for blame)
 	data  any                 // the shell's payload of the accepted copy
+	eta   time.Duration       // when the earliest requester should deliver it
 }
 
 func (b *block) requestedBy(id PeerID) bool {
@@ -129,6 +132,10 @@ func (t *Torrent) BlockReceived(id PeerID, piece, begin, length uint32, data any
 		r := &t.recs[k]
 		blk := &r.blocks[b]
 		if blk.state == blkRequested && blk.removeReq(p.id) {
+			sent := time.Duration(-1)
+			if p.outstanding() > 0 && p.out[p.outHead].ref == ref {
+				sent = p.out[p.outHead].at // peers answer in order
+			}
 			p.removeOut(ref)
 			for _, q := range blk.req[:blk.nreq] {
 				if qp := t.lookup(q); qp != nil {
@@ -147,7 +154,13 @@ func (t *Torrent) BlockReceived(id PeerID, piece, begin, length uint32, data any
 			t.progress(p, length)
 			t.downloaded += int64(length)
 			if p.slowStart {
-				p.target = min(p.target+1, t.maxTarget(p))
+				if sent >= 0 && t.now-sent > t.queueTime() {
+					// The queue already holds more than its time's
+					// worth: the rate estimate, not growth, sizes it.
+					p.slowStart = false
+				} else {
+					p.target = min(p.target+1, t.maxTarget(p))
+				}
 			}
 			if r.nrecv == len(r.blocks) {
 				t.listRemove(&t.full, piece)

@@ -33,6 +33,13 @@ type Config struct {
 	// RequestQueueTime sizes each peer's pipeline: it is kept at about the
 	// peer's download rate times this duration, in blocks. Default 3 s.
 	RequestQueueTime time.Duration
+	// StreamQueueTime replaces RequestQueueTime while a reader is
+	// registered (SetReader), when it is shorter: peers serve requests in
+	// order, so a shorter queue lets an urgent request through sooner.
+	// Default 500 ms: in the streaming simulation 1 s doubles the seek
+	// latency and 250 ms shaves a third off it, but a queue shorter than
+	// the round trip starves the peer.
+	StreamQueueTime time.Duration
 	// MinRequests and MaxRequests bound a peer's pipeline (MaxRequests is
 	// further capped by the peer's reqq). Defaults 4 and 500.
 	MinRequests, MaxRequests int
@@ -64,8 +71,9 @@ type Config struct {
 	// connected IdleGrace (default 60 s) without interest either way, may
 	// give its slot to a new peer.
 	SilentGrace, IdleGrace time.Duration
-	// MaxChatter caps the messages a peer may send between two Ticks that
-	// move nothing forward: choke, unchoke, interested, not interested,
+	// MaxChatter caps the messages a peer may send in a second (from a
+	// Tick to the first Tick a second or more later) that move nothing
+	// forward: choke, unchoke, interested, not interested,
 	// suggest, allowed fast and repeated HAVEs and bitfields. An honest
 	// peer sends a few a second; beyond the cap it is dropped
 	// (ReasonFlood). Default 500.
@@ -100,6 +108,7 @@ func (c *Config) fill() error {
 	def(&c.EndgameDuplicates, 2)
 	c.EndgameDuplicates = min(max(c.EndgameDuplicates, 1), maxDupLimit)
 	defd(&c.RequestQueueTime, 3*time.Second)
+	defd(&c.StreamQueueTime, 500*time.Millisecond)
 	def(&c.MinRequests, 4)
 	def(&c.MaxRequests, 500)
 	c.MinRequests = max(c.MinRequests, 1)

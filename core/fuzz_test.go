@@ -10,12 +10,14 @@ import (
 // breaks an invariant: availability equals the live peers' bitfields,
 // outstanding requests are only for pieces the peer has and are recorded
 // on their blocks, duplicate requests stay within bounds, lists and
-// records agree with piece states.
+// records agree with piece states, readers' windows, wanted pieces and the
+// deadline queue agree.
 func FuzzEvents(f *testing.F) {
 	f.Add([]byte{5, 1, 0, 1, 1, 3, 0, 7, 0, 7, 1, 7, 2, 12, 0, 1})
 	f.Add([]byte{9, 2, 0, 1, 1, 2, 1, 4, 0, 4, 1, 7, 0, 7, 0, 7, 0, 13, 0, 1, 11, 200, 8, 1})
 	f.Add([]byte{30, 0, 1, 0, 1, 1, 1, 2, 5, 0, 5, 1, 7, 0, 7, 1, 7, 0, 7, 1, 10, 0, 10, 1, 12, 0, 0, 11, 250, 11, 250})
 	f.Add([]byte{3, 3, 0, 1, 0, 1, 6, 0, 6, 1, 7, 0, 7, 1, 14, 0, 15, 0, 1, 16, 1, 12, 1, 1})
+	f.Add([]byte{20, 1, 0, 1, 1, 4, 0, 20, 50, 0, 200, 8, 16, 0, 6, 0, 7, 3, 0, 11, 2, 7, 1, 0, 20, 150, 1, 0, 0, 0, 1, 7, 2, 0, 11, 9, 21, 0, 12, 0, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 2 {
 			return
@@ -49,7 +51,7 @@ func FuzzEvents(f *testing.F) {
 		now := time.Duration(0)
 		tor.Tick(now)
 		for steps := 0; len(data) > 0 && steps < 400; steps++ {
-			switch op := next() % 20; op {
+			switch op := next() % 22; op {
 			case 0:
 				ids = append(ids, tor.PeerConnected(Caps{Fast: next()%2 == 0, ReqQ: int(next() % 8)}))
 			case 1:
@@ -130,6 +132,18 @@ func FuzzEvents(f *testing.F) {
 				tor.Uploaded(peer(), int(next())*100)
 			case 19:
 				tor.SetHave(uint32(next() % uint8(n)))
+			case 20:
+				// A reader's window: anywhere (out of range too), of any
+				// readahead and rate, one of a few readers.
+				w := Window{
+					Pos:       int64(next())*total/200 - int64(next()%4),
+					End:       int64(next()) * total / 128,
+					Readahead: int64(next()) * BlockSize / 4,
+					Rate:      int64(next()) * BlockSize,
+				}
+				_ = tor.SetReader(ReaderID(next()%3), w)
+			case 21:
+				tor.RemoveReader(ReaderID(next() % 4))
 			}
 			rd := tor.Ready()
 			for _, m := range rd.Messages {

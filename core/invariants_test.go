@@ -1,6 +1,9 @@
 package core
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // checkInvariants verifies the core's internal consistency: availability
 // matches the live peers' bitfields, every piece is in exactly the list its
@@ -75,10 +78,13 @@ func (t *Torrent) checkInvariants() error {
 			return fmt.Errorf("piece %d need bit wrong", i)
 		}
 	}
-	unchoked := 0
+	unchoked, unchokingUs := 0, 0
 	for _, p := range t.live {
 		if !p.amChoking {
 			unchoked++
+		}
+		if !p.peerChoking {
+			unchokingUs++
 		}
 		if p.optimistic != (t.optimistic == p) {
 			return fmt.Errorf("%v optimistic flag %v, torrent's optimistic %v", p.id, p.optimistic, t.optimistic == p)
@@ -86,6 +92,9 @@ func (t *Torrent) checkInvariants() error {
 	}
 	if unchoked != t.nUnchoked {
 		return fmt.Errorf("nUnchoked %d, want %d", t.nUnchoked, unchoked)
+	}
+	if unchokingUs != t.unchokingUs {
+		return fmt.Errorf("unchokingUs %d, want %d", t.unchokingUs, unchokingUs)
 	}
 	inList := make([]int, t.n)
 	for pr := range t.tiers {
@@ -212,6 +221,79 @@ func (t *Torrent) checkInvariants() error {
 	}
 	if len(t.recs)-len(t.freeRecs) != len(t.partial)+len(t.owned)+len(t.full)+t.countState(stHashing) {
 		return fmt.Errorf("record leak: %d in use", len(t.recs)-len(t.freeRecs))
+	}
+	return t.checkDeadlines()
+}
+
+// checkDeadlines verifies the readers' state: the window marks are the
+// union of the windows, wanted pieces are the selection plus the windows,
+// and the deadline queue holds every unverified window piece once, at its
+// earliest deadline over the readers, in deadline order.
+func (t *Torrent) checkDeadlines() error {
+	if len(t.readers) > MaxReaders {
+		return fmt.Errorf("%d readers", len(t.readers))
+	}
+	inWin := make([]bool, t.n)
+	due := make(map[uint32]time.Duration)
+	ids := map[ReaderID]bool{}
+	for k := range t.readers {
+		r := &t.readers[k]
+		if ids[r.id] {
+			return fmt.Errorf("reader %d twice", r.id)
+		}
+		ids[r.id] = true
+		if r.last >= r.first && (r.first < 0 || r.last >= t.n || r.last-r.first >= MaxWindow) {
+			return fmt.Errorf("reader %d window [%d, %d]", r.id, r.first, r.last)
+		}
+		if r.rate <= 0 {
+			return fmt.Errorf("reader %d rate %v", r.id, r.rate)
+		}
+		for i := r.first; i <= r.last; i++ {
+			inWin[i] = true
+			at := t.deadline(r, i)
+			if d, ok := due[uint32(i)]; !ok || at < d {
+				due[uint32(i)] = at
+			}
+		}
+	}
+	for i := range t.n {
+		u := uint32(i)
+		if t.dl.has(u) != inWin[i] {
+			return fmt.Errorf("piece %d window mark %v, in a window %v", i, t.dl.has(u), inWin[i])
+		}
+		if t.want.has(u) != (t.wantSet.has(u) || inWin[i]) {
+			return fmt.Errorf("piece %d wanted %v, selected %v, in a window %v", i, t.want.has(u), t.wantSet.has(u), inWin[i])
+		}
+		if t.seen.has(u) {
+			return fmt.Errorf("piece %d left in the merge scratch", i)
+		}
+	}
+	if t.dqStart > len(t.dq) {
+		return fmt.Errorf("deadline queue start %d of %d", t.dqStart, len(t.dq))
+	}
+	queued := map[uint32]bool{}
+	for k, e := range t.dq {
+		if queued[e.piece] {
+			return fmt.Errorf("piece %d twice in the deadline queue", e.piece)
+		}
+		queued[e.piece] = true
+		if k < t.dqStart && !t.have.has(e.piece) {
+			return fmt.Errorf("piece %d before the queue start but not verified", e.piece)
+		}
+		if d, ok := due[e.piece]; !ok || d != e.at {
+			return fmt.Errorf("piece %d queued due %v, its windows say %v (%v)", e.piece, e.at, d, ok)
+		}
+		if k > 0 {
+			prev := t.dq[k-1]
+			if prev.at > e.at || prev.at == e.at && prev.piece > e.piece {
+				return fmt.Errorf("deadline queue out of order at %d", k)
+			}
+		}
+	}
+	for i := range due {
+		if !t.have.has(i) && !queued[i] {
+			return fmt.Errorf("window piece %d not verified and not queued", i)
+		}
 	}
 	return nil
 }

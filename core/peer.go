@@ -65,6 +65,8 @@ type peer struct {
 	slowStart    bool // grow target per block until the rate stops growing
 	lastRate     float64
 	lastProgress time.Duration // last block, or when requests started
+	idle         time.Duration // Tick intervals in a row with requests out and no block
+	hadOut       bool          // requests were out at the last Tick
 
 	cur        int64    // piece being downloaded from this peer, -1 if none
 	fastSet    []uint32 // pieces the peer allows us while it chokes us
@@ -311,6 +313,9 @@ func (t *Torrent) teardown(p *peer) {
 	if !p.amChoking {
 		t.nUnchoked--
 	}
+	if !p.peerChoking {
+		t.unchokingUs--
+	}
 }
 
 // PeerChoke records that the peer choked us. Without the fast extension the
@@ -322,6 +327,7 @@ func (t *Torrent) PeerChoke(id PeerID) {
 		return
 	}
 	p.peerChoking = true
+	t.unchokingUs--
 	t.setCur(p, -1) // others may finish its piece
 	if !p.fast {
 		t.releaseAll(p, false)
@@ -335,6 +341,7 @@ func (t *Torrent) PeerUnchoke(id PeerID) {
 		return
 	}
 	p.peerChoking = false
+	t.unchokingUs++
 	p.stuck = false
 	if p.outstanding() == 0 {
 		p.lastProgress = t.now

@@ -152,18 +152,23 @@ func (t *Torrent) pickOne(p *peer) bool {
 		}
 		return false
 	}
-	if p.cur >= 0 && t.takeFrom(p, uint32(p.cur), true) {
+	// Pieces with a deadline come first and only through pickDeadline,
+	// whose rules decide which peers may take them.
+	if t.dqStart < len(t.dq) && t.pickDeadline(p) {
+		return true
+	}
+	if p.cur >= 0 && !t.dl.has(uint32(p.cur)) && t.takeFrom(p, uint32(p.cur), true) {
 		return true
 	}
 	for len(p.suggest) > 0 {
 		s := p.suggest[0]
-		if t.takeFrom(p, s, true) {
+		if !t.dl.has(s) && t.takeFrom(p, s, true) {
 			return true
 		}
 		p.suggest = append(p.suggest[:0], p.suggest[1:]...)
 	}
 	for _, i := range t.partial {
-		if p.bits.has(i) {
+		if p.bits.has(i) && !t.dl.has(i) {
 			return t.takeFrom(p, i, true)
 		}
 	}
@@ -172,8 +177,8 @@ func (t *Torrent) pickOne(p *peer) bool {
 	}
 	helpable := 0
 	for _, i := range t.owned {
-		if t.suspect.has(i) {
-			continue // left to its owner alone
+		if t.suspect.has(i) || t.dl.has(i) {
+			continue // left to its owner alone, or to pickDeadline
 		}
 		helpable++
 		if p.bits.has(i) {
@@ -247,14 +252,18 @@ func (t *Torrent) pickTier(p *peer, tr *tier, prio Priority) (uint32, bool) {
 	if t.haveCount < t.cfg.RandomFirst && tr.pickable+len(tr.buckets[0]) > 0 {
 		for range 32 {
 			i := uint32(t.rng.IntN(t.n))
-			if t.state[i] == stFresh && Priority(t.prio[i]) == prio && p.bits.has(i) {
+			if t.state[i] == stFresh && Priority(t.prio[i]) == prio && p.bits.has(i) && !t.dl.has(i) {
 				return i, true
 			}
 		}
 	}
 	// Pieces only seeds have are the rarest; only a seed has them.
-	if p.seedCounted && len(tr.buckets[0]) > 0 {
-		return tr.buckets[0][0], true
+	if p.seedCounted {
+		for _, i := range tr.buckets[0] {
+			if !t.dl.has(i) {
+				return i, true
+			}
+		}
 	}
 	for a := tr.lowest; a < len(tr.buckets); a++ {
 		b := tr.buckets[a]
@@ -265,7 +274,7 @@ func (t *Torrent) pickTier(p *peer, tr *tier, prio Priority) (uint32, bool) {
 			continue
 		}
 		for _, i := range b {
-			if p.bits.has(i) {
+			if p.bits.has(i) && !t.dl.has(i) {
 				return i, true
 			}
 		}
@@ -307,6 +316,7 @@ func (t *Torrent) takeFrom(p *peer, i uint32, own bool) bool {
 	blk.state = blkRequested
 	blk.req[0] = p.id
 	blk.nreq = 1
+	blk.eta = t.eta(p)
 	r.nfree--
 	if r.nfree == 0 {
 		t.listRemove(t.partialList(i), i)

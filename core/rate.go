@@ -13,6 +13,9 @@ type rate struct {
 	acc  int64   // bytes since the last tick
 	bps  float64 // bytes per second
 	peak float64
+	// w is the weight the estimate has gathered since the first tick
+	// that saw bytes (1 - the weight of the zero it started from).
+	w float64
 }
 
 func (r *rate) add(n int64) { r.acc += n }
@@ -21,9 +24,22 @@ func (r *rate) add(n int64) { r.acc += n }
 // 1 - exp(-dt/window).
 func (r *rate) tick(dt time.Duration, alpha float64) {
 	inst := float64(r.acc) / dt.Seconds()
+	if r.acc > 0 || r.w > 0 {
+		r.w += alpha * (1 - r.w)
+	}
 	r.acc = 0
 	r.bps += alpha * (inst - r.bps)
 	r.peak = max(r.peak, r.bps)
+}
+
+// est is the rate since bytes first came, without the bias toward the
+// zero the average starts from (bps lags a new peer's rate by seconds);
+// zero before any.
+func (r *rate) est() float64 {
+	if r.w <= 0 {
+		return 0
+	}
+	return r.bps / r.w
 }
 
 func decay(dt, window time.Duration) float64 {
@@ -35,7 +51,9 @@ func decay(dt, window time.Duration) float64 {
 // values are ignored). Call it about once a second. It updates the rate
 // estimators, resizes request pipelines, snubs peers whose requests went
 // unanswered for SnubTimeout (their requests go to other peers), and runs
-// the choker when due.
+// the choker when due. While a reader streams (SetReader), ticking every
+// 100 ms dates deadlines and late requests more finely; the per-second
+// rules (MaxChatter, slow start) stay per second.
 func (t *Torrent) Tick(now time.Duration) {
 	if t.ticked && now <= t.now {
 		return
@@ -43,6 +61,7 @@ func (t *Torrent) Tick(now time.Duration) {
 	if !t.ticked {
 		t.ticked = true
 		t.now = now
+		t.secondAt = now
 		t.nextRechoke = now + t.cfg.RechokeInterval
 		t.nextOptim = now
 		for _, p := range t.live {
@@ -53,18 +72,51 @@ func (t *Torrent) Tick(now time.Duration) {
 	}
 	dt := now - t.now
 	t.now = now
+	t.tickDt = dt
 	alpha := decay(dt, t.cfg.RateWindow)
 	t.down.tick(dt, alpha)
 	t.up.tick(dt, alpha)
+	// Per-second rules stay per second however often the shell ticks
+	// (faster while streaming).
+	second := now-t.secondAt >= time.Second
+	if second {
+		t.secondAt = now
+	}
+	t.bestRate = 0
 	for _, p := range t.scratchLive() {
-		p.chatter = 0
+		if second {
+			p.chatter = 0
+		}
+		if p.hadOut && p.down.acc == 0 {
+			p.idle += dt
+		} else {
+			p.idle = 0
+		}
+		p.hadOut = p.outstanding() > 0
 		p.down.tick(dt, alpha)
 		p.up.tick(dt, alpha)
-		t.resize(p)
+		if !p.snubbed {
+			t.bestRate = max(t.bestRate, p.down.est())
+		}
+	}
+	t.nfast = 0
+	for _, p := range t.scratchLive() {
+		if !p.peerChoking && t.fast(p) {
+			t.nfast++
+		}
+	}
+	for _, p := range t.scratchLive() {
+		t.resize(p, second)
 		if p.outstanding() > 0 && now-p.lastProgress >= t.cfg.SnubTimeout {
 			t.snub(p)
 		}
 		t.expire(p)
+	}
+	t.lateScanned = false
+	if t.dqStart < len(t.dq) {
+		// Deadlines fall due and peers turn late as time passes: peers
+		// that found nothing to pick may now find urgent work.
+		t.bump()
 	}
 	if now >= t.nextRechoke {
 		t.nextRechoke = now + t.cfg.RechokeInterval
@@ -75,17 +127,19 @@ func (t *Torrent) Tick(now time.Duration) {
 // resize sets the peer's pipeline from its measured rate: about
 // RequestQueueTime worth of blocks. In slow start the target grows by one
 // per block received until the rate stops growing.
-func (t *Torrent) resize(p *peer) {
+func (t *Torrent) resize(p *peer, second bool) {
 	if p.snubbed {
 		p.target = 1
 		return
 	}
-	want := int(p.down.bps * t.cfg.RequestQueueTime.Seconds() / BlockSize)
+	want := int(p.down.bps * t.queueTime().Seconds() / BlockSize)
 	if p.slowStart {
-		if p.down.bps > 0 && p.down.bps < p.lastRate*1.1 {
-			p.slowStart = false
+		if second {
+			if p.down.bps > 0 && p.down.bps < p.lastRate*1.1 {
+				p.slowStart = false
+			}
+			p.lastRate = p.down.bps
 		}
-		p.lastRate = p.down.bps
 		want = max(want, p.target)
 	}
 	old := p.target
@@ -93,6 +147,17 @@ func (t *Torrent) resize(p *peer) {
 	if p.target > old {
 		t.markDirty(p)
 	}
+}
+
+// queueTime is how much work, in time at a peer's rate, its pipeline
+// holds.
+func (t *Torrent) queueTime() time.Duration {
+	if len(t.readers) > 0 {
+		// Peers serve requests in order: while someone streams, short
+		// queues let urgent requests through sooner.
+		return min(t.cfg.RequestQueueTime, t.cfg.StreamQueueTime)
+	}
+	return t.cfg.RequestQueueTime
 }
 
 // snub cancels the requests of a peer that stopped answering and hands them

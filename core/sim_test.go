@@ -43,6 +43,8 @@ type sim struct {
 	seq   int
 	nodes []*simNode
 	steps int
+	// tickEvery is how often nodes Tick (default 1 s).
+	tickEvery time.Duration
 }
 
 func (s *sim) after(d time.Duration, fn func()) {
@@ -106,7 +108,27 @@ type simNode struct {
 	served      map[uint32]int64 // bytes uploaded per piece
 	leaveAfter  int64            // disconnect from everyone after uploading this much (0: never)
 	firstCopy   int              // distinct pieces served when one copy's worth was uploaded
+
+	// queued: the uplink serves an upload queue in order, one block at a
+	// time, and a CANCEL removes a request it has not started (as real
+	// peers do); otherwise requests are scheduled on arrival and cancels
+	// are only counted.
+	queued   bool
+	upq      []upReq
+	sending  bool
+	stalls   []stall  // periods in which a queued uplink sends nothing
+	onHave   []func() // called after a batch with newly verified pieces
+	trace    func(to string, m Message)
+	discards int64 // blocks sent that the receiver discarded (queued mode)
 }
+
+type upReq struct {
+	c *simConn
+	m Message
+}
+
+// stall is a period [from, to) in which a node's uplink is silent.
+type stall struct{ from, to time.Duration }
 
 type simConn struct {
 	local, remote *simNode
@@ -137,6 +159,10 @@ func (s *sim) node(name string, cfg Config, seed bool, upRate float64) *simNode 
 	s.nodes = append(s.nodes, n)
 	tor.Tick(0)
 	k := len(s.nodes)
+	every := s.tickEvery
+	if every <= 0 {
+		every = time.Second
+	}
 	var tick func()
 	tick = func() {
 		n.t.Tick(s.now)
@@ -149,9 +175,9 @@ func (s *sim) node(name string, cfg Config, seed bool, upRate float64) *simNode 
 			}
 		}
 		n.flush()
-		s.after(time.Second, tick)
+		s.after(every, tick)
 	}
-	s.after(time.Second+time.Duration(k)*time.Millisecond, tick)
+	s.after(every+time.Duration(k)*time.Millisecond, tick)
 	return n
 }
 
@@ -203,11 +229,17 @@ func (n *simNode) flush() {
 		if c == nil || c.closed {
 			continue
 		}
+		if n.trace != nil {
+			n.trace(c.remote.name, m)
+		}
 		switch m.Kind {
 		case MsgRequest:
 			c.send(func(r *simConn) { r.local.serve(r, m) })
 		case MsgCancel:
 			n.cancelsTo[c.remote]++
+			if c.remote.queued {
+				c.send(func(r *simConn) { r.local.cancelUpload(r, m) })
+			}
 		case MsgChoke:
 			c.send(func(r *simConn) { r.local.t.PeerChoke(r.id) })
 		case MsgUnchoke:
@@ -265,6 +297,11 @@ func (n *simNode) flush() {
 		n.done = true
 		n.doneAt = n.s.now
 	}
+	if len(rd.Have) > 0 {
+		for _, f := range n.onHave {
+			f()
+		}
+	}
 }
 
 // serve answers a request from the peer at the other end of c through the
@@ -283,6 +320,13 @@ func (n *simNode) serve(c *simConn, m Message) {
 		return
 	}
 	if n.silent {
+		return
+	}
+	if n.queued {
+		n.upq = append(n.upq, upReq{c, m})
+		if !n.sending {
+			n.sendNext()
+		}
 		return
 	}
 	start := max(n.s.now, n.busy)
@@ -322,6 +366,62 @@ func (n *simNode) serve(c *simConn, m Message) {
 				r.local.bad[m.Piece] |= 1 << (m.Begin / BlockSize)
 			}
 		})
+	})
+}
+
+// sendNext sends the head of a queued uplink's queue, after any stall.
+func (n *simNode) sendNext() {
+	if len(n.upq) == 0 {
+		n.sending = false
+		return
+	}
+	n.sending = true
+	for _, st := range n.stalls {
+		if n.s.now >= st.from && n.s.now < st.to {
+			n.s.after(st.to-n.s.now, n.sendNext)
+			return
+		}
+	}
+	u := n.upq[0]
+	n.upq = n.upq[1:]
+	n.s.after(time.Duration(float64(u.m.Length)/n.upRate*float64(time.Second)), func() {
+		n.deliver(u.c, u.m)
+		n.sendNext()
+	})
+}
+
+// cancelUpload removes a request from a queued uplink's queue if it has
+// not started.
+func (n *simNode) cancelUpload(c *simConn, m Message) {
+	for k, u := range n.upq {
+		if u.c == c && u.m.Piece == m.Piece && u.m.Begin == m.Begin {
+			n.upq = append(n.upq[:k], n.upq[k+1:]...)
+			return
+		}
+	}
+}
+
+// deliver sends one block over c if the receiver may still have it.
+func (n *simNode) deliver(c *simConn, m Message) {
+	if c.closed {
+		return
+	}
+	if ps, ok := n.t.PeerStats(c.id); !ok || ps.AmChoking {
+		if ok && ps.Fast {
+			c.send(func(r *simConn) { r.local.t.PeerReject(r.id, m.Piece, m.Begin, m.Length) })
+		}
+		return
+	}
+	n.t.Uploaded(c.id, int(m.Length))
+	n.uploaded += int64(m.Length)
+	c.send(func(r *simConn) {
+		v := r.local.t.BlockReceived(r.id, m.Piece, m.Begin, m.Length, nil)
+		if v == BlockViolation {
+			r.local.s.tb.Errorf("%s: block %v from %s was a violation", r.local.name, m, n.name)
+		}
+		if v == BlockDiscarded {
+			n.discards++
+		}
 	})
 }
 

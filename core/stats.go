@@ -17,6 +17,12 @@ type Stats struct {
 	Peers                    int  // connected peers (dropped ones excluded)
 	Endgame                  bool // duplicate requests are being made
 	Complete                 bool // every wanted piece verified
+	// Readers is the count of registered readers (SetReader); Deadlines
+	// the pieces in their windows not verified yet.
+	Readers, Deadlines int
+	// Duplicated counts blocks of deadline pieces requested from a second
+	// peer (urgent or late); Preempted, requests cancelled by seeks.
+	Duplicated, Preempted int64
 }
 
 // Stats returns a snapshot of the torrent's progress.
@@ -36,7 +42,21 @@ func (t *Torrent) Stats() Stats {
 		Peers:        len(t.live),
 		Endgame:      t.endgame,
 		Complete:     t.Complete(),
+		Readers:      len(t.readers),
+		Deadlines:    t.pendingDeadlines(),
+		Duplicated:   t.duplicated,
+		Preempted:    t.preempted,
 	}
+}
+
+func (t *Torrent) pendingDeadlines() int {
+	n := 0
+	for _, e := range t.dq[t.dqStart:] {
+		if !t.have.has(e.piece) {
+			n++
+		}
+	}
+	return n
 }
 
 // PeerStats is a snapshot of one peer's state.

@@ -33,15 +33,18 @@ type Torrent struct {
 	rng       *rand.Rand
 	now       time.Duration // latest Tick
 	ticked    bool          // a Tick has been seen
+	secondAt  time.Duration // Tick that started the current second
+	tickDt    time.Duration // interval between the last two Ticks
 
-	state []uint8  // per piece: st*
-	avail []uint32 // per piece: how many live peers have it, seeds not counted
-	seeds int      // live peers with every piece (see seedAll)
-	pos   []uint32 // per piece: index in its bucket or in the partial, owned or full list
-	rec   []int32  // per piece: index in recs, or -1
-	have  bitset   // verified pieces
-	want  bitset   // wanted pieces
-	need  bitset   // want &^ have
+	state   []uint8  // per piece: st*
+	avail   []uint32 // per piece: how many live peers have it, seeds not counted
+	seeds   int      // live peers with every piece (see seedAll)
+	pos     []uint32 // per piece: index in its bucket or in the partial, owned or full list
+	rec     []int32  // per piece: index in recs, or -1
+	have    bitset   // verified pieces
+	want    bitset   // wanted pieces: wantSet | dl
+	wantSet bitset   // pieces selected with SetWanted
+	need    bitset   // want &^ have
 	// suspect marks pieces that failed verification: until verified they
 	// are downloaded from a single peer (no help, no end game duplicates).
 	suspect bitset
@@ -64,6 +67,17 @@ type Torrent struct {
 	epoch   uint64 // bumped when blocks return to the pool
 	endgame bool
 
+	readers     []reader  // streaming readers' windows (deadline.go)
+	dl          bitset    // pieces inside some reader's window
+	dq          []dlEntry // window pieces not verified at the last rebuild, by deadline
+	dqStart     int       // dq[:dqStart] are verified
+	seen        bitset    // scratch of rebuildDeadlines
+	bestRate    float64   // the fastest peer's download rate at the last Tick
+	nfast       int       // peers unchoking us and fast at the last Tick
+	duplicated  int64     // deadline blocks requested from a second peer
+	lateScanned bool      // no late deadline block since the last Tick (pickDeadline)
+	preempted   int64     // requests cancelled by seeks
+
 	haveCount   int
 	wantCount   int   // wanted pieces
 	needCount   int   // wanted pieces not verified
@@ -78,6 +92,7 @@ type Torrent struct {
 	nextOptim   time.Duration
 	optimistic  *peer
 	nUnchoked   int // live peers we unchoke
+	unchokingUs int // live peers that unchoke us
 
 	rd, out Ready        // rd accumulates; out is handed to the shell
 	scratch []*peer      // reused by the choker
@@ -105,7 +120,10 @@ func New(cfg Config) (*Torrent, error) {
 		rec:       make([]int32, n),
 		have:      newBitset(n),
 		want:      newBitset(n),
+		wantSet:   newBitset(n),
 		need:      newBitset(n),
+		dl:        newBitset(n),
+		seen:      newBitset(n),
 		suspect:   newBitset(n),
 		prio:      make([]uint8, n),
 		peers:     make([]*peer, 1, 16),
@@ -120,6 +138,7 @@ func New(cfg Config) (*Torrent, error) {
 	for i := range n {
 		t.rec[i] = -1
 		t.want.set(uint32(i))
+		t.wantSet.set(uint32(i))
 		t.need.set(uint32(i))
 		t.state[i] = stFresh
 		t.bucketAdd(uint32(i))
@@ -153,7 +172,8 @@ func (t *Torrent) blockLen(i uint32, b int) uint32 {
 // HasPiece reports whether piece i is verified.
 func (t *Torrent) HasPiece(i uint32) bool { return int(i) < t.n && t.have.has(i) }
 
-// Wanted reports whether piece i is wanted.
+// Wanted reports whether piece i is wanted: selected with SetWanted, or
+// inside a reader's window.
 func (t *Torrent) Wanted(i uint32) bool { return int(i) < t.n && t.want.has(i) }
 
 // Complete reports whether every wanted piece is verified.
@@ -191,9 +211,26 @@ func (t *Torrent) SetHave(i uint32) {
 
 // SetWanted selects or deselects piece i for download (every piece is
 // wanted initially). Pieces already in flight finish regardless; interest
-// in peers is updated at once.
+// in peers is updated at once. A piece inside a reader's window stays
+// wanted until the window leaves it.
 func (t *Torrent) SetWanted(i uint32, wanted bool) {
-	if int(i) >= t.n || t.want.has(i) == wanted {
+	if int(i) >= t.n || t.wantSet.has(i) == wanted {
+		return
+	}
+	if wanted {
+		t.wantSet.set(i)
+	} else {
+		t.wantSet.clear(i)
+	}
+	if !t.dl.has(i) {
+		t.setWant(i, wanted)
+	}
+}
+
+// setWant changes whether piece i is wanted (SetWanted's selection or a
+// reader's window).
+func (t *Torrent) setWant(i uint32, wanted bool) {
+	if t.want.has(i) == wanted {
 		return
 	}
 	if wanted {

@@ -126,8 +126,8 @@ const (
 	// ReasonBothSeeds: we have every piece and so does the peer.
 	ReasonBothSeeds
 	// ReasonFlood: the peer sent more than Config.MaxChatter messages
-	// that change nothing (state toggles, repeated HAVEs, suggests) between
-	// two Ticks.
+	// that change nothing (state toggles, repeated HAVEs, suggests) in a
+	// second.
 	ReasonFlood
 )
 

@@ -163,7 +163,7 @@ func startAnnouncer(ctx context.Context, cfg AnnouncerConfig, search func(contex
 	}
 	a := &Announcer{cfg: cfg, search: search, status: AnnouncerStatus{State: "idle"}}
 	a.root, a.cancel = context.WithCancel(context.Background())
-	m, err := statem.Start[annState, *annData](ctx, a, statem.WithLogger(cfg.Logger))
+	m, err := statem.Start[annState, *annData](ctx, a, statem.WithLogger(cfg.Logger), statem.WithLog(16))
 	if err != nil {
 		a.cancel()
 		return nil, err

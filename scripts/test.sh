@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers and tools the interoperability tests run against.
-pkgs=(aria2 opentracker mktorrent transmission-cli python3-libtorrent iproute2)
+# The daemon's tests also drive it with python3-transmissionrpc and its web UI
+# with chromium; bench/daemon compares it with transmission-daemon.
+pkgs=(aria2 opentracker mktorrent transmission-cli python3-libtorrent iproute2 qbittorrent-nox
+	transmission-daemon python3-transmissionrpc chromium)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -38,8 +41,10 @@ go vet ./...
 echo "== staticcheck"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
+# -artifacts: the web UI test's screenshots land in test-artifacts/_artifacts/.
 echo "== go test -race"
-go test -race -count=1 -timeout 12m ./...
+mkdir -p test-artifacts
+go test -race -count=1 -timeout 12m -artifacts -outputdir "$PWD/test-artifacts" ./...
 
 echo "== statem under shuffle, repeatedly"
 go test -race -count=20 -shuffle=on -timeout 5m ./statem/

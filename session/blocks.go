@@ -112,6 +112,3 @@ func (bp *blockPool) forget(held *atomic.Int64) {
 		bp.live.Add(-n)
 	}
 }
-
-// inUse returns the blocks of the budget not in the free list.
-func (bp *blockPool) inUse() int { return int(bp.live.Load()) - len(bp.free) }

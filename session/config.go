@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/effusion-bt/effusion/metainfo"
+	"github.com/effusion-bt/effusion/webseed"
 )
 
 // Config describes one torrent session. The zero value of every field but
@@ -65,6 +66,13 @@ type Config struct {
 	// DownloadRate and UploadRate cap payload bytes per second; 0 means
 	// unlimited.
 	DownloadRate, UploadRate int
+	// WebSeeds are web seed URLs (BEP 19) used beside the torrent's
+	// url-list (a magnet's ws=): HTTP sources of pieces, fetched only
+	// while wanted pieces are missing (at most MaxWebSeeds in all).
+	WebSeeds []string
+	// WebSeed tunes every web seed (connections, timeout, backoff,
+	// strikes); the zero value selects package webseed's defaults.
+	WebSeed webseed.Config
 	// PeerID is our peer id; zero means a random "-EF0001-" id.
 	PeerID [20]byte
 	// Logger receives the session's logs; nil means slog.Default().

@@ -43,6 +43,12 @@
 //     session serving it. The sessions of an Env share one.
 //   - The Env's hasher pool (one goroutine per core, shared by its
 //     sessions) verifies pieces and writes them.
+//   - Web seeds (BEP 19: the torrent's url-list, Config.WebSeeds,
+//     AddWebSeeds) are virtual peers of the core, owned by the server:
+//     while wanted pieces are missing, the core's requests to a seed are
+//     fetched in runs of consecutive blocks, a goroutine per run (at most
+//     MaxConns per seed), read straight into pooled blocks that join the
+//     life of a block below (see webseed.go).
 //
 // # The life of a block
 //

@@ -9,6 +9,7 @@ import (
 
 	"github.com/effusion-bt/effusion/mse"
 	"github.com/effusion-bt/effusion/peerwire"
+	"github.com/effusion-bt/effusion/storage"
 	"github.com/effusion-bt/effusion/transport"
 	"golang.org/x/time/rate"
 )
@@ -53,6 +54,10 @@ type EnvConfig struct {
 	// with uTP sockets (transport.ListenConfig.UTP): connections leave
 	// from its port. Without one every dial is TCP.
 	Transport transport.Mode
+	// MaxOpenFiles caps the data files open at once across the sessions
+	// (storage.FileLimit); 0 means no process-wide cap (each session's
+	// storage keeps its own, storage.DefaultMaxOpenFiles).
+	MaxOpenFiles int
 }
 
 // Env is what the sessions of a process share: the hashing workers, the
@@ -71,6 +76,7 @@ type Env struct {
 	dhtPort  uint16
 	onPort   func(netip.AddrPort)
 	peers    atomic.Int64 // connected peers of every session
+	files    *storage.FileLimit
 
 	closeOnce sync.Once
 }
@@ -91,6 +97,9 @@ func NewEnv(cfg EnvConfig) *Env {
 		maxPeers: int64(max(cfg.MaxPeers, 0)),
 		dhtPort:  cfg.DHTPort,
 		onPort:   cfg.OnPort,
+	}
+	if cfg.MaxOpenFiles > 0 {
+		e.files = storage.NewFileLimit(cfg.MaxOpenFiles)
 	}
 	e.dialer.SetEncryption(cfg.Encryption)
 	if cfg.Listener != nil {
@@ -123,12 +132,21 @@ func (e *Env) SetEncryption(p mse.Policy) { e.dialer.SetEncryption(p) }
 func (e *Env) SetTransport(m transport.Mode) { e.dialer.SetMode(m) }
 
 // HintUTP records peers known to speak uTP (PEX entries with the uTP flag,
-// 0x04): under transport.Both they are dialled over uTP without the short
-// first timeout.
+// 0x04): under transport.Both they are dialled over uTP alone (TCP only if
+// that fails), without racing TCP after a head start.
 func (e *Env) HintUTP(addrs ...netip.AddrPort) {
 	for _, a := range addrs {
 		e.dialer.HintUTP(a)
 	}
+}
+
+// OpenFiles returns the data files open now under the process-wide cap
+// (0 without one).
+func (e *Env) OpenFiles() int {
+	if e.files == nil {
+		return 0
+	}
+	return e.files.Open()
 }
 
 // Listener returns the shared listening port, or nil.

@@ -120,6 +120,7 @@ func (r hashResult) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
 	if r.err != nil {
 		return srv.shutdown(Failed, fmt.Errorf("session: writing piece %d: %w", r.index, r.err))
 	}
+	srv.s.ctr.hashed(r.ok)
 	if r.digests != nil {
 		srv.core.PieceHashedDigests(r.index, r.ok, r.digests)
 	} else {
@@ -127,6 +128,11 @@ func (r hashResult) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
 	}
 	if !r.ok {
 		srv.log.Debug("piece failed verification", "piece", r.index)
+	} else if !srv.firstPiece {
+		// Once per session: the moment a stream or a magnet can first show
+		// data (bench/magnet measures it from here).
+		srv.firstPiece = true
+		srv.log.Info("first piece verified", "piece", r.index)
 	}
 	if ph == Checking {
 		return srv.keepPhase()

@@ -72,6 +72,9 @@ func (e evPriorities) apply(srv *server, ph Phase) statem.Result[Phase, *server]
 		e.done <- err
 		return srv.shutdown(Failed, fmt.Errorf("session: setting file priorities: %w", err))
 	}
+	if ph != Checking {
+		srv.startWebSeeds() // what the web seeds have may be wanted now
+	}
 	if ph != Checking && srv.wasComplete && !srv.core.Complete() {
 		// A file is wanted again: download it. (Await re-armed before
 		// SetFilePriorities returns.)

@@ -110,6 +110,8 @@ type hashPool struct {
 	workerPool
 	blocks *blockPool // where hashed blocks go back
 	spare  sync.Pool  // recycled job structs and their block slices
+
+	hashTime, writeTime latency // per piece, for Env.Timings
 }
 
 // newHashPool starts n workers.
@@ -297,6 +299,7 @@ func sameLayout(a, b *hashJob) bool {
 // blocks (sha1x.Multi falls back to crypto/sha1 per piece when there are
 // too few to share the vector path), then verifies and writes each.
 func (w *hashWorker) runGroup(group []*hashJob) {
+	start := time.Now()
 	w.multi.Reset(len(group))
 	var chunks [sha1x.Lanes][]byte
 	for k := range group[0].blocks {
@@ -307,7 +310,9 @@ func (w *hashWorker) runGroup(group []*hashJob) {
 	}
 	var sums [sha1x.Lanes][sha1.Size]byte
 	w.multi.Sum(&sums)
+	took := time.Since(start)
 	for i, j := range group {
+		j.h.pool.hashTime.observe(took)
 		finish(j, w.check(sums[i], j))
 	}
 }
@@ -341,7 +346,9 @@ func (w *hashWorker) check(digest [sha1.Size]byte, j *hashJob) hashResult {
 	for _, b := range j.blocks {
 		w.iov = append(w.iov, b.bytes())
 	}
+	start := time.Now()
 	err := j.h.store.WritePieceBlocks(int(j.index), w.iov)
+	j.h.pool.writeTime.observe(time.Since(start))
 	clear(w.iov) // the blocks go back to the pool
 	if err != nil {
 		return hashResult{index: j.index, err: err}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/effusion-bt/effusion/connection"
+	"github.com/effusion-bt/effusion/statem"
 )
 
 // Retry policy of outgoing peers.
@@ -56,7 +57,7 @@ func (srv *server) startOutPeer(a addrKey) (*connection.Conn[*peerProc], error) 
 		Multiplier:          2,
 		MaxInterval:         2 * time.Minute,
 	}}
-	c, err := connection.Start[*peerProc](context.Background(), pp)
+	c, err := connection.Start[*peerProc](context.Background(), pp, statem.WithLog(machineLog))
 	if err == nil {
 		pp.self <- c
 	}
@@ -67,7 +68,7 @@ func (srv *server) startOutPeer(a addrKey) (*connection.Conn[*peerProc], error) 
 // peer's goroutines start).
 func (srv *server) startInPeer(p *Peer) (*connection.Conn[*peerProc], error) {
 	pp := &peerProc{srv: srv, addr: p.addr, incoming: true, p: p, since: time.Now()}
-	c, err := connection.Start[*peerProc](context.Background(), pp)
+	c, err := connection.Start[*peerProc](context.Background(), pp, statem.WithLog(machineLog))
 	if err == nil {
 		p.owner = c
 	}

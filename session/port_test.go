@@ -64,11 +64,11 @@ func privateTorrent(t *testing.T, dir string, data []byte) *metainfo.MetaInfo {
 	return pmi
 }
 
-// TestPortMessage (BEP 5): with a DHT, our handshake sets the DHT bit and a
+// TestPortMessageFirstAndPublicOnly (BEP 5): with a DHT, our handshake sets the DHT bit and a
 // peer that sets it gets our PORT after the bitfield; the first PORT it
 // sends reaches the DHT with the peer's IP, later ones and port 0 do not. A
 // private torrent (BEP 27) does none of it.
-func TestPortMessage(t *testing.T) {
+func TestPortMessageFirstAndPublicOnly(t *testing.T) {
 	for _, private := range []bool{false, true} {
 		t.Run(map[bool]string{false: "public", true: "private"}[private], func(t *testing.T) {
 			dir := t.TempDir()

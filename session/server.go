@@ -29,6 +29,8 @@ type server struct {
 	env *Env
 	log *slog.Logger
 
+	firstPiece bool // a downloaded piece verified (logged once)
+
 	f      *torrentFacts // identity, limits and (once known) geometry, shared with peer goroutines
 	g      *geometry     // f's geometry (nil in the Metadata phase)
 	mi     *metainfo.MetaInfo
@@ -77,6 +79,7 @@ type server struct {
 	pendingReqQ map[*Peer]int
 	checkedN    int            // pieces the start-up check hashed
 	prios       []FilePriority // the files' priorities (nil: all normal)
+	web         webSeeds       // the web seeds (BEP 19), virtual peers of the core
 }
 
 func (srv *server) handler() statem.Handler[Phase, *server] { return srv }
@@ -152,7 +155,7 @@ func (srv *server) setInfo(mi *metainfo.MetaInfo, prios []FilePriority) error {
 	if prios != nil && len(prios) != len(info.Files) {
 		return fmt.Errorf("session: %d file priorities for %d files", len(prios), len(info.Files))
 	}
-	st, err := openStore(c.Dir, info)
+	st, err := openStore(c.Dir, info, srv.env.files)
 	if err != nil {
 		return err
 	}
@@ -216,6 +219,9 @@ const tickInterval = time.Second
 func (srv *server) HandleEvent(ctx context.Context, ev statem.Event, ph Phase, _ *server) statem.Result[Phase, *server] {
 	switch ev.Type {
 	case statem.GenericTimeout:
+		if t, ok := ev.Name.(seedRetry); ok {
+			return srv.retrySeed(t.s, ph)
+		}
 		srv.ticking = false
 		if ph != Checking && ph != Stopped && ph != Failed {
 			srv.tick(ph)
@@ -292,6 +298,9 @@ func (srv *server) checked(e evChecked) statem.Result[Phase, *server] {
 		}
 	}
 	srv.dialMore()
+	if ph == Downloading {
+		srv.startWebSeeds()
+	}
 	srv.perform()
 	srv.justCompleted = false // completion at the check is the phase chosen above
 	return statem.Next(ph, srv, srv.armTick(ph, nil)...)
@@ -303,6 +312,7 @@ func (srv *server) completed(ph Phase, actions ...statem.Action) statem.Result[P
 		return srv.keepPhase(actions...) // complete since the check: nothing was downloaded
 	}
 	srv.wasComplete = true
+	srv.stopWebSeeds()
 	srv.log.Info("download complete", "elapsed", time.Since(srv.start).Round(time.Millisecond))
 	if srv.announcer != nil {
 		srv.announcer.Completed()
@@ -342,9 +352,10 @@ func (srv *server) tick(ph Phase) {
 	}
 	down, up := srv.s.transferred()
 	srv.rates.update(now, down, up)
-	if len(srv.peers) == 0 {
+	if len(srv.peers) == 0 && !srv.web.active() {
 		srv.rates.down, srv.rates.up = 0, 0 // the last tick until a peer comes
 	}
+	srv.webSeedsTick(now)
 	srv.pexTick()
 	srv.dialMore()
 	srv.publish(ph)
@@ -385,6 +396,8 @@ func (srv *server) Terminate(reason error, ph Phase, _ *server) {
 	}
 	srv.stopProcs()
 	srv.s.closeAll(ErrStopped)
+	// Before the blocks' budget is settled below.
+	srv.closeWebSeeds()
 	srv.env.peers.Add(-int64(len(srv.peers))) // their evPeerGone will not be handled
 	if srv.hasher != nil {
 		srv.hasher.close()

@@ -67,11 +67,14 @@ type Session struct {
 	ctx      context.Context // cancelled when the session ends
 	cancel   context.CancelFunc
 
+	web       webTally              // the web seeds' byte counts, for Stats
 	stats     atomic.Pointer[Stats] // latest snapshot, published by the server
 	facts     *torrentFacts         // for live progress in Stats
 	mi        atomic.Pointer[metainfo.MetaInfo]
 	infoReady chan struct{} // closed once the info dictionary is known
 	final     finalState    // the checkpoint taken as the session ended
+
+	ctr sessionCounters // pieces verified and failed, bans (Counters)
 }
 
 // MetaInfo returns the torrent's metainfo, nil while a magnet's metadata
@@ -111,7 +114,7 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 		env, s.ownEnv = NewEnv(EnvConfig{}), true
 	}
 	srv := &server{s: s, cfg: c, env: env, log: c.Logger.With("torrent", fmt.Sprintf("%x", s.infoHash[:6]))}
-	m, err := statem.Start[Phase, *server](ctx, srv.handler(), statem.WithLogger(c.Logger))
+	m, err := statem.Start[Phase, *server](ctx, srv.handler(), statem.WithLogger(c.Logger), statem.WithLog(machineLog))
 	if err != nil {
 		s.cancel()
 		if s.ownEnv {
@@ -321,5 +324,5 @@ func (s *Session) transferred() (down, up int64) {
 		down += p.downloaded.Load()
 		up += p.uploaded.Load()
 	}
-	return down, up
+	return down + s.web.bytes(), up
 }

@@ -29,6 +29,12 @@ type Stats struct {
 	// MetadataHave and MetadataPieces are the metadata exchange's progress
 	// in the Metadata phase (16 KiB pieces of the info dictionary).
 	MetadataHave, MetadataPieces int
+	// WebSeedDownloaded and WebSeedRate are the part of Downloaded and
+	// DownloadRate that came from web seeds (BEP 19); WebSeeds describes
+	// each (once the check is over).
+	WebSeedDownloaded int64
+	WebSeedRate       float64
+	WebSeeds          []WebSeedStats
 }
 
 // PeerStats describes one connected peer.
@@ -61,6 +67,7 @@ func (s *Session) Stats() Stats {
 	}
 	st := *p
 	st.Downloaded, st.Uploaded = s.transferred()
+	st.WebSeedDownloaded = s.web.bytes()
 	if f := s.facts; f != nil && st.Phase != Checking && st.Phase != Metadata {
 		if g := f.g(); g != nil {
 			st.PiecesHave, st.Left = g.progress()
@@ -89,6 +96,7 @@ func (srv *server) publish(ph Phase) {
 		st.MetadataHave, st.MetadataPieces = srv.fetch.Progress()
 	}
 	st.PiecesChecked = srv.checkedN
+	st.WebSeedDownloaded, st.WebSeedRate, st.WebSeeds = srv.s.web.bytes(), srv.web.rates.down, srv.webSeedStats()
 	st.PeerStats = make([]PeerStats, 0, len(srv.peers))
 	for p, id := range srv.peers {
 		ps := PeerStats{

@@ -27,7 +27,7 @@ func (srv *server) step(ph Phase, actions ...statem.Action) statem.Result[Phase,
 // peers (or dials): the tick runs only then, so that an idle torrent costs
 // no timer and thousands of them cost no CPU.
 func (srv *server) armTick(ph Phase, actions []statem.Action) []statem.Action {
-	if !srv.ticking && len(srv.peers)+len(srv.procs) > 0 && ph != Stopped && ph != Failed {
+	if !srv.ticking && (len(srv.peers)+len(srv.procs) > 0 || srv.web.active()) && ph != Stopped && ph != Failed {
 		srv.ticking = true
 		actions = append(actions, statem.SetGenericTimeout(tickTimer{}, tickInterval, nil))
 	}
@@ -46,6 +46,8 @@ func (srv *server) perform() {
 	for _, msg := range rd.Messages {
 		if p := srv.peerOf(msg.Peer); p != nil {
 			srv.send(p, msg)
+		} else {
+			srv.seedMessage(msg)
 		}
 	}
 	for _, i := range rd.Hash {
@@ -63,6 +65,8 @@ func (srv *server) perform() {
 	for _, d := range rd.Drops {
 		if p := srv.peerOf(d.Peer); p != nil {
 			srv.drop(p, d)
+		} else {
+			srv.seedDropped(d)
 		}
 	}
 	for _, d := range rd.Discard {
@@ -71,6 +75,7 @@ func (srv *server) perform() {
 	if rd.Completed {
 		srv.justCompleted = true
 	}
+	srv.webSeedsAfter() // last: it may perform again
 }
 
 // send carries out one message of the core's to p.
@@ -122,6 +127,7 @@ func (srv *server) drop(p *Peer, d core.Drop) {
 	switch {
 	case d.Ban:
 		srv.book.ban(p.addr)
+		srv.s.ctr.bans.Add(1)
 		srv.bannedIDs[p.remote.PeerID] = struct{}{}
 		err = fmt.Errorf("%w: %v: %s", ErrBanned, p.addr, d.Reason)
 	case d.Reason == core.ReasonBothSeeds:

@@ -29,8 +29,15 @@ const window = 1024
 
 // BenchmarkCast measures the throughput of Cast and its handling, with at
 // most window casts in flight, like the baseline's buffered channel.
-func BenchmarkCast(b *testing.B) {
-	m, err := Start(context.Background(), counter{})
+func BenchmarkCast(b *testing.B) { benchCast(b) }
+
+// BenchmarkCastLogged is BenchmarkCast with a 16-event log (WithLog), as
+// the session machines keep for the daemon's processes view: the cost of
+// the log per event.
+func BenchmarkCastLogged(b *testing.B) { benchCast(b, WithLog(16)) }
+
+func benchCast(b *testing.B, opts ...Option) {
+	m, err := Start(context.Background(), counter{}, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -46,7 +46,9 @@ type Machine[S comparable, D any] struct {
 	nextEvs   []Event      // scratch: NextEvent actions of one transition
 	touts     []Action     // scratch: time-out actions of one transition
 	zeros     []int        // scratch: indexes of zero time-outs in touts
-	log       []TraceEvent // the last trace events (WithLog)
+	log       []TraceEvent // the last trace events (WithLog), a ring from logHead once full
+	logHead   int          // the oldest entry of a full log
+	watch     *watchers    // tracers added while running (Watch)
 
 	// Set when the machine is about to end.
 	exitReason    error
@@ -102,15 +104,15 @@ func Start[S comparable, D any](ctx context.Context, h Handler[S, D], opts ...Op
 		o(&m.opts)
 	}
 	if n := m.opts.logN; n > 0 {
-		// The log is a tracer in front of the user's one.
-		m.log = make([]TraceEvent, 0, n)
+		// The log is a tracer in front of the user's one. It grows as
+		// events come: a machine that handled two events holds two.
 		user := m.opts.tracer
 		m.opts.tracer = func(te TraceEvent) {
 			if len(m.log) < n {
 				m.log = append(m.log, te)
 			} else {
-				copy(m.log, m.log[1:])
-				m.log[n-1] = te
+				m.log[m.logHead] = te
+				m.logHead = (m.logHead + 1) % n
 			}
 			if user != nil {
 				user(te)
@@ -280,9 +282,9 @@ func (m *Machine[S, D]) logExit(reason error) {
 	if errors.As(reason, &pe) {
 		attrs = append(attrs, "stack", string(pe.Stack))
 	}
-	if len(m.log) > 0 {
-		lines := make([]string, len(m.log))
-		for i, te := range m.log {
+	if log := m.logged(); len(log) > 0 {
+		lines := make([]string, len(log))
+		for i, te := range log {
 			lines[i] = te.String()
 		}
 		attrs = append(attrs, "log", lines)

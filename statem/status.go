@@ -51,20 +51,20 @@ func (t TimeoutStatus) String() string {
 // goroutine at any time, also after the machine ended.
 type Counters struct {
 	// Events is the number of events handled (enter calls excluded).
-	Events uint64
+	Events uint64 `json:"events"`
 	// Enters is the number of state enter calls.
-	Enters uint64
+	Enters uint64 `json:"enters"`
 	// StateChanges counts transitions to a different state.
-	StateChanges uint64
+	StateChanges uint64 `json:"state_changes"`
 	// Postponed counts postponed events.
-	Postponed uint64
+	Postponed uint64 `json:"postponed"`
 	// Replies counts Reply actions sent (not From.Reply).
-	Replies uint64
+	Replies uint64 `json:"replies"`
 	// Timeouts counts time-out events delivered.
-	Timeouts uint64
+	Timeouts uint64 `json:"timeouts"`
 	// Received counts external messages taken from the mailbox (calls,
 	// casts, infos).
-	Received uint64
+	Received uint64 `json:"received"`
 }
 
 // TraceKind says what a TraceEvent reports.

@@ -116,7 +116,7 @@ func (m *Machine[S, D]) status() Status[S, D] {
 		Queue:     len(m.queue) + len(m.t0q) + len(m.held) - m.hi + m.in.left + m.mb.len(),
 		Postponed: len(m.postponed),
 		Suspended: m.suspended,
-		Log:       append([]TraceEvent(nil), m.log...),
+		Log:       m.logged(),
 	}
 	if m.opts.named {
 		st.Name = m.opts.name

@@ -64,6 +64,7 @@ type fileCache struct {
 	files    []fileEntry
 	readOnly bool
 	max      int
+	limit    *FileLimit // shared with other caches; nil: none
 
 	mu     sync.Mutex
 	cond   sync.Cond
@@ -78,10 +79,13 @@ type fileCache struct {
 	peak     int                  // most files open at once (for tests)
 }
 
-func newFileCache(root *os.Root, files []fileEntry, max int, readOnly bool) *fileCache {
+func newFileCache(root *os.Root, files []fileEntry, max int, readOnly bool, limit *FileLimit) *fileCache {
 	c := &fileCache{root: root, files: files, max: max, readOnly: readOnly, open: make(map[int]*handle),
-		fsync: (*os.File).Sync}
+		fsync: (*os.File).Sync, limit: limit}
 	c.cond.L = &c.mu
+	if limit != nil {
+		limit.register(c)
+	}
 	return c
 }
 
@@ -111,7 +115,19 @@ func (c *fileCache) acquire(idx int, write bool) (*handle, error) {
 			return h, nil
 		}
 		if len(c.open) < c.max {
-			break
+			if c.limit == nil || c.limit.take() {
+				break
+			}
+			// The shared cap is reached: close an idle file of ours, or
+			// of another Storage, or wait for one to be released.
+			if h := c.idle.head; h != nil {
+				c.evict(h)
+				continue
+			}
+			c.mu.Unlock()
+			c.limit.reclaim(c)
+			c.mu.Lock()
+			continue
 		}
 		if h := c.idle.head; h != nil {
 			c.evict(h)
@@ -121,6 +137,9 @@ func (c *fileCache) acquire(idx int, write bool) (*handle, error) {
 	}
 	h, err := c.openFile(idx, write)
 	if err != nil {
+		if c.limit != nil {
+			c.limit.give()
+		}
 		return nil, err
 	}
 	c.open[idx] = h
@@ -192,10 +211,26 @@ func (c *fileCache) release(h *handle, wrote bool) {
 			c.closeHandle(h)
 		} else {
 			c.idle.pushBack(h)
+			if c.limit != nil {
+				c.limit.poke()
+			}
 		}
 		c.cond.Signal()
 	}
 	c.mu.Unlock()
+}
+
+// evictIdle closes the least recently used idle file, if any (for the
+// shared limit, on behalf of another cache).
+func (c *fileCache) evictIdle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := c.idle.head
+	if c.closed || h == nil {
+		return false
+	}
+	c.evict(h)
+	return true
 }
 
 // evict closes an idle handle. It does not fsync (that would stall every
@@ -217,6 +252,9 @@ func (c *fileCache) evict(h *handle) {
 func (c *fileCache) closeHandle(h *handle) error {
 	err := h.f.Close()
 	delete(c.open, h.idx)
+	if c.limit != nil {
+		c.limit.give()
+	}
 	return err
 }
 
@@ -283,6 +321,9 @@ func (c *fileCache) close() error {
 		}
 	}
 	c.cond.Broadcast()
+	if c.limit != nil {
+		c.limit.unregister(c)
+	}
 	return first
 }
 

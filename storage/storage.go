@@ -17,6 +17,9 @@ const DefaultMaxOpenFiles = 64
 type Options struct {
 	// MaxOpenFiles bounds the open file handles; 0 means DefaultMaxOpenFiles.
 	MaxOpenFiles int
+	// Files, when set, is a cap on open files shared with other Storages
+	// (a client's process-wide limit), on top of MaxOpenFiles.
+	Files *FileLimit
 	// Workers is the number of hashing goroutines of Check; 0 means
 	// runtime.GOMAXPROCS(0).
 	Workers int
@@ -96,7 +99,7 @@ func OpenLayout(dir string, layout Layout, opts Options) (*Storage, error) {
 		hashes:   layout.Hashes,
 		workers:  workers,
 		readOnly: opts.ReadOnly,
-		fc:       newFileCache(root, files, maxOpen, opts.ReadOnly),
+		fc:       newFileCache(root, files, maxOpen, opts.ReadOnly, opts.Files),
 		part:     partFile{rel: part},
 	}, nil
 }

@@ -162,7 +162,7 @@ func StartAnnouncer(ctx context.Context, cfg AnnouncerConfig) (*Announcer, error
 	a := &Announcer{cfg: cfg, client: cfg.Client, tiers: tiers}
 	a.status = AnnouncerStatus{State: "idle", Seeders: -1, Leechers: -1}
 	a.root, a.cancel = context.WithCancel(context.Background())
-	m, err := statem.Start[annState, *annData](ctx, a, statem.WithLogger(cfg.Logger))
+	m, err := statem.Start[annState, *annData](ctx, a, statem.WithLogger(cfg.Logger), statem.WithLog(16))
 	if err != nil {
 		a.cancel()
 		return nil, err

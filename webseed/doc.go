@@ -96,13 +96,14 @@
 //     The session's own cancellation (ctx.Err()): nothing.
 //   - PieceHashed(false) for a piece the seed contributed to: the core
 //     strikes it like a peer; when Ready.Drops names its PeerID, call
-//     ws.Drop(webseed.ErrBadData) and t.PeerGone(id). A shell that wants the
-//     seed's own count instead calls ws.Strike() per failed piece and drops
-//     the seed when it returns true.
+//     t.PeerGone(id) and either ws.Drop(webseed.ErrBadData) (the peer's
+//     rule: banned at once) or, as package session does, ws.Strike(),
+//     dropping the seed when it returns true and registering it afresh
+//     otherwise (a mirror with one stale file gets MaxStrikes chances).
 //   - Stopping: cancel the fetches' context, then ws.Close().
 //
 // The package's shell_test.go is such a shell, driving the real core to a
-// verified download.
+// verified download; package session is the real one (session/webseed.go).
 //
 // Stats gives what the progress line shows apart from peer bytes: Bytes
 // fetched, Errors, State (active, backing off, dropped) and RetryAt.

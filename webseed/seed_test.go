@@ -280,3 +280,19 @@ func TestConnectionPool(t *testing.T) {
 		rec.mu.Unlock()
 	}
 }
+
+// TestCheckURL: the front ends' check refuses what New refuses for the URL
+// alone, and accepts what New accepts.
+func TestCheckURL(t *testing.T) {
+	for _, good := range []string{"http://h/x", "https://h:8443/dir/?k=v#frag", "http://127.0.0.1:80/a%20b"} {
+		if err := CheckURL(good); err != nil {
+			t.Errorf("%q: %v", good, err)
+		}
+	}
+	for _, bad := range []string{"", "ftp://h/x", "http://", "http:///x", "http://u:p@h/x", "http://h:0/x",
+		"http://h:99999/x", "mailto:x@y", "http://h/" + strings.Repeat("a", MaxURLLen), "::"} {
+		if err := CheckURL(bad); !errors.Is(err, ErrBadURL) {
+			t.Errorf("%q: %v, want ErrBadURL", bad, err)
+		}
+	}
+}

@@ -22,6 +22,14 @@ type urlMap struct {
 	suffix string // "?query" of the seed URL, or ""
 }
 
+// CheckURL reports whether raw is usable as a web seed URL, with the
+// checks New applies to it: nil, or an error wrapping ErrBadURL. Front
+// ends use it to refuse a bad URL before any work starts.
+func CheckURL(raw string) error {
+	_, err := parseSeedURL(raw)
+	return err
+}
+
 // parseSeedURL checks raw: http or https, a host, a valid port if any, no
 // user info. Errors wrap ErrBadURL.
 func parseSeedURL(raw string) (*url.URL, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/effusion-bt/effusion/client"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/mse"
+	"github.com/effusion-bt/effusion/webseed"
 	"github.com/spf13/cobra"
 )
 
@@ -177,15 +178,15 @@ func matchAny(globs []string, p string) bool {
 	return false
 }
 
-// priorities returns the files' priorities for mi (nil: everything).
-func (fs fileSelection) priorities(mi *metainfo.MetaInfo) []client.Priority {
+// priorities returns the files' priorities for info (nil: everything).
+func (fs fileSelection) priorities(info *metainfo.Info) []client.Priority {
 	if len(fs.only) == 0 && len(fs.skip) == 0 {
 		return nil
 	}
-	out := make([]client.Priority, len(mi.Info.Files))
-	for i, f := range mi.Info.Files {
+	out := make([]client.Priority, len(info.Files))
+	for i, f := range info.Files {
 		rel := path.Join(f.Path...)
-		if mi.Info.MultiFile && len(f.Path) > 1 {
+		if info.MultiFile && len(f.Path) > 1 {
 			rel = path.Join(f.Path[1:]...) // inside the torrent's directory
 		}
 		if len(fs.only) > 0 && !matchAny(fs.only, rel) || matchAny(fs.skip, rel) {
@@ -195,18 +196,48 @@ func (fs fileSelection) priorities(mi *metainfo.MetaInfo) []client.Priority {
 	return out
 }
 
+// source is one torrent to download: a .torrent, or a magnet link or bare
+// info-hash.
+type source struct {
+	mi     *metainfo.MetaInfo
+	magnet string
+}
+
+// loadSource reads a command-line argument: an existing file is a
+// .torrent; otherwise something shaped like a magnet link or an info-hash
+// is one (checked at once: a malformed one is bad input naming the
+// problem).
+func loadSource(arg string) (source, error) {
+	if _, err := os.Stat(arg); err != nil && metainfo.LooksLikeMagnetOrHash(arg) {
+		if _, err := metainfo.ParseMagnetOrHash(arg); err != nil {
+			return source{}, badInput(fmt.Errorf("magnet: %w", err))
+		}
+		return source{magnet: arg}, nil
+	}
+	mi, err := loadTorrent(arg)
+	return source{mi: mi}, err
+}
+
 func newDownloadCmd() *cobra.Command {
 	var (
-		tf         transferFlags
-		sel        fileSelection
-		out        string
-		seed       bool
-		cpuProfile string
+		tf           transferFlags
+		sel          fileSelection
+		out          string
+		seed         bool
+		cpuProfile   string
+		metadataOnly bool
+		saveTorrent  string
+		webSeeds     []string
 	)
 	cmd := &cobra.Command{
-		Use:   "download FILE.torrent...",
+		Use:   "download FILE.torrent|MAGNET|INFOHASH...",
 		Short: "Download torrents; exit 0 once every wanted piece is verified on disk",
 		Long: `Download one or more torrents into a directory, verifying every piece.
+
+Each argument is a .torrent file, a magnet link or a bare info-hash (40 hex or
+32 base32 digits): a magnet's metadata is fetched from peers first (its
+trackers and x.pe peers, --peer). --save-torrent FILE writes the .torrent once
+it is known; --metadata-only stops there.
 
 --only and --skip select files by glob (matched against each file's path
 inside the torrent and against its base name; repeatable): skipped files are
@@ -215,16 +246,26 @@ on a terminal), or printed as JSON lines on stdout with --json. The command
 exits 0 once every wanted piece of every torrent is verified and written, or
 keeps seeding with --seed until interrupted. Ctrl-C stops cleanly (trackers
 told, files synced, resume data written to --data-dir); run it again to go
-on at once, without rehashing what was verified.`,
+on at once, without rehashing what was verified.
+
+Web seeds (BEP 19) in a torrent's url-list, and those given with --web-seed,
+are used beside peers while pieces are missing: a torrent downloads from them
+with no peer and no tracker at all. The progress shows their share apart.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var mis []*metainfo.MetaInfo
+			var srcs []source
 			for _, a := range args {
-				mi, err := loadTorrent(a)
+				src, err := loadSource(a)
 				if err != nil {
 					return err
 				}
-				mis = append(mis, mi)
+				srcs = append(srcs, src)
+			}
+			if saveTorrent != "" && len(srcs) != 1 {
+				return badInput(errors.New("--save-torrent takes one torrent"))
+			}
+			if metadataOnly && (saveTorrent == "" || srcs[0].magnet == "") {
+				return badInput(errors.New("--metadata-only needs one magnet link and --save-torrent FILE"))
 			}
 			tr, err := tf.check()
 			if err != nil {
@@ -233,12 +274,17 @@ on at once, without rehashing what was verified.`,
 			if err := sel.check(); err != nil {
 				return badInput(err)
 			}
+			for _, w := range webSeeds {
+				if err := webseed.CheckURL(w); err != nil {
+					return badInput(fmt.Errorf("--web-seed %q: %w", w, err))
+				}
+			}
 			if err := checkWritableDir(out); err != nil {
 				return badInput(err)
 			}
 			stderr := cmd.ErrOrStderr()
 			tr.cfg.DownloadDir = out
-			tr.cfg.LazyShutdown = !seed
+			tr.cfg.NoAutoStart = true // only the torrents named here run
 			tr.cfg.Logger = cliLogger(stderr, tf.verbose)
 			if cpuProfile != "" {
 				f, err := os.Create(cpuProfile)
@@ -259,16 +305,24 @@ on at once, without rehashing what was verified.`,
 			}
 			defer cleanup()
 			var ts []*client.Torrent
-			for _, mi := range mis {
-				t, err := addForDownload(ctx, c, mi, out, sel.priorities(mi))
+			for _, src := range srcs {
+				spec := client.Spec{Torrent: src.mi, Magnet: src.magnet, Dir: out, MetadataOnly: metadataOnly, WebSeeds: webSeeds,
+					Select: func(info *metainfo.Info) []client.Priority { return sel.priorities(info) }}
+				t, err := addForDownload(ctx, c, spec)
 				if err != nil {
 					c.Shutdown(context.Background())
 					return err
 				}
 				t.AddPeers(tr.peers...)
 				ts = append(ts, t)
-				if len(mi.Trackers()) == 0 && len(tr.peers) == 0 && !tf.json {
-					fmt.Fprintf(stderr, "%s: no trackers and no --peer: %s; listening on %v\n", mi.Info.Name, tf.net.searching(), c.Addr())
+				if src.mi != nil && len(src.mi.Trackers()) == 0 && len(tr.peers) == 0 && len(src.mi.URLList)+len(webSeeds) == 0 && !tf.json {
+					fmt.Fprintf(stderr, "%s: no trackers and no --peer: %s; listening on %v\n", src.mi.Info.Name, tf.net.searching(), c.Addr())
+				}
+			}
+			if saveTorrent != "" {
+				if err := saveWhenKnown(ctx, ts[0], saveTorrent, stderr); err != nil || metadataOnly {
+					c.Shutdown(context.Background())
+					return err
 				}
 			}
 			return follow(ctx, c, ts, seed, tf.json, cmd.OutOrStdout(), stderr)
@@ -279,27 +333,37 @@ on at once, without rehashing what was verified.`,
 	cmd.Flags().StringArrayVar(&sel.only, "only", nil, "download only the files matching this glob (repeatable)")
 	cmd.Flags().StringArrayVar(&sel.skip, "skip", nil, "do not download the files matching this glob (repeatable)")
 	cmd.Flags().BoolVar(&seed, "seed", false, "keep seeding after the downloads complete, until interrupted")
+	cmd.Flags().StringVar(&saveTorrent, "save-torrent", "", "write the torrent's .torrent file here once its metadata is known")
+	cmd.Flags().BoolVar(&metadataOnly, "metadata-only", false, "fetch a magnet's metadata only (with --save-torrent), no data")
+	cmd.Flags().StringArrayVar(&webSeeds, "web-seed", nil, "also download from this web seed URL (BEP 19; repeatable, for every torrent given)")
 	cmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile to this file")
 	cmd.Flags().MarkHidden("cpuprofile")
 	return cmd
 }
 
-// addForDownload adds mi to the client for download into dir with the
-// given file priorities. A torrent the resume store already has is taken
-// as it is when it is in dir (its priorities set to these, resumed if
-// paused); one recorded for another directory is moved to dir (the record
+// addForDownload adds a torrent to the client for download into
+// spec.Dir. A torrent the resume store already has is taken as it is when it
+// is in that directory (its file priorities set to spec's selection, resumed
+// if paused); one recorded for another directory is moved there (the record
 // is forgotten, the old data kept).
-func addForDownload(ctx context.Context, c *client.Client, mi *metainfo.MetaInfo, dir string, prios []client.Priority) (*client.Torrent, error) {
-	t, err := c.Add(ctx, client.Spec{Torrent: mi, Dir: dir, Priorities: prios})
+func addForDownload(ctx context.Context, c *client.Client, spec client.Spec) (*client.Torrent, error) {
+	t, err := c.Add(ctx, spec)
 	if err == nil || !errors.Is(err, client.ErrExists) {
 		return t, err
 	}
-	abs, _ := filepath.Abs(dir)
+	abs, _ := filepath.Abs(spec.Dir)
 	if t.Dir() != abs {
-		if err := c.Remove(ctx, mi.InfoHash, client.KeepData); err != nil {
+		if err := c.Remove(ctx, t.InfoHash(), client.KeepData); err != nil {
 			return nil, err
 		}
-		return c.Add(ctx, client.Spec{Torrent: mi, Dir: dir, Priorities: prios})
+		return c.Add(ctx, spec)
+	}
+	if err := t.AddWebSeeds(spec.WebSeeds...); err != nil {
+		return nil, err
+	}
+	var prios []client.Priority
+	if mi := t.MetaInfo(); mi != nil && spec.Select != nil {
+		prios = spec.Select(&mi.Info)
 	}
 	for _, f := range t.Files() {
 		want := client.Normal
@@ -380,5 +444,23 @@ func stopClient(c *client.Client, ts []*client.Torrent, failed error) error {
 	case !complete:
 		return errors.New("interrupted before the download completed (run again to resume)")
 	}
+	return nil
+}
+
+// saveWhenKnown writes t's .torrent to path once its metadata is known.
+func saveWhenKnown(ctx context.Context, t *client.Torrent, path string, stderr io.Writer) error {
+	select {
+	case <-t.InfoReady():
+	case <-ctx.Done():
+		return errors.New("interrupted before the metadata arrived")
+	}
+	b, err := t.MetaInfo().Encode()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%s: torrent written to %s\n", t.Name(), path)
 	return nil
 }

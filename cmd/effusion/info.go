@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -74,8 +75,11 @@ type magnetJSON struct {
 }
 
 func runInfo(w io.Writer, arg string, asJSON bool) error {
-	if strings.HasPrefix(strings.ToLower(arg), "magnet:") {
+	if _, err := os.Stat(arg); err != nil && metainfo.LooksLikeMagnetOrHash(arg) {
 		m, err := metainfo.ParseMagnet(arg)
+		if !strings.HasPrefix(strings.ToLower(arg), "magnet:") {
+			m, err = metainfo.ParseMagnetOrHash(arg) // a bare info-hash
+		}
 		if err != nil {
 			return badInput(fmt.Errorf("magnet: %w", err))
 		}

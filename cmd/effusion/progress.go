@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/effusion-bt/effusion/client"
 	"github.com/effusion-bt/effusion/internal/units"
+	"github.com/effusion-bt/effusion/session"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 )
@@ -26,6 +28,7 @@ type progress struct {
 
 	bars  *mpb.Progress // nil without a terminal
 	bar   []*mpb.Bar
+	web   []atomic.Pointer[string] // per bar: its web seeds' part, read by mpb's goroutine
 	total *mpb.Bar
 }
 
@@ -35,20 +38,27 @@ func newProgress(stdout, stderr io.Writer, asJSON bool, ts []*client.Torrent) *p
 		return p
 	}
 	p.bars = mpb.New(mpb.WithOutput(stderr), mpb.WithWidth(40), mpb.WithRefreshRate(150*time.Millisecond))
-	add := func(name string, total int64) *mpb.Bar {
+	p.web = make([]atomic.Pointer[string], len(ts)+1)
+	add := func(name string, total int64, web *atomic.Pointer[string]) *mpb.Bar {
 		return p.bars.AddBar(total,
 			mpb.PrependDecorators(decor.Name(name, decor.WCSyncSpaceR), decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncSpace)),
-			mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace)),
+			mpb.AppendDecorators(decor.Percentage(decor.WCSyncSpace), decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WCSyncSpace),
+				decor.Any(func(decor.Statistics) string {
+					if s := web.Load(); s != nil {
+						return *s
+					}
+					return ""
+				})),
 		)
 	}
 	var sum int64
-	for _, t := range ts {
+	for i, t := range ts {
 		w := t.Stats().Wanted
-		p.bar = append(p.bar, add(shorten(t.Name(), 28), w))
+		p.bar = append(p.bar, add(shorten(t.Name(), 28), w, &p.web[i]))
 		sum += w
 	}
 	if len(ts) > 1 {
-		p.total = add("total", sum)
+		p.total = add("total", sum, &p.web[len(ts)])
 	}
 	return p
 }
@@ -86,6 +96,47 @@ type jsonStats struct {
 	ETASeconds   float64 `json:"eta_seconds,omitempty"`
 	Peers        int     `json:"peers"`
 	UTPPeers     int     `json:"utp_peers"` // of them, connected over uTP
+	// Downloaded split by source, and the web seeds (BEP 19).
+	PeerDownloaded    int64         `json:"peer_downloaded"`
+	WebSeedDownloaded int64         `json:"web_seed_downloaded"`
+	WebSeedRate       float64       `json:"web_seed_rate"`
+	WebSeeds          []jsonWebSeed `json:"web_seeds,omitempty"`
+}
+
+// jsonWebSeed is one web seed in a --json line.
+type jsonWebSeed struct {
+	URL        string `json:"url"`
+	Downloaded int64  `json:"downloaded"`
+	State      string `json:"state"`
+	LastError  string `json:"last_error,omitempty"`
+}
+
+func webSeedsJSON(st client.Stats) []jsonWebSeed {
+	var out []jsonWebSeed
+	for _, w := range st.WebSeeds {
+		j := jsonWebSeed{URL: w.URL, Downloaded: w.Downloaded, State: w.State.String()}
+		if w.LastError != nil {
+			j.LastError = w.LastError.Error()
+		}
+		out = append(out, j)
+	}
+	return out
+}
+
+// webSeedsLine is the web seeds' part of a progress line: how many of them
+// are fetching, their rate and their bytes ("" without web seeds).
+func webSeedsLine(st client.Stats) string {
+	if len(st.WebSeeds) == 0 {
+		return ""
+	}
+	active := 0
+	for _, w := range st.WebSeeds {
+		if w.State == session.WebSeedActive {
+			active++
+		}
+	}
+	return fmt.Sprintf("  web seeds %d/%d %s/s (%s)", active, len(st.WebSeeds),
+		units.FormatFloat(st.WebSeedRate), units.Format(st.WebSeedDownloaded))
 }
 
 // percent is the share of the wanted bytes verified.
@@ -118,6 +169,8 @@ func (p *progress) show(final bool) {
 				Downloaded: st.Downloaded, Uploaded: st.Uploaded,
 				DownloadRate: st.DownloadRate, UploadRate: st.UploadRate,
 				ETASeconds: eta(st).Seconds(), Peers: st.Peers, UTPPeers: utpPeers(st),
+				PeerDownloaded: st.Downloaded - st.WebSeedDownloaded, WebSeedDownloaded: st.WebSeedDownloaded,
+				WebSeedRate: st.WebSeedRate, WebSeeds: webSeedsJSON(st),
 			})
 		}
 	case p.bars != nil:
@@ -128,6 +181,9 @@ func (p *progress) show(final bool) {
 				p.bar[i].SetTotal(st.Wanted, false)
 			}
 			p.bar[i].SetCurrent(st.Wanted - st.Left)
+			if w := webSeedsLine(st); w != "" {
+				p.web[i].Store(&w)
+			}
 			sum += st.Wanted - st.Left
 		}
 		if p.total != nil {
@@ -139,7 +195,7 @@ func (p *progress) show(final bool) {
 			st := t.Stats()
 			line := fmt.Sprintf("%-11s %6.2f%%  %d/%d pieces  down %s/s  up %s/s  ETA %s  peers %d",
 				st.State, percent(st), st.PiecesHave, st.PiecesTotal, units.FormatFloat(st.DownloadRate),
-				units.FormatFloat(st.UploadRate), fmtETA(eta(st), st.Left), st.Peers)
+				units.FormatFloat(st.UploadRate), fmtETA(eta(st), st.Left), st.Peers) + webSeedsLine(st)
 			if len(p.ts) > 1 {
 				line = filepath.Base(t.Name()) + ": " + line
 			}

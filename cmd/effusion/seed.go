@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -29,7 +30,7 @@ What was verified is kept in --data-dir: the next start does not rehash the
 files that did not change.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			mi, err := loadTorrent(args[0])
+			src, err := loadSource(args[0])
 			if err != nil {
 				return err
 			}
@@ -42,15 +43,20 @@ files that did not change.`,
 			}
 			stderr := cmd.ErrOrStderr()
 			tr.cfg.Logger = cliLogger(stderr, tf.verbose)
+			tr.cfg.NoAutoStart = true // only the torrent named here runs
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if src.mi == nil {
+				return badInput(errors.New("seed needs a .torrent file (a magnet has no data to check)"))
+			}
+			mi := src.mi
 			fmt.Fprintf(stderr, "checking %s ...\n", mi.Info.Name)
 			c, cleanup, err := startClient(ctx, tr.cfg, cmd.Flags().Changed("port"), stderr)
 			if err != nil {
 				return err
 			}
 			defer cleanup()
-			t, err := addForDownload(ctx, c, mi, dir, nil)
+			t, err := addForDownload(ctx, c, client.Spec{Torrent: mi, Dir: dir})
 			if err != nil {
 				c.Shutdown(context.Background())
 				return err

@@ -7,10 +7,18 @@
       checks DIR, prints "READY" once seeding, runs until SIGTERM/SIGINT.
   lt_peer.py leech TORRENT DIR PORT [--peer IP:PORT ...] [--max-seconds N]
       exits 0 once every piece is downloaded and checked, 3 on timeout.
+  lt_peer.py middle TORRENT DIR PORT --peer IP:PORT
+      a peer that wants nothing (every file skipped), connected to --peer,
+      speaking PEX: prints "READY" once connected, runs until SIGTERM/SIGINT.
+  lt_peer.py magnet URI DIR PORT [--peer IP:PORT ...] [--max-seconds N]
+      the same from a magnet link (metadata from peers: its x.pe, trackers,
+      --peer); prints "METADATA <seconds>" when the metadata arrived and
+      "FIRSTPIECE <seconds>" when the first piece is verified.
 
-Loopback only, TCP only, no DHT, LSD, UPnP, NAT-PMP, PEX or encryption by
-default; the environment variable LTSET, a JSON object of settings, is laid
-over those (encryption forced, uTP only, ...). Each peer connection, and each
+Loopback only, TCP only, no DHT, LSD, UPnP, NAT-PMP or encryption by
+default (the default plugins, ut_metadata, ut_pex and smart ban, are on); the environment variable LTSET, a JSON object of settings, is laid
+over those (encryption forced, uTP only, ...); a rate limit in it applies to
+loopback peers too (libtorrent otherwise exempts local peers). Each peer connection, and each
 change of its encryption or transport, is printed on stdout as
   PEER IP:PORT rc4=0|1 utp=0|1
 Imports only under /usr/bin/python3 (Debian's python3-libtorrent).
@@ -69,17 +77,30 @@ def run(mode, tpath, ddir, port):
         'enable_incoming_utp': False, 'enable_outgoing_utp': False,
         'enable_incoming_tcp': True, 'enable_outgoing_tcp': True,
         'allow_multiple_connections_per_ip': True,
-        'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification,
+        'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification |
+                      lt.alert.category_t.piece_progress_notification,
         'user_agent': 'lt-interop',
         'announce_to_all_trackers': True,
         'out_enc_policy': 2, 'in_enc_policy': 1,  # plaintext out, accept both
         'min_announce_interval': 1,
     })
-    s.update(json.loads(os.environ.get('LTSET', '{}')))
-    ses = lt.session(s, 0)
-    atp = lt.add_torrent_params()
-    atp.ti = lt.torrent_info(tpath)
+    over = json.loads(os.environ.get('LTSET', '{}'))
+    s.update(over)
+    ses = lt.session(s, lt.session_flags_t.add_default_plugins)
+    if any(k in over for k in ('upload_rate_limit', 'download_rate_limit')):
+        # libtorrent exempts local peers (127/8 among them) from rate
+        # limits: put every address in the global class, which they rule.
+        f = lt.ip_filter()
+        f.add_rule('0.0.0.0', '255.255.255.255', 1 << ses.global_peer_class_id)
+        ses.set_peer_class_filter(f)
+    if mode == 'magnet':
+        atp = lt.parse_magnet_uri(tpath)
+    else:
+        atp = lt.add_torrent_params()
+        atp.ti = lt.torrent_info(tpath)
     atp.save_path = ddir
+    if mode == 'middle':
+        atp.file_priorities = [0] * atp.ti.num_files()
     h = ses.add_torrent(atp)
     for p in peers():
         h.connect_peer(p)
@@ -95,42 +116,55 @@ def run(mode, tpath, ddir, port):
     rc = 0
     last = 0.0
     seen = set()
+    got_meta = got_piece = False
     while not stop['v']:
         ses.wait_for_alert(100)
         for a in ses.pop_alerts():
             if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
                 print('ERR', a.message(), file=sys.stderr, flush=True)
+            if mode == 'magnet' and not got_meta and isinstance(a, lt.metadata_received_alert):
+                got_meta = True
+                print('METADATA %.3f' % (time.time() - t0), flush=True)
+            if mode == 'magnet' and not got_piece and isinstance(a, lt.piece_finished_alert):
+                got_piece = True
+                print('FIRSTPIECE %.3f' % (time.time() - t0), flush=True)
         print_peers(h, seen)
         st = h.status()
         now = time.time()
+
         if now - last > 1.0:
             last = now
             print('%6.1fs %s prog=%.3f peers=%d dl=%d ul=%d' % (now - t0, st.state, st.progress,
                   st.num_peers, st.total_payload_download, st.total_payload_upload),
                   file=sys.stderr, flush=True)
+        if mode == 'middle' and not ready and st.num_peers > 0:
+            ready = True
+            print('READY', flush=True)
         if mode == 'seed' and not ready and st.is_seeding:
             ready = True
             h.force_reannounce()
             print('READY', flush=True)
-        if mode == 'leech' and st.is_seeding:
+        if mode in ('leech', 'magnet') and st.is_seeding:
             # A small download can finish within one poll of the peers,
             # whose encryption was not known yet at the last one.
             print_peers(h, seen)
             print('COMPLETE %.3f' % (now - t0), flush=True)
             break
-        if mode == 'leech' and now - t0 > max_s:
+        if mode in ('leech', 'magnet') and now - t0 > max_s:
             print('TIMEOUT', file=sys.stderr, flush=True)
             rc = 3
             break
-        if mode == 'seed' and (now - t0 > max_s * 5):
+        if mode in ('seed', 'middle') and (now - t0 > max_s * 5):
             break
         # peers given late: retry connecting while nobody is connected
         if st.num_peers == 0 and int(now - t0) % 2 == 0:
             for p in peers():
                 h.connect_peer(p)
-    ses.pause()
-    del ses
-    sys.exit(rc)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Not sys.exit: tearing the session down through the Python binding
+    # crashes now and then (SIGSEGV) after everything was done.
+    os._exit(rc)
 
 
 def main():
@@ -140,7 +174,7 @@ def main():
     mode = sys.argv[1]
     if mode == 'create' and len(sys.argv) >= 5:
         create(sys.argv[2], sys.argv[3], sys.argv[4])
-    elif mode in ('seed', 'leech') and len(sys.argv) >= 5:
+    elif mode in ('seed', 'leech', 'magnet', 'middle') and len(sys.argv) >= 5:
         run(mode, sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         print(__doc__, file=sys.stderr)

@@ -18,7 +18,7 @@ import (
 
 // opentrackerReady bounds the wait for opentracker to answer with its
 // whitelist loaded.
-const opentrackerReady = 5 * time.Second
+const opentrackerReady = 30 * time.Second
 
 // StartOpentracker runs opentracker on 127.0.0.1 with a whitelist holding
 // infoHashes (Debian builds it in whitelist mode: any other torrent is

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	alog "github.com/anacrolix/log"
+	"github.com/anacrolix/torrent"
+)
+
+const anacrolixName = "anacrolix/torrent v1.58.1"
+
+// anacrolixSource streams with anacrolix/torrent's File Reader: loopback
+// only (no DHT, no trackers unless the torrent's are wanted, no port
+// mapping), TCP only unless -utp, plaintext like Effusion.
+type anacrolixSource struct {
+	o    options
+	cl   *torrent.Client
+	r    torrent.Reader
+	tmp  string
+	mu   sync.Mutex
+	done time.Time // when the file was complete
+	stop chan struct{}
+}
+
+func (s *anacrolixSource) completed() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.done
+}
+
+func (s *anacrolixSource) open(ctx context.Context) (reader, int64, error) {
+	cfg := torrent.NewDefaultClientConfig()
+	dir := s.o.dataDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "streamread-")
+		if err != nil {
+			return nil, 0, err
+		}
+		dir, s.tmp = d, d
+	}
+	cfg.DataDir = dir
+	cfg.ListenHost = func(string) string { return "127.0.0.1" }
+	cfg.ListenPort = 0
+	cfg.NoDHT = true
+	cfg.PeriodicallyAnnounceTorrentsToDht = false
+	cfg.DisableTrackers = true
+	cfg.DisableWebtorrent = true
+	cfg.DisableWebseeds = true
+	cfg.NoDefaultPortForwarding = true
+	cfg.DisableIPv6 = true
+	cfg.DisableUTP = !s.o.utp
+	cfg.Seed = false
+	cfg.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{Preferred: false, RequirePreferred: false}
+	cfg.Logger = alog.Default.WithFilterLevel(alog.Warning)
+	cl, err := torrent.NewClient(cfg)
+	if err != nil {
+		return nil, 0, err
+	}
+	s.cl = cl
+	var t *torrent.Torrent
+	if s.o.magnet != "" {
+		t, err = cl.AddMagnet(s.o.magnet)
+	} else {
+		t, err = cl.AddTorrentFromFile(s.o.torrent)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	peers, err := parsePeers(s.o.peers)
+	if err != nil {
+		return nil, 0, err
+	}
+	t.AddPeers(peers)
+	select {
+	case <-t.GotInfo():
+	case <-ctx.Done():
+		return nil, 0, fmt.Errorf("metadata: %w", ctx.Err())
+	}
+	files := t.Files()
+	if s.o.file < 0 || s.o.file >= len(files) {
+		return nil, 0, fmt.Errorf("file %d of %d", s.o.file, len(files))
+	}
+	f := files[s.o.file]
+	if s.o.background {
+		f.Download()
+	}
+	s.stop = make(chan struct{})
+	go func() { // note when the file is complete
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-tk.C:
+				if f.BytesCompleted() == f.Length() {
+					s.mu.Lock()
+					s.done = time.Now()
+					s.mu.Unlock()
+					return
+				}
+			}
+		}
+	}()
+	s.r = f.NewReader()
+	if s.o.readahead > 0 {
+		s.r.SetReadahead(s.o.readahead)
+	}
+	return s.r, f.Length(), nil
+}
+
+func (s *anacrolixSource) close() error {
+	if s.stop != nil {
+		close(s.stop)
+	}
+	if s.r != nil {
+		s.r.Close()
+	}
+	if s.cl != nil {
+		s.cl.Close()
+	}
+	if s.tmp != "" {
+		return os.RemoveAll(s.tmp)
+	}
+	return nil
+}
+
+// parsePeers reads "HOST:PORT,HOST:PORT" (IP addresses).
+func parsePeers(spec string) ([]torrent.PeerInfo, error) {
+	var out []torrent.PeerInfo
+	for _, a := range strings.Split(spec, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		host, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return nil, fmt.Errorf("peer %q: %w", a, err)
+		}
+		ip := net.ParseIP(host)
+		p, err := strconv.Atoi(port)
+		if ip == nil || err != nil || p < 1 || p > 65535 {
+			return nil, fmt.Errorf("peer %q: want IP:PORT", a)
+		}
+		out = append(out, torrent.PeerInfo{Addr: &net.TCPAddr{IP: ip, Port: p}, Trusted: true})
+	}
+	return out, nil
+}
