@@ -95,8 +95,9 @@ func sameFile(t *testing.T, path string, want []byte) {
 }
 
 // TestInteropDHTFromLibtorrent: libtorrent seeds with the DHT only (no
-// tracker); effusion download, given only the torrent and a bootstrap node,
-// finds it through the DHT and completes.
+// tracker, no peers in the magnet); effusion download, given a magnet of
+// only the info-hash (or the .torrent) and a bootstrap node, finds it
+// through the DHT, fetches the metadata and completes.
 func TestInteropDHTFromLibtorrent(t *testing.T) {
 	python := testpeer.Python(t)
 	cl := testDHT(t, 4)
@@ -106,11 +107,19 @@ func TestInteropDHTFromLibtorrent(t *testing.T) {
 	lt.WaitLine(t, "READY", 30*time.Second)
 	awaitAnnounced(t, cl, mi.InfoHash, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(ltPort)))
 
-	dir := t.TempDir()
-	args := append([]string{"download", tpath, "-o", dir, "--port", "0", "--bind", "127.0.0.1", "--data-dir", t.TempDir(), "--json"}, bootFlags(cl)...)
-	ef := testpeer.Start(t, "", effusionBin(t), args...)
-	ef.Wait(t, 90*time.Second)
-	sameFile(t, filepath.Join(dir, "payload.bin"), data)
+	for _, what := range []string{"magnet", "torrent"} {
+		t.Run(what, func(t *testing.T) {
+			src := "magnet:?xt=urn:btih:" + hex.EncodeToString(mi.InfoHash[:])
+			if what == "torrent" {
+				src = tpath
+			}
+			dir := t.TempDir()
+			args := append([]string{"download", src, "-o", dir, "--port", "0", "--bind", "127.0.0.1", "--data-dir", t.TempDir(), "--json"}, bootFlags(cl)...)
+			ef := testpeer.Start(t, "", effusionBin(t), args...)
+			ef.Wait(t, 90*time.Second)
+			sameFile(t, filepath.Join(dir, "payload.bin"), data)
+		})
+	}
 }
 
 // TestInteropDHTToLibtorrent: effusion seed announces itself on the DHT;
