@@ -16,6 +16,9 @@ var (
 	ErrHalfOpen = errors.New("transport: too many half-open connections from one address")
 	// ErrRegistered: another handler serves the info-hash on this listener.
 	ErrRegistered = errors.New("transport: info-hash already served on this listener")
+	// ErrNoUTP: in UTP mode, a peer of an address family we have no uTP
+	// socket for (an IPv6 peer of a host without IPv6).
+	ErrNoUTP = errors.New("transport: no uTP socket for the peer's address family")
 	// ErrBadMode: ParseMode was given something other than tcp, utp or
 	// both.
 	ErrBadMode = errors.New("transport: bad transport")

@@ -172,7 +172,9 @@ func (l *Listener) UTPSockets() []*utp.Socket { return l.utp }
 func (d *Dialer) SetUTP(socks ...*utp.Socket) { d.utp = socks }
 
 // SetMode sets which transports outgoing connections use, from the next
-// dial. Without uTP sockets (SetUTP) every mode dials TCP.
+// dial. Without uTP sockets (SetUTP) every mode dials TCP; with some but
+// none of a peer's address family, Both dials it over TCP and UTP fails
+// with ErrNoUTP.
 func (d *Dialer) SetMode(m Mode) { d.mode.Store(uint32(m)) }
 
 // HintUTP records that the peer at a speaks uTP (a PEX entry with the uTP
@@ -200,8 +202,12 @@ func (d *Dialer) dialTransport(ctx context.Context, a netip.AddrPort) (net.Conn,
 	mode := Mode(d.mode.Load())
 	s := d.utpFor(a)
 	switch {
-	case s == nil || mode == TCP:
+	case mode == TCP || len(d.utp) == 0:
 		return d.dialTCP(ctx, a)
+	case s == nil && mode == UTP:
+		return nil, fmt.Errorf("%w: %v", ErrNoUTP, a)
+	case s == nil:
+		return d.dialTCP(ctx, a) // no uTP socket of the peer's family
 	case mode == UTP:
 		return dialUTP(ctx, s, a)
 	}

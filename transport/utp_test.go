@@ -120,6 +120,10 @@ func TestListenerUTP(t *testing.T) {
 	if c := l.Counts(); c.Unknown != 1 {
 		t.Fatalf("counts %+v, want 1 unknown", c)
 	}
+	// An IPv6 peer with only an IPv4 uTP socket: not reached in UTP mode.
+	if _, _, err := d.DialPeer(t.Context(), netip.AddrPortFrom(netip.IPv6Loopback(), l.Addr().Port()), ours(ih)); !errors.Is(err, ErrNoUTP) {
+		t.Fatalf("IPv6 peer in UTP mode with an IPv4 socket: %v", err)
+	}
 }
 
 // TestDialerBothFallsBackToTCP: a peer without uTP is dialled over TCP
@@ -285,3 +289,53 @@ func freeTCPPort(t *testing.T) int {
 }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
+
+// TestListenUTPBothFamilies: an unspecified address gets uTP over IPv4
+// first (the DHT's socket) and, where the host has IPv6, over IPv6 on the
+// same port; the dialer picks the socket of the peer's family.
+func TestListenUTPBothFamilies(t *testing.T) {
+	l, err := Listen(t.Context(), ListenConfig{Addr: ":0", UTP: true, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	socks := l.UTPSockets()
+	if len(socks) == 0 || socks[0].Addr().(*net.UDPAddr).IP.To4() == nil {
+		t.Fatalf("sockets %v: want IPv4 first", socks)
+	}
+	ih := [20]byte{'6'}
+	h := &nameHandler{}
+	l.Register(ih, h)
+	targets := []netip.AddrPort{netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), l.Addr().Port())}
+	d := NewDialer(0, netip.Addr{})
+	peers := []*utp.Socket{peerSocket(t)}
+	if len(socks) == 2 {
+		if socks[1].Addr().(*net.UDPAddr).IP.To4() != nil || socks[1].Addr().(*net.UDPAddr).Port != int(l.Addr().Port()) {
+			t.Fatalf("second socket %v", socks[1].Addr())
+		}
+		s6, err := utp.Listen("udp6", "[::1]:0", utp.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s6.Close()
+		peers = append(peers, s6)
+		targets = append(targets, netip.AddrPortFrom(netip.IPv6Loopback(), l.Addr().Port()))
+	} else {
+		t.Log("no IPv6 on this host: uTP over IPv4 only")
+	}
+	d.SetUTP(peers...)
+	d.SetMode(UTP)
+	d.SetEncryption(mse.Off)
+	for _, a := range targets {
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		c, _, err := d.DialPeer(ctx, a, ours(ih))
+		cancel()
+		if err != nil {
+			t.Fatalf("%v: %v", a, err)
+		}
+		if Name(c) != NameUTP {
+			t.Fatalf("%v over %s", a, Name(c))
+		}
+		c.Close()
+	}
+}
