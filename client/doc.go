@@ -69,4 +69,16 @@
 // running torrent is a session (package session): one goroutine, plus one
 // per peer connection and one for its tracker announcer. An idle torrent
 // (no peers) has no timer running.
+//
+// # Finding peers: the port, the DHT and LSD
+//
+// The listener accepts TCP and uTP on one port number (ListenAddr's; uTP
+// on the UDP port), and peers are dialled by Config.Transport (both: uTP
+// preferred, TCP after a short head start). Unless Config.NoDHT, one DHT
+// node (package dht) runs on the uTP socket, its routing table saved in
+// DataDir; unless Config.NoLSD, one local service discovery service
+// (package lsd) announces on the local network. Every running torrent that
+// is not private (BEP 27) gets a DHT announcer and an LSD entry with its
+// session, and the peers they find go to that session. DHT returns the
+// node, Torrent.DHTStatus an announcer's progress, LSDStats LSD's counters.
 package client
