@@ -120,10 +120,10 @@ func (c *Client) discover(t *Torrent, s *session.Session) *discovery {
 			OnPeers:  func(peers []netip.AddrPort) { s.AddPeers(peers...) },
 			Want: func() int {
 				st := s.Stats()
-				if st.Phase != session.Downloading {
-					return 0 // seeding: announcing every 15 min is enough
+				if st.Phase == session.Seeding {
+					return 0 // announcing every 15 min is enough
 				}
-				return max(maxPeers-st.Peers, 0)
+				return max(maxPeers-st.Peers, 0) // downloading, checking or fetching a magnet's metadata
 			},
 			Logger: c.log.With("torrent", fmt.Sprintf("%x", t.infoHash[:6])),
 		})
