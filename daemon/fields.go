@@ -155,7 +155,16 @@ func init() {
 		return 0
 	})
 	i64("haveValid", haveValid)
-	zero("haveUnchecked", "manualAnnounceTime", "webseedsSendingToUs", "queuePosition", "recheckProgress")
+	zero("haveUnchecked", "manualAnnounceTime", "queuePosition", "recheckProgress")
+	i64("webseedsSendingToUs", func(v *view) int64 {
+		n := int64(0)
+		for _, w := range v.stats().WebSeeds {
+			if w.DownloadRate > 0 {
+				n++
+			}
+		}
+		return n
+	})
 	i64("corruptEver", func(v *view) int64 {
 		return int64(v.e.t.Counters().PiecesFailed) * fromInfo(v, func(mi *metainfo.MetaInfo) int64 { return mi.Info.PieceLength })
 	})

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -92,7 +93,8 @@ func (h *harness) stop() {
 	if err := h.d.Shutdown(ctx); err != nil {
 		h.t.Errorf("daemon shutdown: %v", err)
 	}
-	if err := <-h.served; err != nil {
+	// ErrClosed: the test stopped before Serve got going, which is fine.
+	if err := <-h.served; err != nil && !errors.Is(err, ErrClosed) {
 		h.t.Errorf("serve: %v", err)
 	}
 	if err := h.c.Shutdown(ctx); err != nil {

@@ -22,10 +22,17 @@ loopback peers too (libtorrent otherwise exempts local peers). Each peer connect
 change of its encryption or transport, is printed on stdout as
   PEER IP:PORT rc4=0|1 utp=0|1
 Imports only under /usr/bin/python3 (Debian's python3-libtorrent).
+
+Debian's libtorrent binding crashes (SIGSEGV) now and then while a seeder
+starts, under load; the script therefore runs its work in a child process
+and starts it again (at most three times) when it dies of a signal before
+printing anything, and prints the Python stack of a crash (faulthandler).
 """
+import faulthandler
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -78,7 +85,7 @@ def run(mode, tpath, ddir, port):
         'enable_incoming_tcp': True, 'enable_outgoing_tcp': True,
         'allow_multiple_connections_per_ip': True,
         'alert_mask': lt.alert.category_t.error_notification | lt.alert.category_t.status_notification |
-                      lt.alert.category_t.piece_progress_notification,
+                      lt.alert.category_t.piece_progress_notification | lt.alert.category_t.storage_notification,
         'user_agent': 'lt-interop',
         'announce_to_all_trackers': True,
         'out_enc_policy': 2, 'in_enc_policy': 1,  # plaintext out, accept both
@@ -160,14 +167,46 @@ def run(mode, tpath, ddir, port):
         if st.num_peers == 0 and int(now - t0) % 2 == 0:
             for p in peers():
                 h.connect_peer(p)
+    # Write what libtorrent still holds to the files, then leave without
+    # tearing the session down through the Python binding: that crashes
+    # now and then (SIGSEGV) after everything was done.
+    h.flush_cache()
+    t_flush = time.time()
+    flushed = False
+    while not flushed and time.time() - t_flush < 30:
+        ses.wait_for_alert(500)
+        flushed = any(isinstance(a, lt.cache_flushed_alert) for a in ses.pop_alerts())
+    ses.pause()
     sys.stdout.flush()
     sys.stderr.flush()
-    # Not sys.exit: tearing the session down through the Python binding
-    # crashes now and then (SIGSEGV) after everything was done.
     os._exit(rc)
 
 
+def supervise():
+    """Runs the work in a child and restarts it when it dies of a signal
+    before its first line of output; relays output and SIGTERM/SIGINT."""
+    env = dict(os.environ, LT_PEER_CHILD='1')
+    for attempt in range(3):
+        child = subprocess.Popen([sys.executable] + sys.argv, env=env, stdout=subprocess.PIPE)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda n, _f, c=child: c.send_signal(n))
+        said = False
+        for line in child.stdout:
+            said = True
+            sys.stdout.buffer.write(line)
+            sys.stdout.flush()
+        rc = child.wait()
+        if rc >= 0 or said:
+            return rc if rc >= 0 else 128 - rc
+        print('lt_peer.py: the libtorrent process died of signal %d before any output; again' % -rc,
+              file=sys.stderr, flush=True)
+    return 128 - rc
+
+
 def main():
+    faulthandler.enable()
+    if len(sys.argv) >= 2 and sys.argv[1] != 'create' and not os.environ.get('LT_PEER_CHILD'):
+        sys.exit(supervise())
     if len(sys.argv) < 4:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

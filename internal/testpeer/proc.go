@@ -44,6 +44,9 @@ func Start(t testing.TB, dir, name string, args ...string) *Proc {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
+	// Its own process group, signalled as a whole: scripts that run their
+	// work in a child (lt_peer.py) leave nothing behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &Proc{Name: filepath.Base(name), cmd: cmd, lines: make(chan string, 100), done: make(chan struct{})}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -127,15 +130,17 @@ func (p *Proc) Stop() {
 			return
 		default:
 		}
-		p.cmd.Process.Signal(syscall.SIGINT)
+		pid := p.cmd.Process.Pid
+		syscall.Kill(-pid, syscall.SIGINT)
 		timer := time.NewTimer(stopGrace)
 		defer timer.Stop()
 		select {
 		case <-p.done:
 		case <-timer.C:
-			p.cmd.Process.Kill()
+			syscall.Kill(-pid, syscall.SIGKILL)
 			<-p.done
 		}
+		syscall.Kill(-pid, syscall.SIGKILL) // whatever the group left running
 	})
 	<-p.done
 }
