@@ -3,6 +3,8 @@ package client
 import (
 	"errors"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -85,11 +87,13 @@ type Config struct {
 	NoDHT bool
 	// DHTBootstrap lists the HOST:PORT nodes the DHT starts from when it
 	// has no saved nodes. nil means dht.DefaultBootstrap (the public
-	// routers), except in a test binary, where nil means none so that no
-	// test reaches the internet by default; an empty list means none.
+	// routers), except for a client listening on a loopback address only
+	// and in a test binary, where nil means none, so that neither leaves
+	// the machine by default; an empty list means none.
 	DHTBootstrap []string
-	// NoLSD leaves local service discovery (BEP 14 multicast) off. In a
-	// test binary it is always off: multicast leaves the machine.
+	// NoLSD leaves local service discovery (BEP 14 multicast) off. It is
+	// always off for a client listening on a loopback address only, and in
+	// a test binary: multicast leaves the machine.
 	NoLSD bool
 
 	// lsdInTests turns LSD on in a test binary (the package's own tests,
@@ -140,13 +144,24 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
-	if testing.Testing() {
+	if testing.Testing() || loopbackOnly(c.ListenAddr) {
 		if c.DHTBootstrap == nil {
 			c.DHTBootstrap = []string{}
 		}
 		c.NoLSD = c.NoLSD || !c.lsdInTests
 	}
 	return c, nil
+}
+
+// loopbackOnly reports whether addr (HOST:PORT) listens on a loopback
+// address only.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback() || host == "localhost"
 }
 
 // DefaultDataDir returns the platform's user data directory for effusion:

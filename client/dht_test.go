@@ -129,3 +129,16 @@ func TestClientBadBootstrap(t *testing.T) {
 		t.Fatal("New accepted a bad bootstrap address")
 	}
 }
+
+// TestLoopbackOnly: a client listening on loopback only stays on the
+// machine (no public DHT routers, no LSD) outside tests too.
+func TestLoopbackOnly(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:6881": true, "[::1]:0": true, "localhost:6881": true, "127.1.2.3:0": true,
+		":6881": false, "0.0.0.0:6881": false, "192.168.1.2:6881": false, "[::]:1": false, "bad": false,
+	} {
+		if got := loopbackOnly(addr); got != want {
+			t.Errorf("%q: %v", addr, got)
+		}
+	}
+}

@@ -130,10 +130,10 @@ type Peer struct {
 	fast     bool // BEP 6 negotiated
 	ext      bool // BEP 10 negotiated
 	outgoing bool
-	// transport is "tcp" or "utp" (transport.Name).
-	transport string
-	portSeen  bool                         // a PORT message was taken (session-owned)
-	owner     interface{ Cast(any) error } // the connection process owning p, told when it ends
+	owner    interface{ Cast(any) error } // the connection process owning p, told when it ends
+
+	transport string // "tcp" or "utp" (transport.Name)
+	portSeen  bool   // a PORT message was taken (session-owned)
 
 	ctx    context.Context // cancelled on close (unblocks waits)
 	cancel context.CancelFunc
@@ -187,24 +187,24 @@ type Peer struct {
 func newPeer(conn net.Conn, addr netip.AddrPort, remote peerwire.Handshake, ours peerwire.Handshake, f *torrentFacts, s sink, outgoing bool) *Peer {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Peer{
-		addr:      addr,
-		conn:      conn,
-		f:         f,
-		sink:      s,
-		remote:    remote,
-		fast:      remote.SupportsFast() && ours.SupportsFast(),
-		ext:       remote.SupportsExtended() && ours.SupportsExtended(),
-		outgoing:  outgoing,
-		transport: transport.Name(conn),
-		ctx:       ctx,
-		cancel:    cancel,
-		credits:   make(chan struct{}, maxQueuedEvents),
-		choking:   true,
-		wake:      make(chan struct{}, 1),
-		done:      make(chan struct{}),
-		out:       make([]byte, 0, 1024),
-		spare:     make([]byte, 0, 1024),
+		addr:     addr,
+		conn:     conn,
+		f:        f,
+		sink:     s,
+		remote:   remote,
+		fast:     remote.SupportsFast() && ours.SupportsFast(),
+		ext:      remote.SupportsExtended() && ours.SupportsExtended(),
+		outgoing: outgoing,
+		ctx:      ctx,
+		cancel:   cancel,
+		credits:  make(chan struct{}, maxQueuedEvents),
+		choking:  true,
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		out:      make([]byte, 0, 1024),
+		spare:    make([]byte, 0, 1024),
 	}
+	p.transport = transport.Name(conn)
 	if mc, ok := conn.(*mse.Conn); ok {
 		if mc.Encrypted() {
 			p.mc = mc

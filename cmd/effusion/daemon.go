@@ -41,6 +41,7 @@ type daemonFlags struct {
 	verbose      bool
 	resetResume  bool
 	shutdownWait time.Duration
+	net          netFlags
 }
 
 func newDaemonCmd() *cobra.Command {
@@ -69,7 +70,7 @@ and settings written; a second signal stops it at once.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.dataDir, "data-dir", "", "where resume data and settings are kept (default: $XDG_DATA_HOME/effusion or ~/.local/share/effusion)")
 	fl.StringVar(&f.downloadDir, "download-dir", ".", "where torrents go when the RPC names no directory")
-	fl.IntVar(&f.port, "port", 6881, "TCP port to accept peers on (0 picks a free one)")
+	fl.IntVar(&f.port, "port", 6881, "port to accept peers on, TCP and uTP (UDP, shared with the DHT); 0 picks a free one")
 	fl.StringVar(&f.bind, "bind", "", "IP address to accept peers on (empty: every interface)")
 	fl.StringVar(&f.rpcListen, "rpc-listen", daemon.DefaultListen, "address of the RPC, web UI, processes view and metrics")
 	fl.StringVar(&f.rpcUser, "rpc-user", "", "user name required of RPC clients (HTTP Basic)")
@@ -82,6 +83,7 @@ and settings written; a second signal stops it at once.`,
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages too")
 	fl.BoolVar(&f.resetResume, "reset-resume", false, "set an unreadable resume store aside and start afresh (downloaded data is kept)")
 	fl.DurationVar(&f.shutdownWait, "shutdown-timeout", 30*time.Second, "longest a clean stop may take")
+	f.net.register(fl)
 	return cmd
 }
 
@@ -139,6 +141,10 @@ func runDaemon(ctx context.Context, f daemonFlags, stderr io.Writer, encryptionS
 	if f.maxPeers < 1 {
 		return badInput(fmt.Errorf("--max-peers %d: must be at least 1", f.maxPeers))
 	}
+	var netCfg client.Config
+	if err := f.net.apply(&netCfg); err != nil {
+		return badInput(err)
+	}
 	password, err := rpcPassword(f.passwordFile)
 	if err != nil {
 		return badInput(err)
@@ -170,6 +176,10 @@ func runDaemon(ctx context.Context, f daemonFlags, stderr io.Writer, encryptionS
 		ResetResume:        f.resetResume,
 		Encryption:         f.encryption,
 		Logger:             log,
+		Transport:          netCfg.Transport,
+		NoDHT:              netCfg.NoDHT,
+		DHTBootstrap:       netCfg.DHTBootstrap,
+		NoLSD:              netCfg.NoLSD,
 	})
 	if err != nil {
 		rpcLn.Close()

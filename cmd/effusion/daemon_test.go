@@ -34,6 +34,7 @@ func TestDaemonCmdRefusesBadFlags(t *testing.T) {
 		{[]string{"--rpc-user", "admin"}, "needs a password"},
 		{[]string{"--log-format", "xml"}, "want text or json"},
 		{[]string{"--encryption", "maybe"}, "encryption"},
+		{[]string{"--dht-bootstrap", "nohost"}, "--dht-bootstrap"},
 	} {
 		args := append([]string{"daemon", "--data-dir", data, "--port", "0", "--rpc-listen", "127.0.0.1:0"}, c.args...)
 		_, stderr, code := runCmd(ctx, args...)
@@ -55,7 +56,7 @@ type daemonProc struct {
 
 func startDaemonBin(t *testing.T, bin string, args ...string) *daemonProc {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"daemon", "--log-format", "json", "--port", "0", "--rpc-listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"daemon", "--log-format", "json", "--port", "0", "--no-dht", "--no-lsd", "--rpc-listen", "127.0.0.1:0"}, args...)...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

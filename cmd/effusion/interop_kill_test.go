@@ -56,7 +56,7 @@ func TestInteropKillNineResume(t *testing.T) {
 	data, dl := t.TempDir(), t.TempDir()
 	// The rate limit stretches the download over about 8 s so that
 	// checkpoints happen between the kills.
-	args := []string{"download", tpath, "-o", dl, "--data-dir", data, "--port", "0",
+	args := []string{"download", tpath, "-o", dl, "--data-dir", data, "--port", "0", "--no-dht", "--no-lsd",
 		"--peer", "127.0.0.1:" + strconv.Itoa(port), "--json", "-v", "--download-rate", "32M"}
 	seedRand := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seedRand, 11))

@@ -133,7 +133,7 @@ func TestDownloadBinaryWebSeedOnly(t *testing.T) {
 func TestDownloadBadWebSeed(t *testing.T) {
 	tpath, _, _, _ := transferFixture(t, 100_000)
 	for _, bad := range []string{"ftp://h/x", "http://", "not a url"} {
-		_, stderr, code := runBin(t, nil, "download", tpath, "-o", t.TempDir(), "--port", "0", "--web-seed", bad)
+		_, stderr, code := runBin(t, nil, "download", tpath, "-o", t.TempDir(), "--port", "0", "--no-dht", "--no-lsd", "--web-seed", bad)
 		if code != 2 || !strings.Contains(stderr, "--web-seed") {
 			t.Errorf("%q: exit %d\n%s", bad, code, stderr)
 		}
