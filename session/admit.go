@@ -58,7 +58,7 @@ func (srv *server) onPeerUp(p *Peer) {
 		payload := srv.extHandshake(p)
 		p.queue(func(b []byte) []byte { return peerwire.AppendExtended(b, 0, payload) })
 	}
-	if port := srv.env.dhtPort; srv.f.dhtOn && p.remote.SupportsDHT() {
+	if port := srv.env.dhtPort; srv.f.dhtOn.Load() && p.remote.SupportsDHT() {
 		p.queue(func(b []byte) []byte { return peerwire.AppendPort(b, port) })
 	}
 	srv.publish(srv.s.Stats().Phase) // the new peer in Stats at once

@@ -14,13 +14,13 @@ import (
 // we see p at.
 func (srv *server) extHandshake(p *Peer) []byte {
 	h := peerwire.ExtendedHandshake{M: map[string]int{}, V: ClientVersion, Reqq: maxUploadQueue, YourIP: p.addr.Addr()}
-	if srv.f.metadataOn {
+	if srv.f.metadataOn.Load() {
 		h.M["ut_metadata"] = extMetadata
 		if srv.mi != nil {
 			h.MetadataSize = len(srv.mi.InfoBytes)
 		}
 	}
-	if srv.f.pexOn {
+	if srv.f.pexOn.Load() {
 		h.M["ut_pex"] = extPex
 	}
 	if a := srv.listener.Addr(); a.IsValid() {

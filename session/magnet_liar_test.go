@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"net"
 	"net/netip"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,36 +15,38 @@ import (
 // lyingMetadataPeer listens on loopback as a peer that offers ut_metadata
 // for mi's info-hash and answers every request with bytes of the right
 // length but the wrong content. closed is closed when the other side hangs
-// up on it.
-func lyingMetadataPeer(t *testing.T, infoHash [20]byte, size int) (addr netip.AddrPort, closed <-chan struct{}) {
+// up on a connection that got past the handshake.
+func lyingMetadataPeer(t *testing.T, infoHash [20]byte, size int) (addr netip.AddrPort, closed <-chan struct{}, asked *atomic.Int32) {
+	return metadataPeer(t, infoHash, size, nil)
+}
+
+// metadataPeer is lyingMetadataPeer, honest when info (the info
+// dictionary) is given.
+func metadataPeer(t *testing.T, infoHash [20]byte, size int, info []byte) (addr netip.AddrPort, closed <-chan struct{}, asked *atomic.Int32) {
+	asked = new(atomic.Int32)
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
-	served := make(chan struct{})
-	t.Cleanup(func() { ln.Close(); <-served })
-	go func() {
-		defer close(served)
-		c, err := ln.Accept()
-		if err != nil {
-			close(done)
-			return
-		}
+	var once sync.Once
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	serve := func(c net.Conn) {
 		defer c.Close()
-		defer close(done)
 		c.SetDeadline(time.Now().Add(30 * time.Second))
 		if _, err := peerwire.ReadHandshake(c); err != nil {
-			return
+			return // our dialer tries MSE first, then plain on a new connection
 		}
+		defer once.Do(func() { close(done) })
 		h := peerwire.Handshake{InfoHash: infoHash}
-		copy(h.PeerID[:], "-LIAR01-xxxxxxxxxxxx")
+		copy(h.PeerID[:], "-META01-xxxxxxxxxxxx")
 		h.SetExtended()
 		if err := peerwire.WriteHandshake(c, h); err != nil {
 			return
 		}
-		eh := peerwire.ExtendedHandshake{M: map[string]int{"ut_metadata": 3}, MetadataSize: size, V: "liar"}
+		eh := peerwire.ExtendedHandshake{M: map[string]int{"ut_metadata": 3}, MetadataSize: size, V: "metadata peer"}
 		if _, err := c.Write(peerwire.AppendExtended(nil, 0, eh.Marshal())); err != nil {
 			return
 		}
@@ -66,22 +70,41 @@ func lyingMetadataPeer(t *testing.T, infoHash [20]byte, size int) (addr netip.Ad
 			if err != nil || req.Type != peerwire.MetadataRequest || ours == 0 {
 				continue
 			}
-			junk := make([]byte, peerwire.MetadataPieceLen(size, req.Piece))
-			for i := range junk {
-				junk[i] = byte(i * 7)
+			asked.Add(1)
+			data := make([]byte, peerwire.MetadataPieceLen(size, req.Piece))
+			if info != nil {
+				copy(data, info[req.Piece*peerwire.MetadataPieceSize:])
+			} else {
+				for i := range data {
+					data[i] = byte(i * 7)
+				}
 			}
-			if _, err := c.Write(peerwire.AppendMetadataData(nil, uint8(ours), req.Piece, size, junk)); err != nil {
+			if _, err := c.Write(peerwire.AppendMetadataData(nil, uint8(ours), req.Piece, size, data)); err != nil {
 				return
 			}
 		}
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				serve(c)
+			}()
+		}
 	}()
-	return netip.MustParseAddrPort(ln.Addr().String()), done
+	return netip.MustParseAddrPort(ln.Addr().String()), done, asked
 }
 
-// TestMagnetLiarDropped: of two peers offering the metadata, one sends
-// garbage; the session finds it out (the whole fails the info-hash, then
-// piece by piece from one peer), hangs up on it, and completes from the
-// honest one.
+// TestMagnetLiarDropped: the first peer offering the metadata sends
+// garbage; the session finds it out (the whole fails the info-hash), hangs
+// up on it, and completes from an honest peer that comes later.
 func TestMagnetLiarDropped(t *testing.T) {
 	seedDir, dir := t.TempDir(), t.TempDir()
 	// 1,100 pieces: an info dictionary of two metadata pieces.
@@ -91,11 +114,19 @@ func TestMagnetLiarDropped(t *testing.T) {
 	}
 	seeder := startSession(t, Config{Torrent: mi, Dir: seedDir, Seed: true})
 	awaitOrFail(t, seeder, 10*time.Second)
-	liar, hungUp := lyingMetadataPeer(t, mi.InfoHash, len(mi.InfoBytes))
+	liar, hungUp, asked := lyingMetadataPeer(t, mi.InfoHash, len(mi.InfoBytes))
 	// Seed: the leecher stays up once complete, so a hang-up on the liar
-	// is its verdict, not the end of the session.
+	// is its verdict, not the end of the session. The liar comes first,
+	// alone; the honest seeder once the liar has been asked.
 	leecher := startSession(t, Config{Magnet: magnetOf(t, mi), Dir: dir, Seed: true,
-		Peers: []netip.AddrPort{liar, loopback(seeder)}})
+		Peers: []netip.AddrPort{liar}})
+	for deadline := time.Now().Add(20 * time.Second); asked.Load() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the lying peer was never asked for metadata")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	leecher.AddPeers(loopback(seeder))
 	awaitOrFail(t, leecher, 60*time.Second)
 	samePayload(t, mi, seedDir, dir)
 	select {
@@ -103,4 +134,5 @@ func TestMagnetLiarDropped(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the lying peer is still connected")
 	}
+
 }

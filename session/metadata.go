@@ -213,6 +213,18 @@ func (srv *server) stepMetadata(ph Phase, actions []statem.Action) (statem.Resul
 		return srv.shutdown(Failed, err), true
 	}
 	srv.log.Info("metadata fetched", "name", mi.Info.Name, "pieces", mi.Info.NumPieces(), "size", len(info))
+	if mi.Info.Private {
+		// BEP 27, known only now: no more PEX, DHT or metadata exchange.
+		// Peer goroutines skip such messages from here on; our own
+		// handshakes (new connections) no longer offer them.
+		srv.f.metadataOn.Store(false)
+		srv.f.pexOn.Store(false)
+		srv.f.dhtOn.Store(false)
+		srv.pexSwarm = nil
+		for p := range srv.peers {
+			p.pexConn = nil
+		}
+	}
 	close(srv.s.infoReady)
 	if srv.cfg.MetadataOnly {
 		return srv.shutdown(Stopped, nil, actions...), true

@@ -51,11 +51,13 @@ type torrentFacts struct {
 	log      *slog.Logger
 	geo      atomic.Pointer[geometry] // nil until the info dictionary is known
 	// The extensions we advertise (the torrent is not private): peers'
-	// messages for them are read, others skipped.
-	metadataOn, pexOn bool
+	// messages for them are read, others skipped. Atomic: a magnet's
+	// session learns that its torrent is private only with the metadata,
+	// while peer goroutines read them.
+	metadataOn, pexOn atomic.Bool
 	// dhtOn: the environment has a DHT and the torrent is not private
 	// (BEP 27): our handshake sets the DHT bit, PORT messages go both ways.
-	dhtOn bool
+	dhtOn atomic.Bool
 
 	held                   atomic.Int64 // blocks of the environment's budget this session holds
 	sentByFile, sentByCopy atomic.Int64 // blocks uploaded with sendfile, and copied
@@ -101,7 +103,7 @@ func (f *torrentFacts) ourHandshake() peerwire.Handshake {
 	h := peerwire.Handshake{InfoHash: f.infoHash, PeerID: f.peerID}
 	h.SetFast()
 	h.SetExtended()
-	if f.dhtOn {
+	if f.dhtOn.Load() {
 		h.SetDHT()
 	}
 	return h

@@ -96,7 +96,7 @@ func (e evPex) from() *Peer { return e.p }
 
 func (e evPex) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
 	e.p.handled()
-	if _, ok := srv.peers[e.p]; !ok || e.p.pexConn == nil {
+	if _, ok := srv.peers[e.p]; !ok || e.p.pexConn == nil || srv.pexSwarm == nil {
 		return srv.keepPhase()
 	}
 	var err error

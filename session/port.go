@@ -20,7 +20,7 @@ func (e evPort) from() *Peer { return e.p }
 // (BEP 27).
 func (e evPort) apply(srv *server, ph Phase) statem.Result[Phase, *server] {
 	e.p.handled()
-	if f := srv.env.onPort; f != nil && e.port != 0 && srv.f.dhtOn && !e.p.portSeen {
+	if f := srv.env.onPort; f != nil && e.port != 0 && srv.f.dhtOn.Load() && !e.p.portSeen {
 		if _, ok := srv.peers[e.p]; ok {
 			e.p.portSeen = true
 			f(netip.AddrPortFrom(e.p.addr.Addr(), e.port))

@@ -104,3 +104,67 @@ func TestPortMessage(t *testing.T) {
 		t.Fatal("OnPort never called")
 	}
 }
+
+// TestMagnetTurnsPrivate: a magnet's session learns with the metadata that
+// its torrent is private; from then on its handshakes offer neither PEX,
+// metadata exchange nor the DHT.
+func TestMagnetTurnsPrivate(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.bin")
+	if err := os.WriteFile(p, randomData(19, 100_000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mi, _, err := metainfo.Build(context.Background(), p, metainfo.BuildOptions{PieceLength: 32 << 10, Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := NewEnv(EnvConfig{DHTPort: 7777, OnPort: func(netip.AddrPort) {}})
+	t.Cleanup(env.Close)
+	src, _, _ := metadataPeer(t, mi.InfoHash, len(mi.InfoBytes), mi.InfoBytes)
+	s := startSession(t, Config{Magnet: magnetOf(t, mi), Dir: t.TempDir(), Env: env, Peers: []netip.AddrPort{src}})
+	select {
+	case <-s.InfoReady():
+	case <-time.After(20 * time.Second):
+		t.Fatalf("no metadata: %+v", s.Stats())
+	}
+	c, err := net.Dial("tcp", loopback(s).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	h := peerwire.Handshake{InfoHash: mi.InfoHash}
+	copy(h.PeerID[:], "-RAW001-privprivpriv")
+	h.SetExtended()
+	h.SetDHT()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	if err := peerwire.WriteHandshake(c, h); err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := peerwire.ReadHandshake(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if theirs.SupportsDHT() {
+		t.Error("the DHT bit is set for a private torrent")
+	}
+	r := peerwire.NewReader(bufio.NewReader(c), peerwire.ReaderOptions{NumPieces: mi.Info.NumPieces()})
+	for {
+		m, err := r.ReadMessage()
+		if err != nil {
+			t.Fatalf("no extension handshake: %v", err)
+		}
+		if m.ID == peerwire.MsgPort {
+			t.Error("a PORT message for a private torrent")
+		}
+		if m.ID == peerwire.MsgExtended && m.ExtID == 0 {
+			eh, err := peerwire.ParseExtendedHandshake(m.ExtPayload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(eh.M) != 0 {
+				t.Errorf("extensions offered for a private torrent: %v", eh.Extensions())
+			}
+			return
+		}
+	}
+}

@@ -103,11 +103,11 @@ func (p *Peer) readLoop(r *peerwire.Reader) error {
 					return p.violation("malformed extension handshake", err)
 				}
 				ev = evExtHandshake{p, h}
-			case p.ext && m.ExtID == extMetadata && p.f.metadataOn:
+			case p.ext && m.ExtID == extMetadata && p.f.metadataOn.Load():
 				if ev, err = p.readMetadataMsg(r, m); err != nil {
 					return err
 				}
-			case p.ext && m.ExtID == extPex && p.f.pexOn:
+			case p.ext && m.ExtID == extPex && p.f.pexOn.Load():
 				if ev, err = p.readPex(r, m); err != nil {
 					return err
 				}

@@ -98,9 +98,9 @@ func (srv *server) Init(ctx context.Context) (Phase, *server, []statem.Action, e
 		log:      srv.log,
 	}
 	private := c.Torrent != nil && c.Torrent.Info.Private
-	srv.f.metadataOn = !private
-	srv.f.pexOn = !private && !c.NoPEX
-	srv.f.dhtOn = !private && srv.env.dhtPort != 0
+	srv.f.metadataOn.Store(!private)
+	srv.f.pexOn.Store(!private && !c.NoPEX)
+	srv.f.dhtOn.Store(!private && srv.env.dhtPort != 0)
 	srv.f.down.set(c.DownloadRate)
 	srv.f.up.set(c.UploadRate)
 	srv.peers = make(map[*Peer]core.PeerID)
@@ -111,7 +111,7 @@ func (srv *server) Init(ctx context.Context) (Phase, *server, []statem.Action, e
 	srv.bannedIDs = make(map[[20]byte]struct{})
 	srv.checkDone = make(chan struct{})
 	srv.checkCtx, srv.checkStop = context.WithCancel(context.Background())
-	if srv.f.pexOn {
+	if srv.f.pexOn.Load() {
 		srv.newPex()
 	}
 	srv.listener = srv.env.Listener()
