@@ -10,6 +10,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/effusion-bt/effusion/connection"
 	"github.com/effusion-bt/effusion/statem"
+	"github.com/effusion-bt/effusion/transport"
 )
 
 // Retry policy of outgoing peers.
@@ -170,7 +171,7 @@ func worthRetrying(err error) bool {
 	case errors.Is(err, ErrProtocol), errors.Is(err, ErrBanned), errors.Is(err, ErrSelf),
 		errors.Is(err, ErrDuplicate), errors.Is(err, ErrStopped), errors.Is(err, ErrWrongTorrent),
 		errors.Is(err, errBothSeeds), errors.Is(err, ErrTooManyPeers), errors.Is(err, ErrSlowPeer),
-		errors.Is(err, ErrEvicted):
+		errors.Is(err, ErrEvicted), errors.Is(err, transport.ErrNoUTP):
 		return false
 	}
 	return true
