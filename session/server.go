@@ -77,6 +77,7 @@ type server struct {
 	pendingReqQ map[*Peer]int
 	checkedN    int            // pieces the start-up check hashed
 	prios       []FilePriority // the files' priorities (nil: all normal)
+	stream      streamState    // streaming readers' windows (stream.go)
 }
 
 func (srv *server) handler() statem.Handler[Phase, *server] { return srv }
@@ -215,6 +216,9 @@ const tickInterval = time.Second
 func (srv *server) HandleEvent(ctx context.Context, ev statem.Event, ph Phase, _ *server) statem.Result[Phase, *server] {
 	switch ev.Type {
 	case statem.GenericTimeout:
+		if _, ok := ev.Name.(streamTick); ok {
+			return srv.onStreamTick(ph)
+		}
 		srv.ticking = false
 		if ph != Checking && ph != Stopped && ph != Failed {
 			srv.tick(ph)
@@ -263,6 +267,7 @@ func (srv *server) checked(e evChecked) statem.Result[Phase, *server] {
 		srv.core.SetHave(uint32(i))
 		srv.g.have.Set(i)
 	}
+	srv.s.rd.piecesVerified()
 	srv.core.Tick(time.Since(srv.start))
 	srv.g.left.Store(srv.core.Stats().Left)
 	ph := Downloading
@@ -446,6 +451,7 @@ func (srv *server) closeStorage() {
 		}
 		srv.s.final.put(Checkpoint{Have: have, Files: files}, err)
 	}
+	srv.s.rd.closeStore()
 	srv.store.Close()
 }
 

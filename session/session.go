@@ -72,6 +72,7 @@ type Session struct {
 	mi        atomic.Pointer[metainfo.MetaInfo]
 	infoReady chan struct{} // closed once the info dictionary is known
 	final     finalState    // the checkpoint taken as the session ended
+	rd        streamShared  // streaming readers: wake-ups, storage guard (stream.go)
 }
 
 // MetaInfo returns the torrent's metainfo, nil while a magnet's metadata

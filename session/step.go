@@ -60,6 +60,9 @@ func (srv *server) perform() {
 			p.send(peerwire.Message{ID: peerwire.MsgHave, Index: i})
 		}
 	}
+	if len(rd.Have) > 0 {
+		srv.s.rd.piecesVerified()
+	}
 	for _, d := range rd.Drops {
 		if p := srv.peerOf(d.Peer); p != nil {
 			srv.drop(p, d)
