@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers and tools the interoperability tests run against.
-pkgs=(aria2 opentracker mktorrent transmission-cli python3-libtorrent iproute2)
+pkgs=(aria2 opentracker mktorrent transmission-cli python3-libtorrent iproute2 chromium ffmpeg)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

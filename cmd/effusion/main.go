@@ -34,7 +34,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCreateCmd(), newInfoCmd(), newDownloadCmd(), newSeedCmd(), newSwarmCmd(), newTrackerCmd(), newDHTCmd())
+	root.AddCommand(newCreateCmd(), newInfoCmd(), newDownloadCmd(), newSeedCmd(), newSwarmCmd(), newTrackerCmd(), newDHTCmd(), newStreamCmd())
 	root.SetFlagErrorFunc(flagError)
 	return root
 }
