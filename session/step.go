@@ -115,7 +115,7 @@ func (srv *server) hash(i uint32) {
 	j.digests = srv.core.NeedDigests(i)
 	srv.hashing += srv.core.PieceLen(i)
 	// No other piece to come: the hasher need not wait for company.
-	j.last = srv.core.Stats().Left <= srv.hashing
+	j.last = srv.core.Stats().Left <= srv.hashing || srv.streamUrgent(i)
 	srv.hasher.submit(j)
 }
 

@@ -251,6 +251,22 @@ func (e evRemoveReader) apply(srv *server, ph Phase) statem.Result[Phase, *serve
 	return srv.streamStep(ph)
 }
 
+// streamUrgent reports whether piece i is one a reader waits for or will
+// next (the piece of a window's position, or the one after): the hasher
+// then does not hold it back for company (it waits up to 20 ms to fill a
+// batch).
+func (srv *server) streamUrgent(i uint32) bool {
+	if len(srv.stream.windows) == 0 || srv.g == nil {
+		return false
+	}
+	for _, w := range srv.stream.windows {
+		if p := w.Pos / srv.g.pieceLen; int64(i) == p || int64(i) == p+1 {
+			return true
+		}
+	}
+	return false
+}
+
 // tickOnce ticks the core if it never was: before its first Tick its
 // clock reads zero, which would date a window's deadlines in the past
 // (the session ticks it only from the end of the check).
