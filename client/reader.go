@@ -80,6 +80,9 @@ func (t *Torrent) newReader(i int) (*Reader, error) {
 	}
 	r := &Reader{t: t, file: i}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	// The torrent's last reader was most likely the same player before a
+	// seek (an HTTP player opens a request per seek): start from its rate.
+	r.rate.est = float64(t.readRate.Load())
 	return r, nil
 }
 
@@ -128,7 +131,9 @@ func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 		n, err := s.ReadVerified(ctx, p, r.off+r.pos)
 		if err == nil {
 			now := time.Now()
-			r.rate.add(now, n, now.Sub(start), r.lastReadAt)
+			if r.rate.add(now, n, now.Sub(start), r.lastReadAt) {
+				r.t.readRate.Store(int64(r.rate.est))
+			}
 			r.lastReadAt = now
 			r.pos += int64(n)
 			if r.pos < r.end-r.off {
@@ -325,7 +330,9 @@ const (
 	rateGap  = 2 * time.Second
 )
 
-func (m *rateMeter) add(now time.Time, n int, waited time.Duration, last time.Time) {
+// add counts a read of n bytes that waited for them; it reports whether
+// the estimate was updated.
+func (m *rateMeter) add(now time.Time, n int, waited time.Duration, last time.Time) bool {
 	if !m.started || now.Sub(last) > rateGap+waited {
 		m.start, m.bytes, m.waited, m.started = now.Add(-waited), 0, 0, true
 	}
@@ -333,8 +340,9 @@ func (m *rateMeter) add(now time.Time, n int, waited time.Duration, last time.Ti
 	m.waited += waited
 	span := now.Sub(m.start) - m.waited
 	if now.Sub(m.start) < rateSpan {
-		return
+		return false
 	}
+	updated := false
 	if span >= rateSpan/10 {
 		sample := float64(m.bytes) / span.Seconds()
 		if m.est == 0 {
@@ -342,8 +350,10 @@ func (m *rateMeter) add(now time.Time, n int, waited time.Duration, last time.Ti
 		} else {
 			m.est = 0.6*m.est + 0.4*sample
 		}
+		updated = true
 	}
 	m.start, m.bytes, m.waited = now, 0, 0
+	return updated
 }
 
 // bps returns the estimate for a window (never below the core's default).

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/effusion-bt/effusion/bitset"
@@ -89,6 +90,8 @@ type Torrent struct {
 	base      [2]int64         // uploaded, downloaded before the current session
 	wanted    int64            // bytes of the wanted pieces, for wantedKey...
 	wantedKey string           // ...the priorities wanted was computed for
+
+	readRate atomic.Int64 // bytes/s its last streaming reader measured (reader.go)
 }
 
 // InfoHash returns the torrent's info-hash.
