@@ -209,6 +209,21 @@ func runStream(cmd *cobra.Command, arg string, tf transferFlags, sf streamFlags)
 		shutdown()
 		return badInput(err)
 	}
+	// A player asks for the file's start first: a reader there from now on
+	// has its first pieces requested from the first peers, before the
+	// player's request arrives (a magnet's peers are put to work as soon as
+	// its metadata is in). Once they are verified its window holds nothing.
+	primer, err := t.NewReader(idx)
+	if err != nil {
+		shutdown()
+		return err
+	}
+	primed := make(chan struct{})
+	go func() {
+		defer close(primed)
+		primer.ReadContext(ctx, make([]byte, 1))
+	}()
+	defer func() { primer.Close(); <-primed }()
 	f := info.Files[idx]
 	name := f.Path[len(f.Path)-1]
 	filePath := streamhttp.Path(t.InfoHash(), idx, name)
