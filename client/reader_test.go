@@ -398,3 +398,48 @@ type readerCtx struct {
 }
 
 func (rc readerCtx) Read(p []byte) (int, error) { return rc.r.ReadContext(rc.ctx, p) }
+
+// TestRateMeter: a reader's rate is the bytes it read over the time it did
+// not wait for them, smoothed over spans of a second; a pause is not
+// counted; the window's rate never goes below the core's default.
+func TestRateMeter(t *testing.T) {
+	var m rateMeter
+	now := time.Unix(0, 0)
+	last := time.Time{}
+	read := func(n int, waited, gap time.Duration) {
+		now = now.Add(gap + waited)
+		m.add(now, n, waited, last)
+		last = now
+	}
+	for range 3 * 64 { // 4 MiB/s: 64 KiB every 1/64 s
+		read(64<<10, 0, time.Second/64)
+	}
+	if got := m.bps(); got < 3<<20 || got > 5<<20 {
+		t.Fatalf("after 3 s at 4 MiB/s: %d B/s", got)
+	}
+	before := m.est
+	for range 64 { // the same rate, each read waiting 10 ms for its bytes
+		read(64<<10, 10*time.Millisecond, time.Second/64)
+	}
+	if m.est < before*0.8 {
+		t.Fatalf("waits counted as reading time: %.0f then %.0f B/s", before, m.est)
+	}
+	read(64<<10, 0, time.Minute) // a pause, then on at the same rate
+	for range 2 * 64 {
+		read(64<<10, 0, time.Second/64)
+	}
+	if m.est < before*0.8 {
+		t.Fatalf("a pause lowered the rate: %.0f then %.0f B/s", before, m.est)
+	}
+	var slow rateMeter
+	for range 200 { // 64 KiB/s
+		now = now.Add(time.Second / 64)
+		slow.add(now, 1<<10, 0, now.Add(-time.Second/64))
+	}
+	if slow.bps() != 1<<20 {
+		t.Fatalf("a slow reader's window rate %d, want the core's default", slow.bps())
+	}
+	if rateMoved(4<<20, 4<<20+100) || !rateMoved(4<<20, 2<<20) || !rateMoved(4<<20, 6<<20) {
+		t.Fatal("rateMoved")
+	}
+}
