@@ -4,19 +4,24 @@
 #
 # Usage: bench/stream.sh [-s SIZE_MIB] [-l PIECE_KIB] [-r RATE] [-g SEGMENT_S]
 #                        [-k SEEKS] [-m "MODES"] [-c "CLIENTS"] [-S SEEDERS]
-#                        [-n RUNS] [-T] [-p BASE_PORT] [-o OUTDIR]
+#                        [-n RUNS] [-T] [-W] [-p BASE_PORT] [-o OUTDIR]
 #   SIZE_MIB   payload size (default 256), one file of random bytes
 #   PIECE_KIB  piece length (default 256)
 #   RATE       the player's read rate in bytes/s (default 4MiB)
 #   SEGMENT_S  seconds played before each seek and after the last (default 10)
 #   SEEKS      seek targets, N% or byte offsets (default "75%,0")
 #   MODES      any of: torrent magnet (default: both)
-#   CLIENTS    any of: anacrolix effusion (default: both; effusion is skipped
-#              until `effusion stream` exists)
+#   CLIENTS    any of: anacrolix effusion (default: both)
 #   SEEDERS    lt (default; libtorrent, serves magnet metadata) or effusion
 #              (`effusion seed --upload-rate`; torrent mode only)
 #   RUNS       runs per (mode, client), alternating clients (default 1)
 #   -T         the eighth seeder stalls 4 s out of every 10 (lt seeders only)
+#   -W         cold seeders: skip the warm-up (by default every seeder has
+#              sent a probe one block of the last piece, warm_seeders.py,
+#              before the client starts, as seeders of a real swarm are
+#              already serving; a libtorrent seeder just started unchokes
+#              its first peer and sends its first block over a second late,
+#              which would set every client's first byte)
 #   BASE_PORT  first seeder port (default 37100; ports in use are skipped)
 #   OUTDIR     JSON per run and summary.md (default
 #              $BENCH_WORK/stream-results/YYYYmmdd-HHMMSS)
@@ -34,13 +39,13 @@ set -u
 export LC_ALL=C
 
 SIZE_MIB=256; PIECE_KIB=256; RATE=4MiB; SEGMENT=10; SEEKS="75%,0"; MODES="torrent magnet"
-CLIENTS="anacrolix effusion"; SEEDERS=lt; RUNS=1; STALLER=0; BASE_PORT=37100; OUTDIR=""
-while getopts "s:l:r:g:k:m:c:S:n:Tp:o:h" opt; do
+CLIENTS="anacrolix effusion"; SEEDERS=lt; RUNS=1; STALLER=0; WARM=1; BASE_PORT=37100; OUTDIR=""
+while getopts "s:l:r:g:k:m:c:S:n:TWp:o:h" opt; do
     case $opt in
         s) SIZE_MIB=$OPTARG;; l) PIECE_KIB=$OPTARG;; r) RATE=$OPTARG;; g) SEGMENT=$OPTARG;;
         k) SEEKS=$OPTARG;; m) MODES=$OPTARG;; c) CLIENTS=$OPTARG;; S) SEEDERS=$OPTARG;;
-        n) RUNS=$OPTARG;; T) STALLER=1;; p) BASE_PORT=$OPTARG;; o) OUTDIR=$OPTARG;;
-        *) sed -n '2,35p' "$0"; exit 2;;
+        n) RUNS=$OPTARG;; T) STALLER=1;; W) WARM=0;; p) BASE_PORT=$OPTARG;; o) OUTDIR=$OPTARG;;
+        *) sed -n '2,37p' "$0"; exit 2;;
     esac
 done
 
@@ -75,6 +80,7 @@ if [ ! -s "$TORRENT" ]; then
     mktorrent -l $log2 -o "$TORRENT" "$PAYLOAD" >/dev/null || die "mktorrent"
 fi
 INFOHASH=$("$PY" -c 'import libtorrent as lt, sys; print(lt.torrent_info(sys.argv[1]).info_hash())' "$TORRENT")
+LASTPIECE=$("$PY" -c 'import libtorrent as lt, sys; print(lt.torrent_info(sys.argv[1]).num_pieces() - 1)' "$TORRENT")
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 PORTS=()
@@ -111,6 +117,9 @@ start_seeders() {
         done
     done
     sleep 1 # let them finish starting (an effusion seeder checks its data first)
+    if [ $WARM = 1 ]; then
+        "$PY" "$BENCH/stream/warm_seeders.py" "$INFOHASH" "$LASTPIECE" "${PORTS[@]}" || echo "   (a seeder failed the warm-up)"
+    fi
 }
 stop_seeders() {
     local pid
@@ -120,16 +129,17 @@ stop_seeders() {
 }
 trap 'stop_seeders' EXIT
 
-# The effusion slot: the command a player would start. `effusion stream` is
-# to print a URL serving the file with Range requests; streamread starts it
+# The effusion slot: the command a player would start. `effusion stream`
+# prints a URL serving the file with Range requests; streamread starts it
 # after its clock, takes the first http:// URL it prints, and stops it with
-# SIGTERM at the end.
+# SIGTERM at the end. Plaintext peer connections, as the anacrolix anchor's;
+# its own resume store, so that no other torrent starts with it.
 effusion_cmd() { # MODE DATADIR
     local src=$TORRENT peers=""
     [ "$1" = magnet ] && src=$MAGNET
     local p
     for p in "${PORTS[@]}"; do peers="$peers --peer 127.0.0.1:$p"; done
-    echo "$EFFUSION stream '$src' --file 0 --listen 127.0.0.1:0 -o '$2' --bind 127.0.0.1 --port 0$peers"
+    echo "$EFFUSION stream '$src' --file 0 --listen 127.0.0.1:0 -o '$2' --data-dir '$2/.state' --encryption off --bind 127.0.0.1 --port 0$peers"
 }
 have_effusion_stream() { "$EFFUSION" stream --help >/dev/null 2>&1; }
 

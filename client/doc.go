@@ -27,6 +27,17 @@
 // Pause and Resume stop and start one. Stats is a snapshot that never
 // blocks.
 //
+// # Streaming
+//
+// NewReader (one file) and NewTorrentReader (the whole torrent) read while
+// the torrent downloads, as a video player does: io.ReadSeekCloser plus
+// ReadContext and SetReadahead. A read waits until its bytes are verified
+// and never returns a byte of a piece that is not; the pieces from the
+// position to the readahead past it get deadlines and are fetched first,
+// from the fastest peers, and a seek moves them. Each reader has its own
+// window; reading a skipped file fetches what is read of it. Package
+// streamhttp serves a file over HTTP with Range requests on top of them.
+//
 // # Beside anacrolix/torrent
 //
 // The same program, downloading one torrent into a directory, with each

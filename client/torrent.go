@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/effusion-bt/effusion/bitset"
@@ -92,6 +93,8 @@ type Torrent struct {
 	wantedKey string           // ...the priorities wanted was computed for
 	disc      *discovery       // the session's DHT announcer and LSD entry (dht.go)
 	limits    [2]int           // own download and upload limits, bytes/s (SetRateLimits)
+
+	readRate atomic.Int64 // bytes/s its last streaming reader measured (reader.go)
 }
 
 // InfoHash returns the torrent's info-hash.

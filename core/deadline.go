@@ -86,6 +86,15 @@ const (
 	// or 4 gave the same seek latencies in the simulation, with 0 wasting
 	// more.
 	keepStarted = 2
+	// urgentDuplicates: requesters a block of the urgent piece at the head
+	// of the deadline queue (the one a reader waits for) may have; other
+	// duplicated blocks have at most EndgameDuplicates (four for every
+	// urgent piece wasted more than it fetched when the reader kept up
+	// with the download: TestSteadyStateStreamingAllocatesNothing).
+	// Against libtorrent seeders, whose rate limit hands out its quota
+	// every 500 ms, the first piece after a seek came with the second
+	// burst when one of the two holders of a block missed the first.
+	urgentDuplicates = maxDupLimit
 )
 
 // reader is one reader's window as pieces, and what its deadlines are
@@ -384,7 +393,8 @@ func (t *Torrent) fast(p *peer) bool {
 // peer; those of a later piece to a peer that is one of the fastest or
 // would bring the block before the deadline (its queue at its rate).
 // Blocks already requested are duplicated only by a fast peer (at most
-// EndgameDuplicates requesters per block): any block of an urgent piece (a
+// EndgameDuplicates requesters per block, urgentDuplicates for the piece
+// at the head of the deadline queue): any block of an urgent piece (a
 // local end game), a block of a later piece when its requester is late
 // (its expected arrival is lateGrace past, or after the deadline while p
 // would bring it dupMargin earlier, or its requester stalled). The first copy to arrive cancels the
@@ -437,7 +447,11 @@ func (t *Torrent) pickDeadline(p *peer) bool {
 				if !fast || t.suspect.has(i) || !urgent && !checkLate || pass == 0 && t.held(p, i) >= share {
 					continue
 				}
-				took, late := t.duplicateLate(p, i, e.at, urgent, eta)
+				limit := t.cfg.EndgameDuplicates
+				if urgent && i == t.dq[t.dqStart].piece {
+					limit = max(limit, urgentDuplicates) // the piece a reader waits for
+				}
+				took, late := t.duplicateLate(p, i, e.at, urgent, eta, limit)
 				if took {
 					return true
 				}
@@ -478,7 +492,7 @@ func (t *Torrent) held(p *peer, i uint32) int {
 // due) that another peer holds and is late with, or any such block when
 // the piece is urgent. It reports whether it did, and whether it saw a
 // late block it could not take.
-func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent bool, eta time.Duration) (took, sawLate bool) {
+func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent bool, eta time.Duration, limit int) (took, sawLate bool) {
 	r := &t.recs[t.rec[i]]
 	for b := range r.blocks {
 		blk := &r.blocks[b]
@@ -486,7 +500,7 @@ func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent boo
 			continue
 		}
 		late := t.now-lateGrace >= blk.eta || blk.eta > due && eta+dupMargin < blk.eta || t.heldByStalled(blk)
-		if int(blk.nreq) >= t.cfg.EndgameDuplicates || blk.requestedBy(p.id) {
+		if int(blk.nreq) >= limit || blk.requestedBy(p.id) {
 			sawLate = sawLate || late && int(blk.nreq) < t.cfg.EndgameDuplicates
 			continue
 		}

@@ -179,7 +179,11 @@ func (t *Torrent) checkInvariants() error {
 			case blkReceived:
 				recv++
 			case blkRequested:
-				if blk.nreq == 0 || int(blk.nreq) > t.cfg.EndgameDuplicates {
+				limit := t.cfg.EndgameDuplicates
+				if t.duplicated > 0 { // the head of a deadline queue may have had more
+					limit = max(limit, urgentDuplicates)
+				}
+				if blk.nreq == 0 || int(blk.nreq) > limit {
 					return fmt.Errorf("piece %d block %d has %d requesters", i, b, blk.nreq)
 				}
 				for _, q := range blk.req[:blk.nreq] {

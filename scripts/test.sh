@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 
 # Real peers and tools the interoperability tests run against.
 # The daemon's tests also drive it with python3-transmissionrpc and its web UI
-# with chromium; bench/daemon compares it with transmission-daemon.
+# with chromium; the stream command's test plays a WebM made with ffmpeg; bench/daemon compares it with transmission-daemon.
 pkgs=(aria2 opentracker mktorrent transmission-cli python3-libtorrent iproute2 qbittorrent-nox
-	transmission-daemon python3-transmissionrpc chromium)
+	transmission-daemon python3-transmissionrpc chromium ffmpeg)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -80,6 +80,7 @@ type server struct {
 	checkedN    int            // pieces the start-up check hashed
 	prios       []FilePriority // the files' priorities (nil: all normal)
 	web         webSeeds       // the web seeds (BEP 19), virtual peers of the core
+	stream      streamState    // streaming readers' windows (stream.go)
 }
 
 func (srv *server) handler() statem.Handler[Phase, *server] { return srv }
@@ -222,6 +223,9 @@ func (srv *server) HandleEvent(ctx context.Context, ev statem.Event, ph Phase, _
 		if t, ok := ev.Name.(seedRetry); ok {
 			return srv.retrySeed(t.s, ph)
 		}
+		if _, ok := ev.Name.(streamTick); ok {
+			return srv.onStreamTick(ph)
+		}
 		srv.ticking = false
 		if ph != Checking && ph != Stopped && ph != Failed {
 			srv.tick(ph)
@@ -270,6 +274,7 @@ func (srv *server) checked(e evChecked) statem.Result[Phase, *server] {
 		srv.core.SetHave(uint32(i))
 		srv.g.have.Set(i)
 	}
+	srv.s.rd.piecesVerified()
 	srv.core.Tick(time.Since(srv.start))
 	srv.g.left.Store(srv.core.Stats().Left)
 	ph := Downloading
@@ -460,6 +465,7 @@ func (srv *server) closeStorage() {
 		}
 		srv.s.final.put(Checkpoint{Have: have, Files: files}, err)
 	}
+	srv.s.rd.closeStore()
 	srv.store.Close()
 }
 

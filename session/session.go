@@ -75,6 +75,7 @@ type Session struct {
 	final     finalState    // the checkpoint taken as the session ended
 
 	ctr sessionCounters // pieces verified and failed, bans (Counters)
+	rd  streamShared    // streaming readers: wake-ups, storage guard (stream.go)
 }
 
 // MetaInfo returns the torrent's metainfo, nil while a magnet's metadata

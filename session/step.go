@@ -62,6 +62,9 @@ func (srv *server) perform() {
 			p.send(peerwire.Message{ID: peerwire.MsgHave, Index: i})
 		}
 	}
+	if len(rd.Have) > 0 {
+		srv.s.rd.piecesVerified()
+	}
 	for _, d := range rd.Drops {
 		if p := srv.peerOf(d.Peer); p != nil {
 			srv.drop(p, d)
@@ -117,7 +120,7 @@ func (srv *server) hash(i uint32) {
 	j.digests = srv.core.NeedDigests(i)
 	srv.hashing += srv.core.PieceLen(i)
 	// No other piece to come: the hasher need not wait for company.
-	j.last = srv.core.Stats().Left <= srv.hashing
+	j.last = srv.core.Stats().Left <= srv.hashing || srv.streamUrgent(i)
 	srv.hasher.submit(j)
 }
 

@@ -147,9 +147,12 @@ func (s *Storage) SetSkipped(skip []bool) error {
 	return nil
 }
 
-// unpart moves file i's bytes out of the part file: those of the first and
-// last pieces it touches, the only ones a straddling piece may have written
-// there (a piece inside a skipped file is not wanted). s.route is held.
+// unpart moves file i's bytes out of the part file: all of them, not only
+// those of the first and last pieces it shares with its neighbours, since a
+// piece inside a skipped file is written there too when a streaming reader
+// reads it (reading raises the priority of what is read). Runs of zeros
+// (the part file's holes, mostly) are not written: the file is created
+// sparse at its length, so they read as zeros already. s.route is held.
 func (s *Storage) unpart(i int) error {
 	f := &s.files[i]
 	if s.readOnly || f.length == 0 {
@@ -167,30 +170,43 @@ func (s *Storage) unpart(i int) error {
 	if err != nil || psize <= f.offset {
 		return err // nothing of it in the part file
 	}
-	end := f.offset + f.length
-	ranges := [][2]int64{
-		{f.offset, min(end, (f.offset/s.pieceLen+1)*s.pieceLen)},
-		{max(f.offset, (end-1)/s.pieceLen*s.pieceLen), end},
+	end := min(f.offset+f.length, psize)
+	f.inPart = false                // the writes below go to the file
+	h, err := s.fc.acquire(i, true) // the file, sparse at its length
+	if err != nil {
+		return err
 	}
-	f.inPart = false // the writes below go to the file
-	buf := make([]byte, 0, 64<<10)
-	for k, r := range ranges {
-		if k == 1 && r[0] < ranges[0][1] {
-			r[0] = ranges[0][1] // one piece only, or overlapping
+	s.fc.release(h, false)
+	buf := make([]byte, 64<<10)
+	for off := f.offset; off < end; {
+		b := buf[:min(int64(len(buf)), end-off)]
+		if err := s.part.readAt(s.root, b, off); err != nil {
+			return err
 		}
-		for off := r[0]; off < r[1] && off < psize; {
-			n := min(int64(cap(buf)), r[1]-off, psize-off)
-			b := buf[:n]
-			if err := s.part.readAt(s.root, b, off); err != nil {
-				return err
-			}
+		if !allZero(b) {
 			if err := s.writeFile(i, b, off-f.offset); err != nil {
 				return err
 			}
-			off += n
 		}
+		off += int64(len(b))
 	}
 	return nil
+}
+
+// allZero reports whether b holds only zeros.
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // writeFile writes b at pos of file i (not padding, not in the part file).

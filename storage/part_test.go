@@ -122,3 +122,48 @@ func TestCheckPiecesSubset(t *testing.T) {
 		t.Fatalf("%d progress calls, want %d", calls, which.Count())
 	}
 }
+
+// TestUnskipMovesInnerPieces: a piece inside a skipped file (written
+// because a streaming reader read it) goes to the part file, and comes
+// back into the file, with the straddling ones, when the file is wanted
+// again; the bytes never written read as zeros there.
+func TestUnskipMovesInnerPieces(t *testing.T) {
+	fx := newFixture(t, 32<<10, fspec{path: "t/a", length: 50_000}, fspec{path: "t/b", length: 300_000}, fspec{path: "t/c", length: 50_000})
+	dir := t.TempDir()
+	s := open(t, dir, fx, Options{})
+	if err := s.SetSkipped([]bool{false, true, false}); err != nil {
+		t.Fatal(err)
+	}
+	// Piece 1 straddles a and b; pieces 5 and 6 lie inside b.
+	written := []int{1, 5, 6}
+	for _, i := range written {
+		if err := s.WritePiece(i, fx.piece(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "t", "b")); !os.IsNotExist(err) {
+		t.Fatalf("the skipped file exists (%v)", err)
+	}
+	if err := s.SetSkipped([]bool{false, false, false}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "t", "b"))
+	if err != nil || len(got) != 300_000 {
+		t.Fatalf("the file wanted again: %d bytes (%v)", len(got), err)
+	}
+	want := make([]byte, 300_000)
+	for _, i := range written {
+		lo, hi := int64(i)*32<<10, int64(i+1)*32<<10
+		lo, hi = max(lo, 50_000), min(hi, 350_000)
+		copy(want[lo-50_000:], fx.data[lo:hi])
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatal("the file does not hold the bytes of the pieces written while it was skipped")
+	}
+	for _, i := range written {
+		buf := make([]byte, s.PieceLen(i))
+		if err := s.ReadPiece(i, buf); err != nil || !bytes.Equal(buf, fx.piece(i)) {
+			t.Fatalf("piece %d reads back wrong (%v)", i, err)
+		}
+	}
+}

@@ -35,6 +35,10 @@ def main():
     max_s = opt('--max-seconds', 3600)
     s = {
         'listen_interfaces': '127.0.0.1:%d' % port,
+        # Fail rather than listen on the next port when this one is taken
+        # (the harness waits on the port it gave).
+        'max_retry_port_bind': 0,
+        'listen_system_port_fallback': False,
         'outgoing_interfaces': '127.0.0.1',
         'enable_dht': False,
         'enable_lsd': False,

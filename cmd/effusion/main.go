@@ -34,7 +34,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newCreateCmd(), newInfoCmd(), newDownloadCmd(), newSeedCmd(), newSwarmCmd(), newTrackerCmd(), newDHTCmd(), newDaemonCmd())
+	root.AddCommand(newCreateCmd(), newInfoCmd(), newDownloadCmd(), newSeedCmd(), newSwarmCmd(), newTrackerCmd(), newDHTCmd(), newDaemonCmd(), newStreamCmd())
 	root.SetFlagErrorFunc(flagError)
 	return root
 }
