@@ -202,7 +202,7 @@ ANACROLIX_COMMON=(--no-dht --no-pex --no-utp-peers --no-port-forward --no-ipv6 -
 seed_cmd() {
     local c=$1 sd=$2 port=$3 t=$4
     case $c in
-        effusion) CMD=("$EFFUSION" seed "$t" --dir "$PAYDIR" --bind 127.0.0.1 --port "$port" "${EFF_NET[@]}");;
+        effusion) CMD=("$EFFUSION" seed "$t" --dir "$PAYDIR" --bind 127.0.0.1 --port "$port" --data-dir "$sd/effdata" "${EFF_NET[@]}");;
         lt) CMD=(env LT_UTP="$LT_UTP" "$PY" "$BENCH/lt_client.py" seed "$t" "$PAYDIR" "$port" --max-seconds $((RUN_TIMEOUT * 2)) --ctl "$sd/ctl");;
         anacrolix) CMD=("$ANACROLIX" download --seed "${ANACROLIX_COMMON[@]}" --addr "127.0.0.1:$port" "$t");;
         aria2) CMD=(aria2c --seed-ratio=0.0 --bt-seed-unverified=true --check-integrity=false --listen-port="$port"
@@ -219,7 +219,7 @@ leech_cmd() {
     # completion hook: the moment the client declares the torrent complete
     printf '#!/bin/sh\ndate +%%s.%%N > "%s/done_at"\n' "$ld" > "$ld/done.sh"; chmod +x "$ld/done.sh"
     case $c in
-        effusion) CMD=("$EFFUSION" download "$t" -o "$dl" --bind 127.0.0.1 --port "$port" "${EFF_NET[@]}");;
+        effusion) CMD=("$EFFUSION" download "$t" -o "$dl" --bind 127.0.0.1 --port "$port" --data-dir "$ld/effdata" "${EFF_NET[@]}");;
         lt) CMD=(env LT_UTP="$LT_UTP" "$PY" "$BENCH/lt_client.py" leech "$t" "$dl" "$port" --max-seconds "$RUN_TIMEOUT" --done-file "$ld/done_at");;
         anacrolix) CMD=("$ANACROLIX" download "${ANACROLIX_COMMON[@]}" --addr "127.0.0.1:$port" "$t");;
         aria2) CMD=(aria2c --seed-time=0 --listen-port="$port" "${ARIA2_COMMON[@]}" --file-allocation=falloc

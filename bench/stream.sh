@@ -132,14 +132,16 @@ trap 'stop_seeders' EXIT
 # The effusion slot: the command a player would start. `effusion stream`
 # prints a URL serving the file with Range requests; streamread starts it
 # after its clock, takes the first http:// URL it prints, and stops it with
-# SIGTERM at the end. Plaintext peer connections, as the anacrolix anchor's;
-# its own resume store, so that no other torrent starts with it.
+# SIGTERM at the end. Plaintext TCP peer connections, no DHT and no LSD, as
+# the anacrolix anchor's (the seeders speak TCP only: under the default
+# --transport both, each would cost the 500 ms uTP head start once); its own
+# resume store, so that no other torrent starts with it.
 effusion_cmd() { # MODE DATADIR
     local src=$TORRENT peers=""
     [ "$1" = magnet ] && src=$MAGNET
     local p
     for p in "${PORTS[@]}"; do peers="$peers --peer 127.0.0.1:$p"; done
-    echo "$EFFUSION stream '$src' --file 0 --listen 127.0.0.1:0 -o '$2' --data-dir '$2/.state' --encryption off --bind 127.0.0.1 --port 0$peers"
+    echo "$EFFUSION stream '$src' --file 0 --listen 127.0.0.1:0 -o '$2' --data-dir '$2/.state' --encryption off --transport tcp --no-dht --no-lsd --bind 127.0.0.1 --port 0$peers"
 }
 have_effusion_stream() { "$EFFUSION" stream --help >/dev/null 2>&1; }
 
