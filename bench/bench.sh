@@ -10,12 +10,13 @@
 #   RUN_TIMEOUT_S  limit for each measured client (default 120)
 #   CLIENTS     any of: effusion lt anacrolix aria2 transmission qbittorrent
 #               (default: all six)
-#   SCENARIOS   any of (default: leech seed pairs swarm utp ceiling):
+#   SCENARIOS   any of (default: leech seed pairs swarm utp mse ceiling):
 #     leech     one libtorrent seeder; each client downloads in turn
 #     seed      one libtorrent leecher; each client seeds in turn
 #     pairs     each client seeding to itself
 #     swarm     one seeder and SWARM_LEECHERS (default 4) leechers of the same client
 #     utp       pairs over uTP only (TCP off both ways): effusion and lt only
+#     mse       pairs encrypted (MSE, RC4 required both ways): effusion, lt, aria2
 #     ceiling   the protocol-free ceiling (bench/ceiling): loopback TCP from page
 #               cache, SHA-1 per piece, pwrite
 #   OUTDIR      where results.csv, summary.md and chart.png go (default docs/benchmarks)
@@ -38,7 +39,7 @@ export LC_ALL=C
 
 SIZE_MIB=1024; PIECE_KIB=1024; RUNS=3; NSWARM=4; RUN_TIMEOUT=120; TAG=""; KEEP=0; APPEND=0
 CLIENTS="effusion lt anacrolix aria2 transmission qbittorrent"
-SCENARIOS="leech seed pairs swarm utp ceiling"
+SCENARIOS="leech seed pairs swarm utp mse ceiling"
 BENCH=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 OUTDIR=$ROOT/docs/benchmarks
@@ -203,10 +204,10 @@ seed_cmd() {
     local c=$1 sd=$2 port=$3 t=$4
     case $c in
         effusion) CMD=("$EFFUSION" seed "$t" --dir "$PAYDIR" --bind 127.0.0.1 --port "$port" --data-dir "$sd/effdata" "${EFF_NET[@]}");;
-        lt) CMD=(env LT_UTP="$LT_UTP" "$PY" "$BENCH/lt_client.py" seed "$t" "$PAYDIR" "$port" --max-seconds $((RUN_TIMEOUT * 2)) --ctl "$sd/ctl");;
+        lt) CMD=(env LT_UTP="$LT_UTP" LT_ENC="$LT_ENC" "$PY" "$BENCH/lt_client.py" seed "$t" "$PAYDIR" "$port" --max-seconds $((RUN_TIMEOUT * 2)) --ctl "$sd/ctl");;
         anacrolix) CMD=("$ANACROLIX" download --seed "${ANACROLIX_COMMON[@]}" --addr "127.0.0.1:$port" "$t");;
         aria2) CMD=(aria2c --seed-ratio=0.0 --bt-seed-unverified=true --check-integrity=false --listen-port="$port"
-                    "${ARIA2_COMMON[@]}" --file-allocation=none --dir="$PAYDIR" "$t");;
+                    "${ARIA2_COMMON[@]}" "${ARIA2_ENC[@]}" --file-allocation=none --dir="$PAYDIR" "$t");;
         transmission) tr_config "$sd/cfg" "$port"
             CMD=(transmission-cli -g "$sd/cfg" -w "$PAYDIR" -p "$port" -D -U -M -B -et "$t");;
         qbittorrent) CMD=("$BENCH/qbt.sh" seed "$t" "$PAYDIR" "$sd/prof" "$port" $((port + 5000)) $((RUN_TIMEOUT * 2)));;
@@ -220,9 +221,9 @@ leech_cmd() {
     printf '#!/bin/sh\ndate +%%s.%%N > "%s/done_at"\n' "$ld" > "$ld/done.sh"; chmod +x "$ld/done.sh"
     case $c in
         effusion) CMD=("$EFFUSION" download "$t" -o "$dl" --bind 127.0.0.1 --port "$port" --data-dir "$ld/effdata" "${EFF_NET[@]}");;
-        lt) CMD=(env LT_UTP="$LT_UTP" "$PY" "$BENCH/lt_client.py" leech "$t" "$dl" "$port" --max-seconds "$RUN_TIMEOUT" --done-file "$ld/done_at");;
+        lt) CMD=(env LT_UTP="$LT_UTP" LT_ENC="$LT_ENC" "$PY" "$BENCH/lt_client.py" leech "$t" "$dl" "$port" --max-seconds "$RUN_TIMEOUT" --done-file "$ld/done_at");;
         anacrolix) CMD=("$ANACROLIX" download "${ANACROLIX_COMMON[@]}" --addr "127.0.0.1:$port" "$t");;
-        aria2) CMD=(aria2c --seed-time=0 --listen-port="$port" "${ARIA2_COMMON[@]}" --file-allocation=falloc
+        aria2) CMD=(aria2c --seed-time=0 --listen-port="$port" "${ARIA2_COMMON[@]}" "${ARIA2_ENC[@]}" --file-allocation=falloc
                     --on-bt-download-complete="$ld/done.sh" --dir="$dl" "$t");;
         transmission) tr_config "$ld/cfg" "$port"
             # transmission-cli never exits by itself: its finish script SIGINTs it
@@ -254,8 +255,14 @@ run_case() {
     # Effusion never asks the public DHT or multicasts here; the utp
     # scenario is uTP only on both sides (libtorrent: LT_UTP=1), every
     # other one TCP only.
-    EFF_NET=(--no-dht --no-lsd --transport tcp); LT_UTP=0
+    # The mse scenario requires RC4 both ways (Effusion --encryption require,
+    # libtorrent LT_ENC=1, aria2 --bt-require-crypto at arc4).
+    EFF_NET=(--no-dht --no-lsd --transport tcp); LT_UTP=0; LT_ENC=0; ARIA2_ENC=()
     if [ "$sc" = utp ]; then EFF_NET=(--no-dht --no-lsd --transport utp); LT_UTP=1; fi
+    if [ "$sc" = mse ]; then
+        EFF_NET+=(--encryption require); LT_ENC=1
+        ARIA2_ENC=(--bt-require-crypto=true --bt-min-crypto-level=arc4)
+    fi
     RUNSEQ=$((RUNSEQ + 1))
     local slot=$((RUNSEQ % 400)) rd=$SESSION/$sc-$subj-r$r
     local tport=$TRACKER_PORT sport lbase=$((21000 + slot * 10))
@@ -407,6 +414,7 @@ for r in $(seq 1 "$RUNS"); do
                 pairs) run_case pairs "$c" "$c" 1 "$r" "$c";;
                 swarm) run_case swarm "$c" "$c" "$NSWARM" "$r" "$c";;
                 utp)   case $c in effusion|lt) run_case utp "$c" "$c" 1 "$r" "$c";; esac;;
+                mse)   case $c in effusion|lt|aria2) run_case mse "$c" "$c" 1 "$r" "$c";; esac;;
                 *) log "unknown scenario $sc"; exit 2;;
             esac
         done

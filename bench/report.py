@@ -21,6 +21,7 @@ SCENARIOS = OrderedDict([
     ('pairs', 'Pairs: each client seeding to itself'),
     ('swarm', 'Swarm: one seeder and N leechers of the same client (aggregate throughput)'),
     ('utp', 'uTP pairs: each client seeding to itself over uTP only (TCP off both ways)'),
+    ('mse', 'Encrypted pairs: each client seeding to itself, MSE with RC4 required both ways'),
     ('ceiling', 'Machine ceiling: loopback TCP from page cache, SHA-1 per piece, pwrite'),
 ])
 NAMES = {'effusion': 'Effusion', 'lt': 'libtorrent', 'anacrolix': 'anacrolix',
@@ -100,7 +101,7 @@ def glance(sc, us, others, ceiling):
         fast = max(others, key=lambda c: others[c]['med'])
         x = us['med'] / others[fast]['med'] if us['med'] else 0
         h['fast'] = '%.2fx %s' % (x, NAMES.get(fast, fast))
-        if sc in ('leech', 'pairs', 'utp'):
+        if sc in ('leech', 'pairs', 'utp', 'mse'):
             h['goals'].append('1.5x %s' % ('met' if x >= 1.5 else 'missed'))
         elif sc == 'swarm':
             h['goals'].append('>= best swarm %s' % ('met' if x >= 1 else 'missed'))
