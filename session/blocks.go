@@ -27,9 +27,18 @@ func (b *block) bytes() []byte { return b.data[:b.n] }
 
 const (
 	// defaultInflightBlocks caps received blocks not yet verified and
-	// written (64 MiB): waiting for the session, held by the core in
-	// partial pieces, or hashing.
-	defaultInflightBlocks = 4096
+	// written (24 MiB): waiting for the session, held by the core in
+	// partial pieces, or hashing. With 1 MiB pieces 4,096 blocks (64 MiB)
+	// were no faster and cost the leecher 13-16 MiB more peak RSS (bench.sh
+	// pairs and leech, 1 GiB, 3 interleaved rounds: 1,536 blocks at 429 and
+	// 315 MB/s medians against 340 and 303).
+	defaultInflightBlocks = 1536
+	// ceilingInflightBlocks is how far sessions with large pieces raise a
+	// default budget (64 MiB): each wants room for piecesInFlight pieces,
+	// so that 16 MiB pieces are still hashed two at a time while the
+	// readers fill two more.
+	ceilingInflightBlocks = 4096
+	piecesInFlight        = 4
 	// inflightWait is how long a reader waits for a block of the budget
 	// before taking one outside it: partial pieces hold blocks while they
 	// wait for blocks from the very readers that wait, so the cap must
@@ -45,14 +54,33 @@ const (
 // up to the budget. Taking and returning a block is one channel operation
 // each, with no lock shared across sessions besides the channel's own.
 type blockPool struct {
-	free chan *block  // free blocks of the budget
+	free chan *block  // free blocks of the budget; its capacity is the ceiling
 	live atomic.Int64 // blocks of the budget allocated so far
-	max  int64
+	max  atomic.Int64 // the budget: at most cap(free)
 }
 
-func newBlockPool(max int) *blockPool {
-	return &blockPool{free: make(chan *block, max), max: int64(max)}
+// newBlockPool returns a pool with a budget of budget blocks that grow may
+// raise up to ceiling.
+func newBlockPool(budget, ceiling int) *blockPool {
+	bp := &blockPool{free: make(chan *block, max(budget, ceiling))}
+	bp.max.Store(int64(budget))
+	return bp
 }
+
+// grow raises the budget to n blocks, at most the pool's ceiling; it never
+// lowers it.
+func (bp *blockPool) grow(n int64) {
+	n = min(n, int64(cap(bp.free)))
+	for {
+		m := bp.max.Load()
+		if n <= m || bp.max.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+// budget returns the number of blocks of the budget.
+func (bp *blockPool) budget() int64 { return bp.max.Load() }
 
 // get returns a block for a received payload: a free one of the budget, a
 // new one while the budget is not all allocated, else the first one freed
@@ -74,7 +102,7 @@ func (bp *blockPool) take() *block {
 		return b
 	default:
 	}
-	if bp.live.Add(1) <= bp.max {
+	if bp.live.Add(1) <= bp.max.Load() {
 		return &block{data: new([peerwire.BlockSize]byte), slot: true}
 	}
 	bp.live.Add(-1)

@@ -24,7 +24,9 @@ type EnvConfig struct {
 	// session's Config.MaxPeers applies too); 0 means no process-wide cap.
 	MaxPeers int
 	// MaxInflightBlocks caps the received blocks not yet verified and
-	// written, across the sessions (default 4,096: 64 MiB).
+	// written, across the sessions. The default is 1,536 (24 MiB), raised
+	// up to 4,096 (64 MiB) by sessions whose pieces are large (room for
+	// four of them); a value set here is a fixed cap.
 	MaxInflightBlocks int
 	// HashWorkers is the number of hashing goroutines (default one per
 	// core, runtime.GOMAXPROCS).
@@ -84,8 +86,9 @@ type Env struct {
 // NewEnv starts the hashing workers and returns the environment. Close it
 // once every session using it has stopped.
 func NewEnv(cfg EnvConfig) *Env {
+	ceiling := cfg.MaxInflightBlocks
 	if cfg.MaxInflightBlocks <= 0 {
-		cfg.MaxInflightBlocks = defaultInflightBlocks
+		cfg.MaxInflightBlocks, ceiling = defaultInflightBlocks, ceilingInflightBlocks
 	}
 	if cfg.HashWorkers <= 0 {
 		cfg.HashWorkers = max(runtime.GOMAXPROCS(0), 1)
@@ -93,7 +96,7 @@ func NewEnv(cfg EnvConfig) *Env {
 	e := &Env{
 		listener: cfg.Listener,
 		dialer:   transport.NewDialer(cfg.MaxHalfOpen, cfg.BindAddr),
-		blocks:   newBlockPool(cfg.MaxInflightBlocks),
+		blocks:   newBlockPool(cfg.MaxInflightBlocks, ceiling),
 		maxPeers: int64(max(cfg.MaxPeers, 0)),
 		dhtPort:  cfg.DHTPort,
 		onPort:   cfg.OnPort,

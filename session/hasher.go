@@ -69,9 +69,11 @@ const (
 	batchTarget = sha1x.Lanes
 	batchWait   = 20 * time.Millisecond
 	// batchBlocks stops the wait for large pieces at half the in-flight
-	// blocks (two 16 MiB pieces, four of 8 MiB), so that the readers keep
-	// the other half: pieces of 16 MiB hashed two at a time download 1.15x
-	// as fast as one at a time (in-process pair, 1 GiB, 3 runs each).
+	// blocks (two 16 MiB pieces, four of 8 MiB, with the budget those
+	// sessions raise it to), so that the readers keep the other half:
+	// pieces of 16 MiB hashed two at a time download 1.15x as fast as one
+	// at a time (in-process pair, 1 GiB, 3 runs each). This is the bound
+	// of a pool without a budget (tests); a hashPool's is half its budget.
 	batchBlocks = defaultInflightBlocks / 2
 )
 
@@ -81,6 +83,7 @@ type workerPool struct {
 	gather chan struct{} // held by the worker gathering a batch
 	wg     sync.WaitGroup
 	target int           // batch size worth waiting for; 1: never wait
+	budget *blockPool    // whose half bounds a batch's blocks; nil: batchBlocks
 	wait   time.Duration // the longest a worker waits for a batch to fill
 	// onBatch, if set before start, sees each batch's size (for tests).
 	onBatch func(n int)
@@ -116,7 +119,7 @@ type hashPool struct {
 
 // newHashPool starts n workers.
 func newHashPool(n int, blocks *blockPool) *hashPool {
-	hp := &hashPool{workerPool: workerPool{target: 1}, blocks: blocks}
+	hp := &hashPool{workerPool: workerPool{target: 1, budget: blocks}, blocks: blocks}
 	if sha1x.Accelerated() {
 		hp.target, hp.wait = batchTarget, batchWait
 	}
@@ -231,7 +234,11 @@ func (p *workerPool) enough(batch []*hashJob) bool {
 		}
 		blocks += len(j.blocks)
 	}
-	return blocks >= batchBlocks
+	bound := int64(batchBlocks)
+	if p.budget != nil {
+		bound = p.budget.budget() / 2
+	}
+	return int64(blocks) >= bound
 }
 
 // drain adds the queued jobs to batch, up to sha1x.Lanes, without

@@ -161,6 +161,7 @@ func (srv *server) setInfo(mi *metainfo.MetaInfo, prios []FilePriority) error {
 		return err
 	}
 	n := info.NumPieces()
+	srv.env.blocks.grow(piecesInFlight * ((info.PieceLength + peerwire.BlockSize - 1) / peerwire.BlockSize))
 	tc, err := core.New(core.Config{
 		NumPieces:   n,
 		PieceLength: info.PieceLength,
