@@ -11,13 +11,43 @@ import (
 	"github.com/effusion-bt/effusion/streamhttp"
 )
 
-// streamPolicy is the Content-Security-Policy of every file served at
-// /stream/. A torrent's file is anybody's content: an HTML or SVG file
-// opened from the daemon's origin would run its scripts with the web UI's
-// rights (the RPC's session id is one request away). The sandbox gives
-// such a document an origin of its own and no scripts; media and images
-// still play and show in the browser's own viewer.
-const streamPolicy = "sandbox; default-src 'none'; media-src 'self'; img-src 'self'; style-src 'unsafe-inline'"
+// streamPolicy is the Content-Security-Policy of a file served at
+// /stream/ that is not audio or video. A torrent's file is anybody's
+// content: an HTML or SVG file opened from the daemon's origin would run
+// its scripts with the web UI's rights (the RPC's session id is one
+// request away). The sandbox gives such a document an origin of its own
+// and no scripts. Audio and video are left out: the browser shows them in
+// a player of its own making (no content of theirs can script it, and
+// nosniff keeps their type), whose <video> a sandbox would make a
+// cross-origin, credential-less request for the file, which fails.
+const streamPolicy = "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
+
+// sandboxWriter adds streamPolicy to a response whose type is not audio or
+// video, when its header is written.
+type sandboxWriter struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (w *sandboxWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.wrote = true
+		ct := w.Header().Get("Content-Type")
+		if !strings.HasPrefix(ct, "video/") && !strings.HasPrefix(ct, "audio/") {
+			w.Header().Set("Content-Security-Policy", streamPolicy)
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *sandboxWriter) Write(p []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *sandboxWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // streamHandler serves /stream/{infohash}/{index}[/{name}] (package
 // streamhttp) behind guard: the Host check and Basic authentication apply
@@ -32,14 +62,18 @@ func (d *Daemon) streamHandler() http.Handler {
 			http.Error(w, "another site may not load the daemon's files: open the link from the daemon's page, or paste it into a player", http.StatusForbidden)
 			return
 		}
-		w.Header().Set("Content-Security-Policy", streamPolicy)
+		// Not kept in the browser's cache: the file is on this machine
+		// already, a private video should leave no copy behind, and
+		// Chromium's media document fails to play from an entry that the
+		// page's <video> left there (a range of it).
+		w.Header().Set("Cache-Control", "no-store")
 		// A paused player stops reading and the response's write blocks:
 		// Shutdown must not wait for it. (Its reads end with the request's
 		// context, which Shutdown ends.)
 		rc := http.NewResponseController(w)
 		stop := context.AfterFunc(d.ctx, func() { rc.SetWriteDeadline(time.Now()) })
 		defer stop()
-		files.ServeHTTP(w, r)
+		files.ServeHTTP(&sandboxWriter{ResponseWriter: w}, r)
 	})
 }
 

@@ -93,8 +93,8 @@ func startSeeder(t testing.TB, fx fixture, upRate int) *client.Client {
 // it downloads (ranges, HEAD, the torrent's own file indexes, which
 // torrent-get's "streams" gives), behind the Host check and Basic
 // authentication but without the RPC's session id; other sites' pages may
-// not load them, a link followed from elsewhere may; every file is served
-// sandboxed.
+// not load them, a link followed from elsewhere may; files other than
+// audio and video are served sandboxed, none is cached.
 func TestStreamRoute(t *testing.T) {
 	video, subs := randomPayload(400_000), randomPayload(5_000)
 	fx := paddedFixture(t, []string{"ep1.webm", "ep1.srt"}, [][]byte{video, subs})
@@ -151,12 +151,18 @@ func TestStreamRoute(t *testing.T) {
 		resp.Header.Get("Content-Range") != "bytes 390000-390099/400000" || resp.Header.Get("Content-Type") != "video/webm" {
 		t.Fatalf("range: %s, %d bytes, %q %q", resp.Status, len(b), resp.Header.Get("Content-Range"), resp.Header.Get("Content-Type"))
 	}
-	if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "sandbox;") || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
-		t.Fatalf("a file served without the sandbox: CSP %q", csp)
+	if csp := resp.Header.Get("Content-Security-Policy"); csp != "" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("a video served with CSP %q (the browser's own player needs none), nosniff %q", csp, resp.Header.Get("X-Content-Type-Options"))
+	}
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("Cache-Control %q, want no-store", cc)
 	}
 	resp, b = do(req{"GET", subsPath, nil, false})
 	if resp.StatusCode != http.StatusOK || !bytes.Equal(b, subs) {
 		t.Fatalf("the file after the padding: %s, %d bytes", resp.Status, len(b))
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "sandbox;") {
+		t.Fatalf("a file other than audio or video served without the sandbox: CSP %q", csp)
 	}
 	resp, b = do(req{"HEAD", videoPath, nil, false})
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Length") != "400000" || len(b) != 0 {
