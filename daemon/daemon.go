@@ -182,8 +182,9 @@ func New(cfg Config) (*Daemon, error) {
 
 // Handler returns the daemon's HTTP handler: the RPC at /transmission/rpc
 // (with or without the trailing slash), the web UI at /, the processes at
-// /debug/processes, metrics at /metrics, each behind the Host check and,
-// when configured, HTTP Basic authentication.
+// /debug/processes, metrics at /metrics, the torrents' files at /stream/
+// (package streamhttp), each behind the Host check and, when configured,
+// HTTP Basic authentication.
 func (d *Daemon) Handler() http.Handler { return d.handler }
 
 // ListenAndServe listens on Config.Listen and serves until Shutdown, when

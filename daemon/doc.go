@@ -22,6 +22,7 @@
 //	/                    the web UI (files embedded in the binary)
 //	/debug/processes     every state machine, as JSON; /debug/processes/N/events watches one live (SSE)
 //	/metrics             Prometheus metrics
+//	/stream/IH/N/NAME    file N of torrent IH (hex), while it downloads, for a player or a <video> (package streamhttp)
 //
 // # The RPC
 //
@@ -31,7 +32,9 @@
 // method or argument), behind the X-Transmission-Session-Id handshake (a
 // request without the daemon's id gets 409 and the id). Names are taken in
 // every spelling clients use (kebab-case, camelCase, and the snake_case of
-// Transmission 4.1), and torrent-get answers with the names asked.
+// Transmission 4.1), and torrent-get answers with the names asked. One
+// field is effusion's own: "streams", for each of "files", the file's
+// /stream/ path and media type ({"path": ..., "type": ...}).
 // Torrents are numbered in the order they were added, the numbers stable
 // for the daemon's run; hash strings work everywhere numbers do.
 //
@@ -51,7 +54,12 @@
 // next attempt is even checked, the wait doubling up to 30 s). Every
 // request's Host header must be an IP address, localhost or a configured
 // name (the DNS rebinding defence), and the session-id handshake keeps
-// other sites' pages from posting to the RPC. Request bodies are capped (a
+// other sites' pages from posting to the RPC. The files at /stream/ need
+// no session id (a <video> element sends none; reading a file changes
+// nothing but which pieces come first) but are refused to other sites'
+// pages by their Fetch Metadata (Sec-Fetch-Site, Origin), and served
+// sandboxed (Content-Security-Policy: sandbox), so that an HTML file in a
+// torrent cannot script the web UI. Request bodies are capped (a
 // 16 MiB torrent at most); a "filename" is read only as a torrent file,
 // never echoed; URLs are fetched only from hosts in Config.FetchAllow.
 //

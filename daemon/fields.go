@@ -105,7 +105,7 @@ func (v *view) tracker() (*tracker.AnnouncerStatus, bool) {
 type field func(w *jw, v *view)
 
 // fields are torrent-get's fields by canonical name (see canon): every
-// field of RPC 16, plus "labels".
+// field of RPC 16, plus "labels" and effusion's "streams".
 var fields map[string]field
 
 func init() {
@@ -310,6 +310,7 @@ func init() {
 	})
 	def("files", files)
 	def("fileStats", fileStats)
+	def("streams", streams)
 	def("priorities", func(w *jw, v *view) {
 		w.arr()
 		for _, f := range v.fileList() {

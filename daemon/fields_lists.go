@@ -7,6 +7,7 @@ import (
 	"github.com/effusion-bt/effusion/client"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/session"
+	"github.com/effusion-bt/effusion/streamhttp"
 )
 
 // The torrent-get fields that are lists: files, peers, trackers.
@@ -30,6 +31,20 @@ func fileStats(w *jw, v *view) {
 		w.kint("bytesCompleted", f.Completed)
 		w.kbool("wanted", f.Priority != client.Skip)
 		w.kint("priority", trPriority(f.Priority))
+		w.endObj()
+	}
+	w.endArr()
+}
+
+// streams is effusion's own field: for each of files, the path the daemon
+// serves it at (/stream/, while it downloads) and its media type, for a
+// front end's play link.
+func streams(w *jw, v *view) {
+	w.arr()
+	for _, f := range v.fileList() {
+		w.obj()
+		w.kstr("path", streamPath(v.e.ih, f.Index, f.Path))
+		w.kstr("type", streamhttp.ContentType(f.Path))
 		w.endObj()
 	}
 	w.endArr()

@@ -118,6 +118,9 @@ func (h *harness) post(body []byte, hdr map[string]string) *http.Response {
 		h.t.Fatal(err)
 	}
 	req.Header.Set(SessionIDHeader, h.sid)
+	if h.cfg.User != "" {
+		req.SetBasicAuth(h.cfg.User, h.cfg.Password)
+	}
 	for k, v := range hdr {
 		if k == "Host" {
 			req.Host = v

@@ -4,6 +4,8 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+
+	"github.com/effusion-bt/effusion/streamhttp"
 )
 
 // webFiles is the web UI: plain HTML, CSS and JavaScript, no build step,
@@ -14,7 +16,7 @@ var webFiles embed.FS
 
 // contentPolicy lets the pages load only what the daemon serves.
 const contentPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
-	"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+	"connect-src 'self'; media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 
 // routes builds the daemon's handler.
 func (d *Daemon) routes() http.Handler {
@@ -31,6 +33,7 @@ func (d *Daemon) routes() http.Handler {
 	mux.HandleFunc("GET /debug/processes", d.serveProcesses)
 	mux.HandleFunc("GET /debug/processes/{id}/events", d.serveWatch)
 	mux.Handle("GET /metrics", d.metricsHandler())
+	mux.Handle(streamhttp.Prefix, d.streamHandler())
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")

@@ -169,7 +169,7 @@ async function refreshDetail(id) {
   if (detail.hidden) return;
   const open = (cls) => $(`details.${cls}`, detail).open;
   const fields = ['id', 'name'];
-  if (open('files')) fields.push('files', 'fileStats');
+  if (open('files')) fields.push('files', 'fileStats', 'streams');
   if (open('peers')) fields.push('peers');
   if (open('trackers')) fields.push('trackerStats');
   if (open('pieces')) fields.push('pieces', 'pieceCount');
@@ -198,7 +198,7 @@ function renderFiles(detail, t) {
   const box = $('details.files .scroll', detail);
   box.setAttribute('aria-label', `Files of ${t.name}`);
   const active = document.activeElement;
-  const keep = box.contains(active) ? active.dataset.file : null;
+  const keep = box.contains(active) ? `${active.localName}[data-file="${active.dataset.file}"]` : null;
   const body = el('tbody');
   t.files.forEach((f, i) => {
     const st = t.fileStats[i];
@@ -224,10 +224,70 @@ function renderFiles(detail, t) {
       el('td', { class: 'wrap', text: f.name }),
       el('td', { class: 'num', text: size(f.length) }),
       el('td', { class: 'num', text: f.length ? pct(f.bytesCompleted / f.length) : '100%' }),
-      el('td', {}, sel)));
+      el('td', {}, sel),
+      el('td', {}, t.streams && t.streams[i] ? streamLink(f.name, t.streams[i], i) : '—')));
   });
-  box.replaceChildren(table(`Files of ${t.name}`, ['Name', { text: 'Size', num: true }, { text: 'Done', num: true }, 'Priority'], body));
-  if (keep !== null) $(`select[data-file="${keep}"]`, box)?.focus();
+  box.replaceChildren(table(`Files of ${t.name}`, ['Name', { text: 'Size', num: true }, { text: 'Done', num: true }, 'Priority', 'Stream'], body));
+  if (keep) $(keep, box)?.focus();
+}
+
+// streamLink is a file's link to the daemon's /stream/ address (relative:
+// the UI may sit behind a proxy's prefix): media plays in the page's
+// player, other files open in a tab. A modified click, or copying the
+// link for a player, still gets the address.
+function streamLink(name, s, i) {
+  const href = s.path.replace(/^\//, '');
+  const media = /^(video|audio)\//.test(s.type);
+  const a = el('a', { href, class: 'stream', text: media ? 'Play' : 'Open', 'aria-label': `${media ? 'Play' : 'Open'} ${name}`, 'data-file': String(i) });
+  if (!media) {
+    a.target = '_blank';
+    a.rel = 'noopener';
+    return a;
+  }
+  a.addEventListener('click', (ev) => {
+    if (ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+    ev.preventDefault();
+    play(name, href, a);
+  });
+  return a;
+}
+
+// ---- the player ------------------------------------------------------------
+
+let playerOpener = null; // the torrent's row and the file's index, to focus its link again on close
+
+function play(name, href, opener) {
+  const dlg = $('#player-dialog');
+  const v = $('#player');
+  playerOpener = { li: opener.closest('li.torrent'), file: opener.dataset.file };
+  $('#player-h').textContent = name;
+  $('#player-state').textContent = 'Waiting for the first pieces…';
+  $('#player-link').href = href;
+  v.src = href;
+  dlg.showModal();
+  v.focus();
+  v.play().catch(() => {}); // refused autoplay or an error: the controls and the state say so
+}
+
+function closePlayer() {
+  const v = $('#player');
+  // Unloading ends the request, so that the daemon stops fetching for it.
+  v.pause();
+  v.removeAttribute('src');
+  v.load();
+  // The files table is redrawn while the player is open: find the link anew.
+  if (playerOpener?.li) $(`a.stream[data-file="${playerOpener.file}"]`, playerOpener.li)?.focus();
+  playerOpener = null;
+}
+
+function playerEvents() {
+  const v = $('#player');
+  const state = (text) => { if (v.getAttribute('src')) $('#player-state').textContent = text; };
+  v.addEventListener('waiting', () => state('Waiting for pieces…'));
+  v.addEventListener('playing', () => state(''));
+  v.addEventListener('canplay', () => state(''));
+  v.addEventListener('error', () => state(`Cannot play this here (${v.error?.message || 'unsupported format'}): try a player with the address below.`));
+  $('#player-dialog').addEventListener('close', closePlayer);
 }
 
 function renderPeers(detail, t) {
@@ -494,6 +554,7 @@ document.addEventListener('DOMContentLoaded', () => {
   $('#limits-form').addEventListener('submit', saveLimits);
   $('#limits').addEventListener('toggle', () => { if ($('#limits').open) loadLimits(); });
   $('#watch-stop').addEventListener('click', () => { stopWatch(); $('#proc-h').focus(); });
+  playerEvents();
   $('#list-h').tabIndex = -1;
   $('#proc-h').tabIndex = -1;
   window.addEventListener('hashchange', () => { route(); $(location.hash === '#processes' ? '#proc-h' : '#list-h').focus(); });
