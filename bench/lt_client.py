@@ -71,8 +71,9 @@ def main():
         'in_enc_policy': 1,
     })
     if os.environ.get('LT_ENC') == '1':
-        # RC4 required both ways (the bench's mse scenario): pe_forced, pe_rc4.
-        s.update({'out_enc_policy': 0, 'in_enc_policy': 0, 'allowed_enc_level': 1, 'prefer_rc4': True})
+        # RC4 required both ways (the bench's mse scenario): pe_forced, and RC4
+        # as the only level (enc_level.rc4 is 2; 1 is plaintext).
+        s.update({'out_enc_policy': 0, 'in_enc_policy': 0, 'allowed_enc_level': int(lt.enc_level.rc4), 'prefer_rc4': True})
     if os.environ.get('LT_UTP') == '1':
         # uTP only, both ways (the bench's utp scenario).
         s.update({'enable_incoming_utp': True, 'enable_outgoing_utp': True,
