@@ -260,7 +260,7 @@ func drain(jobs <-chan *hashJob, batch *[]*hashJob) bool {
 
 // hashWorker is a hashing goroutine's reusable state.
 type hashWorker struct {
-	multi sha1x.Multi // crypto/sha1 per piece below sha1x.MinLanes pieces
+	multi sha1x.Multi // crypto/sha1 per piece below sha1x.MinLanes() pieces
 	batch []*hashJob
 	group [sha1x.Lanes]*hashJob
 	iov   [][]byte // the piece's blocks, for one vectored write

@@ -6,11 +6,14 @@ package sha1x
 
 import "golang.org/x/sys/cpu"
 
-// hasAsm: AVX2 for the 8-lane rounds. With the SHA extensions,
-// crypto/sha1's own assembly does one message faster than the rounds here
-// do eight. (CPUID leaf 7 exists whenever AVX2 is reported, as AVX2 is
-// reported there.)
-var hasAsm = cpu.X86.HasAVX2 && cpuid7ebx()&(1<<29) == 0
+// hasAsm: AVX2 for the 8-lane rounds. hasSHA: the SHA extensions, which
+// crypto/sha1 uses; then the two are timed against each other (calibrate).
+// (CPUID leaf 7 exists whenever AVX2 is reported, as AVX2 is reported
+// there.)
+var (
+	hasAsm = cpu.X86.HasAVX2
+	hasSHA = hasAsm && cpuid7ebx()&(1<<29) != 0
+)
 
 // hasAVX512: the AVX-512VL flavour of the rounds (same YMM lanes, fewer
 // instructions) can run; useAVX512 selects it (tests turn it off to check

@@ -4,6 +4,8 @@ package sha1x
 
 const hasAsm = false
 
+const hasSHA = false
+
 const hasAVX512 = false
 
 var useAVX512 = false

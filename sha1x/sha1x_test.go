@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 // modes runs f on the vector path (when this machine has it) and on the
@@ -22,27 +23,78 @@ func modes(t *testing.T, f func(t *testing.T)) {
 		f(t)
 	})
 	t.Run("vector", func(t *testing.T) {
-		if !Accelerated() {
-			t.Skip("no AVX2 (or SHA extensions present): crypto/sha1 only")
+		if !useAsm() {
+			t.Skip("no AVX2: crypto/sha1 only")
 		}
+		defer vectorFrom(defaultMinLanes)()
 		f(t)
 	})
 	t.Run("avx2", func(t *testing.T) {
-		if !Accelerated() || !hasAVX512 {
+		if !useAsm() || !hasAVX512 {
 			t.Skip("the vector path is already AVX2 (or absent)")
 		}
+		defer vectorFrom(defaultMinLanes)()
 		useAVX512 = false
 		defer func() { useAVX512 = true }()
 		f(t)
 	})
 }
 
+// vectorFrom makes the vector path serve n messages or more, whatever the
+// calibration found (the vector code is tested wherever it runs), and
+// returns the function that restores it.
+func vectorFrom(n int) func() {
+	old := minLanes
+	minLanes = n
+	return func() { minLanes = old }
+}
+
+// TestLanesFor: the vector path is used from the first count of messages
+// whose crypto/sha1 time exceeds one vector call, never below two.
+func TestLanesFor(t *testing.T) {
+	for _, c := range []struct {
+		tv, ts time.Duration
+		want   int
+	}{
+		{100, 200, 2},         // AVX-512 without SHA: 2 lanes already win
+		{290, 100, 3},         // Xeon with SHA-NI: 4.5 GB/s for 8 against 1.55 for 1
+		{700, 100, 8},         // barely faster with every lane full
+		{800, 100, Lanes + 1}, // never faster
+	} {
+		if got := lanesFor(c.tv, c.ts); got != c.want {
+			t.Errorf("lanesFor(%v, %v) = %d, want %d", c.tv, c.ts, got, c.want)
+		}
+	}
+}
+
+// TestCalibrated: where the SHA extensions exist, the timing at first use
+// chose a count within range and Accelerated agrees with it; elsewhere
+// MinLanes is 2 with the vector path, Lanes+1 without.
+func TestCalibrated(t *testing.T) {
+	n := MinLanes()
+	switch {
+	case !useAsm():
+		if n != Lanes+1 || Accelerated() {
+			t.Fatalf("no vector path: MinLanes %d, Accelerated %v", n, Accelerated())
+		}
+	case !hasSHA:
+		if n != defaultMinLanes || !Accelerated() {
+			t.Fatalf("without SHA: MinLanes %d, Accelerated %v", n, Accelerated())
+		}
+	default:
+		if n < defaultMinLanes || n > Lanes+1 || Accelerated() != (n <= Lanes) {
+			t.Fatalf("with SHA: MinLanes %d, Accelerated %v", n, Accelerated())
+		}
+		t.Logf("SHA extensions present: the vector path from %d messages", n)
+	}
+}
+
 func TestSelfTest(t *testing.T) {
 	if !hasAsm {
 		t.Skip("no vector path on this machine")
 	}
-	if !Accelerated() || useAVX512 != hasAVX512 {
-		t.Fatalf("self-test turned off a flavour: vector %v, AVX-512 %v of %v", Accelerated(), useAVX512, hasAVX512)
+	if !useAsm() || useAVX512 != hasAVX512 {
+		t.Fatalf("self-test turned off a flavour: vector %v, AVX-512 %v of %v", useAsm(), useAVX512, hasAVX512)
 	}
 	for _, x := range []bool{true, false} {
 		if x && !hasAVX512 {
@@ -319,9 +371,10 @@ func BenchmarkSum8(b *testing.B) {
 
 // BenchmarkSum8AVX2 is BenchmarkSum8 with the AVX2 flavour forced.
 func BenchmarkSum8AVX2(b *testing.B) {
-	if !Accelerated() || !hasAVX512 {
+	if !useAsm() || !hasAVX512 {
 		b.Skip("the vector path is already AVX2 (or absent)")
 	}
+	defer vectorFrom(defaultMinLanes)()
 	useAVX512 = false
 	defer func() { useAVX512 = true }()
 	BenchmarkSum8(b)
