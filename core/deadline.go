@@ -392,7 +392,8 @@ func (t *Torrent) fast(p *peer) bool {
 // (due before the next Tick, when lateness would show) go to any other
 // peer; those of a later piece to a peer that is one of the fastest or
 // would bring the block before the deadline (its queue at its rate).
-// Blocks already requested are duplicated only by a fast peer (at most
+// Blocks already requested are duplicated only by a fast peer, or by any
+// peer that has not stalled when all their requesters have (at most
 // EndgameDuplicates requesters per block, urgentDuplicates for the piece
 // at the head of the deadline queue): any block of an urgent piece (a
 // local end game), a block of a later piece when its requester is late
@@ -444,14 +445,14 @@ func (t *Torrent) pickDeadline(p *peer) bool {
 					return true
 				}
 			case stFull:
-				if !fast || t.suspect.has(i) || !urgent && !checkLate || pass == 0 && t.held(p, i) >= share {
+				if t.suspect.has(i) || !urgent && !checkLate || pass == 0 && t.held(p, i) >= share {
 					continue
 				}
 				limit := t.cfg.EndgameDuplicates
 				if urgent && i == t.dq[t.dqStart].piece {
 					limit = max(limit, urgentDuplicates) // the piece a reader waits for
 				}
-				took, late := t.duplicateLate(p, i, e.at, urgent, eta, limit)
+				took, late := t.duplicateLate(p, i, e.at, urgent, eta, limit, fast)
 				if took {
 					return true
 				}
@@ -492,7 +493,7 @@ func (t *Torrent) held(p *peer, i uint32) int {
 // due) that another peer holds and is late with, or any such block when
 // the piece is urgent. It reports whether it did, and whether it saw a
 // late block it could not take.
-func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent bool, eta time.Duration, limit int) (took, sawLate bool) {
+func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent bool, eta time.Duration, limit int, fast bool) (took, sawLate bool) {
 	r := &t.recs[t.rec[i]]
 	for b := range r.blocks {
 		blk := &r.blocks[b]
@@ -505,6 +506,14 @@ func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent boo
 			continue
 		}
 		if !urgent && !late {
+			continue
+		}
+		if !fast && !t.heldByStalled(blk) {
+			// Only fast peers duplicate, but a block whose every
+			// requester has stalled goes to any peer that has not: when
+			// every peer that has the piece is snubbed, the block would
+			// otherwise wait on a silent one after each time-out
+			// (FuzzEvents found it).
 			continue
 		}
 		blk.req[blk.nreq] = p.id
