@@ -94,6 +94,12 @@ func ParseMessage(b []byte) (Message, error) {
 		if len(line) == 0 {
 			continue
 		}
+		if bytes.IndexByte(line, '\r') >= 0 {
+			// A lone CR is a line break to some readers and not to
+			// others: refused, so that what we accept reads the same
+			// everywhere (and a value we keep never holds one).
+			return m, fmt.Errorf("%w: a carriage return inside a line", ErrMessage)
+		}
 		name, value, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			return m, fmt.Errorf("%w: header line without a colon", ErrMessage)

@@ -57,6 +57,7 @@ func TestParseMessageRefuses(t *testing.T) {
 		"too long":     "BT-SEARCH * HTTP/1.1\r\nPort: 1\r\n" + ih + strings.Repeat("X: y\r\n", 400),
 		"many lines":   "BT-SEARCH * HTTP/1.1\r\nPort: 1\r\n" + ih + strings.Repeat("\r\n", 70),
 		"empty":        "",
+		"lone CR":      "BT-SEARCH * HTTP/1.1\nPort:1\n" + ih + "Cookie:0\r0\n",
 	} {
 		if _, err := ParseMessage([]byte(s)); !errors.Is(err, ErrMessage) {
 			t.Errorf("%s: %v", why, err)
