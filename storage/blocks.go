@@ -66,7 +66,7 @@ func (s *Storage) WriteBlocksAt(blocks [][]byte, off int64) (int, error) {
 				return done, err
 			}
 			h.wmu.Lock()
-			err = pwritev(h.f, iovs, pos)
+			err = s.writeVec(h, iovs, pos)
 			h.wmu.Unlock()
 			s.fc.release(h, true)
 			if err != nil {
@@ -102,4 +102,26 @@ func writeEach(f *os.File, iovs [][]byte, off int64) error {
 		off += int64(len(b))
 	}
 	return nil
+}
+
+// writeVec writes iovs at pos of h's file: with O_DIRECT when the storage
+// writes so and the write is aligned (see Options.BufferedWrites), else
+// through the page cache. The caller holds h.wmu.
+func (s *Storage) writeVec(h *handle, iovs [][]byte, pos int64) error {
+	if s.direct && !h.noDirect && alignedForDirect(iovs, pos) {
+		if h.d == nil {
+			d, err := s.root.OpenFile(s.files[h.idx].rel, os.O_WRONLY|directFlag, 0)
+			if err != nil {
+				h.noDirect = true // not for this file system (or this file): buffered
+				return pwritev(h.f, iovs, pos)
+			}
+			h.d = d
+		}
+		err := pwritev(h.d, iovs, pos)
+		if err == nil || !isDirectRefused(err) {
+			return err
+		}
+		h.noDirect = true
+	}
+	return pwritev(h.f, iovs, pos)
 }

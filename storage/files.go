@@ -16,6 +16,10 @@ type handle struct {
 	writable bool
 	sized    bool // extended to its full length
 	dirty    bool // written since the last fsync
+	// d is the file opened again with O_DIRECT for aligned pieces, at the
+	// first one; noDirect once the file system refused it (under wmu).
+	d        *os.File
+	noDirect bool
 	// wmu serializes writes to the file. Linux takes the inode's lock for
 	// a buffered write and spins on it while another write holds it: two
 	// hashers writing pieces of one file at once burned a third more CPU
@@ -250,6 +254,10 @@ func (c *fileCache) evict(h *handle) {
 // closeHandle closes h without fsyncing it: the data is with the kernel,
 // which survives the process; only Sync asks for it to be on the disk.
 func (c *fileCache) closeHandle(h *handle) error {
+	if h.d != nil {
+		h.d.Close()
+		h.d = nil
+	}
 	err := h.f.Close()
 	delete(c.open, h.idx)
 	if c.limit != nil {

@@ -32,6 +32,15 @@ type Options struct {
 	// empty means "." + the first path component of the first file +
 	// ".parts". It is created only when needed.
 	PartFile string
+	// BufferedWrites writes every piece through the page cache. By default
+	// (on Linux) a piece whose file offset, blocks and lengths are
+	// 4096-aligned is written with O_DIRECT (a second handle of the file,
+	// opened at its first such write; a file system that refuses it gets
+	// buffered writes): a download does not fill the page cache with what
+	// it will not read again soon, and its writes cost the same CPU
+	// whatever the state of the machine's memory. The rest (a torrent's
+	// last block, pieces across unaligned file boundaries) is buffered.
+	BufferedWrites bool
 }
 
 // Errors returned by Storage.
@@ -55,6 +64,7 @@ type Storage struct {
 	hashes       [][20]byte
 	workers      int
 	readOnly     bool
+	direct       bool // O_DIRECT for aligned pieces (not Options.BufferedWrites)
 	fc           *fileCache
 	part         partFile
 	route        sync.RWMutex // held for reading by every access; for writing while SetSkipped moves files
@@ -99,6 +109,7 @@ func OpenLayout(dir string, layout Layout, opts Options) (*Storage, error) {
 		hashes:   layout.Hashes,
 		workers:  workers,
 		readOnly: opts.ReadOnly,
+		direct:   !opts.BufferedWrites && directFlag != 0,
 		fc:       newFileCache(root, files, maxOpen, opts.ReadOnly, opts.Files),
 		part:     partFile{rel: part},
 	}, nil
