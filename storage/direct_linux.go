@@ -35,4 +35,3 @@ func alignedForDirect(iovs [][]byte, off int64) bool {
 func isDirectRefused(err error) bool {
 	return errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.EOPNOTSUPP)
 }
-
