@@ -124,8 +124,7 @@ func (srv *server) hash(i uint32) {
 	srv.hasher.submit(j)
 }
 
-// drop disconnects a peer the core dropped, banning it when asked, and
-// dials another in its place.
+// drop disconnects a peer the core dropped, banning it when asked.
 func (srv *server) drop(p *Peer, d core.Drop) {
 	var err error
 	switch {
@@ -140,13 +139,7 @@ func (srv *server) drop(p *Peer, d core.Drop) {
 		err = &ViolationError{Peer: p.addr, Reason: d.Reason.String()}
 	}
 	srv.log.Debug("dropping peer", "peer", p.addr, "reason", d.Reason, "ban", d.Ban)
-	// Gone from the peer table (and Stats) now, not when its reader ends,
-	// as an evicted peer is: until then a new connection with the same
-	// peer id (the peer coming back at once) was refused as a duplicate
-	// of the one being closed.
-	srv.forget(p)
 	p.close(err)
-	srv.dialMore()
 }
 
 func (srv *server) peerOf(id core.PeerID) *Peer {
