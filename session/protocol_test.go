@@ -2,8 +2,10 @@ package session
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,9 @@ type rawPeer struct {
 	r *peerwire.Reader
 }
 
+// rawPeers numbers the raw peers' ids.
+var rawPeers atomic.Int64
+
 func dialRaw(t *testing.T, s *Session, fast bool, n int) *rawPeer {
 	t.Helper()
 	c, err := net.Dial("tcp", loopback(s).String())
@@ -25,7 +30,10 @@ func dialRaw(t *testing.T, s *Session, fast bool, n int) *rawPeer {
 	}
 	t.Cleanup(func() { c.Close() })
 	h := peerwire.Handshake{InfoHash: s.InfoHash()}
-	copy(h.PeerID[:], "-RAW001-xxxxxxxxxxxx")
+	// A peer id of its own: the previous raw peer, dropped, may still be
+	// in the session's table until its reader ends, and the same id would
+	// make this one a duplicate.
+	copy(h.PeerID[:], fmt.Sprintf("-RAW001-%012d", rawPeers.Add(1)))
 	if fast {
 		h.SetFast()
 	}
