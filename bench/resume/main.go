@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command resume measures what a restart costs a client (docs/BENCHMARKS.md,
 // "Restart and many torrents"):
 //
