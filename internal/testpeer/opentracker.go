@@ -47,7 +47,11 @@ func StartOpentracker(t testing.TB, infoHashes ...[20]byte) (announceURL, udpURL
 		t.Fatal(err)
 	}
 	hp, up := FreePort(t), FreeUDPPort(t)
-	p := Start(t, dir, bin, "-i", "127.0.0.1", "-p", strconv.Itoa(hp), "-P", strconv.Itoa(up), "-d", dir, "-w", "/whitelist")
+	// libgcc_s is preloaded: inside its chroot, glibc cannot load it when
+	// opentracker's whitelist thread is cancelled ("libgcc_s.so.1 must be
+	// installed for pthread_cancel to work"), and the whitelist then
+	// sometimes never loaded.
+	p := Start(t, dir, "env", "LD_PRELOAD=libgcc_s.so.1", bin, "-i", "127.0.0.1", "-p", strconv.Itoa(hp), "-P", strconv.Itoa(up), "-d", dir, "-w", "/whitelist")
 	announceURL = "http://127.0.0.1:" + strconv.Itoa(hp) + "/announce"
 	udpURL = "udp://127.0.0.1:" + strconv.Itoa(up) + "/announce"
 	waitOpentracker(t, p, announceURL, infoHashes)
