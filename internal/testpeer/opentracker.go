@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -124,6 +125,7 @@ func waitOpentracker(t testing.TB, p *Proc, announceURL string, infoHashes [][20
 		infoHashes = [][20]byte{{}}
 	}
 	deadline := time.Now().Add(opentrackerReady)
+	nudge := time.Now().Add(time.Second)
 	for _, h := range infoHashes {
 		for {
 			accepted, err := probe(h)
@@ -137,6 +139,12 @@ func waitOpentracker(t testing.TB, p *Proc, announceURL string, infoHashes [][20
 			}
 			if time.Now().After(deadline) {
 				return fmt.Errorf("opentracker not ready with %x whitelisted after %v: %v", h, opentrackerReady, err)
+			}
+			if time.Now().After(nudge) {
+				// opentracker loads its whitelist on SIGHUP, and its own
+				// first one is sometimes lost (a busy machine): ask again.
+				p.cmd.Process.Signal(syscall.SIGHUP)
+				nudge = time.Now().Add(time.Second)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
