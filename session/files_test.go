@@ -64,6 +64,10 @@ func TestResumeSparesTheCheck(t *testing.T) {
 	}
 	os.Remove(filepath.Join(dir, "r.bin")) // a check would now find nothing
 	s := startSession(t, Config{Torrent: mi, Dir: dir, Seed: true, Resume: &Resume{Known: known, Have: have}})
+	// Nothing to read: the session is past Checking as Start returns.
+	if st := s.Stats(); st.Phase != Downloading || st.PiecesHave != have.Count() {
+		t.Fatalf("as Start returns: %v with %d pieces, want Downloading with %d", st.Phase, st.PiecesHave, have.Count())
+	}
 	got, total, err := s.Checked(context.Background())
 	if err != nil || got != have.Count() || total != n {
 		t.Fatalf("checked %d of %d (%v), want the resume's %d", got, total, err, have.Count())

@@ -130,6 +130,14 @@ func Start(ctx context.Context, cfg Config) (*Session, error) {
 	if c.Torrent != nil {
 		close(s.infoReady)
 		srv.beginCheck() // after m is known: the check casts its result to it
+		if r := c.Resume; r != nil && r.Known.Count() == c.Torrent.Info.NumPieces() {
+			// Nothing to read: the phase is known in microseconds, and a
+			// resumed torrent is never seen checking (Stats, RPC).
+			select {
+			case <-s.checked:
+			case <-m.Done():
+			}
+		}
 	} else {
 		s.post(evStartMetadata{})
 	}
