@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -112,7 +111,7 @@ func TestProcWaitPort(t *testing.T) {
 // announce sends a minimal HTTP announce and returns the body.
 func announce(t *testing.T, announceURL string, h [20]byte) string {
 	t.Helper()
-	q := "info_hash=" + url.QueryEscape(string(h[:])) + "&peer_id=" + url.QueryEscape("-TP0000-testtesttest") +
+	q := "info_hash=" + percentAll(h[:]) + "&peer_id=" + percentAll([]byte("-TP0000-testtesttest")) +
 		"&port=7&uploaded=0&downloaded=0&left=5&compact=1&event=started"
 	resp, err := http.Get(announceURL + "?" + q)
 	if err != nil {
@@ -124,13 +123,15 @@ func announce(t *testing.T, announceURL string, h [20]byte) string {
 }
 
 func TestStartOpentrackerWhitelist(t *testing.T) {
-	a, b := [20]byte{1, 2, 3}, [20]byte{0xff, 0, '&', '%'}
-	httpURL, udpURL := StartOpentracker(t, a, b)
+	// c holds a 0x20 byte and a '+': url.QueryEscape would send them
+	// both as "+", which opentracker takes literally.
+	a, b, c := [20]byte{1, 2, 3}, [20]byte{0xff, 0, '&', '%'}, [20]byte{0x89, 0x20, '+', 0x20}
+	httpURL, udpURL := StartOpentracker(t, a, b, c)
 	if !strings.HasPrefix(httpURL, "http://127.0.0.1:") || !strings.HasPrefix(udpURL, "udp://127.0.0.1:") {
 		t.Fatalf("urls %q %q", httpURL, udpURL)
 	}
-	// Ready means both hashes are accepted right away, and others refused.
-	for _, h := range [][20]byte{a, b} {
+	// Ready means every hash is accepted right away, and others refused.
+	for _, h := range [][20]byte{a, b, c} {
 		if body := announce(t, httpURL, h); strings.Contains(body, "failure reason") || !strings.Contains(body, "8:interval") {
 			t.Fatalf("whitelisted %x: %q", h, body)
 		}
