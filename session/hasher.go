@@ -83,7 +83,7 @@ type workerPool struct {
 	gather chan struct{} // held by the worker gathering a batch
 	wg     sync.WaitGroup
 	target int           // batch size worth waiting for; 1: never wait
-	budget *blockPool    // whose half bounds a batch's blocks; nil: batchBlocks
+	blocks *blockPool    // the in-flight blocks: hashed ones go back; half its budget bounds a batch (nil: batchBlocks)
 	wait   time.Duration // the longest a worker waits for a batch to fill
 	// onBatch, if set before start, sees each batch's size (for tests).
 	onBatch func(n int)
@@ -111,15 +111,14 @@ func (p *workerPool) stop() {
 // default), shared by every session of the environment.
 type hashPool struct {
 	workerPool
-	blocks *blockPool // where hashed blocks go back
-	spare  sync.Pool  // recycled job structs and their block slices
+	spare sync.Pool // recycled job structs and their block slices
 
 	hashTime, writeTime latency // per piece, for Env.Timings
 }
 
 // newHashPool starts n workers.
 func newHashPool(n int, blocks *blockPool) *hashPool {
-	hp := &hashPool{workerPool: workerPool{target: 1, budget: blocks}, blocks: blocks}
+	hp := &hashPool{workerPool: workerPool{target: 1, blocks: blocks}}
 	if sha1x.Accelerated() {
 		hp.target, hp.wait = batchTarget, batchWait
 	}
@@ -235,8 +234,8 @@ func (p *workerPool) enough(batch []*hashJob) bool {
 		blocks += len(j.blocks)
 	}
 	bound := int64(batchBlocks)
-	if p.budget != nil {
-		bound = p.budget.budget() / 2
+	if p.blocks != nil {
+		bound = p.blocks.budget() / 2
 	}
 	return int64(blocks) >= bound
 }

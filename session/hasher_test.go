@@ -116,7 +116,7 @@ func TestHasherBatch(t *testing.T) {
 	ps := hasherPieces()
 	store := &memStore{pieces: map[int][]byte{}, fail: map[int]bool{6: true}}
 	results := map[uint32]hashResult{}
-	h := &hasher{pool: &hashPool{blocks: newBlockPool(64, 64)}, store: store, done: func(r hashResult) { results[r.index] = r }}
+	h := &hasher{pool: &hashPool{workerPool: workerPool{blocks: newBlockPool(64, 64)}}, store: store, done: func(r hashResult) { results[r.index] = r }}
 	w := &hashWorker{}
 	// Batches of 8 (one full group), 1 (crypto/sha1 inside sha1x.Multi), 8 starting with
 	// the short last piece (a group of 1, then one of 7), and 3.
@@ -176,7 +176,7 @@ func newBatchPool(workers int) *batchPool {
 		b.mu.Lock()
 		b.batches = append(b.batches, n)
 		b.mu.Unlock()
-	}}, blocks: newBlockPool(64, 64)}
+	}, blocks: newBlockPool(64, 64)}}
 	hp.start(workers)
 	b.p = &hp.workerPool
 	b.h = hp.handle(b.store, func(r hashResult) {
