@@ -500,7 +500,8 @@ func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent boo
 		if blk.state != blkRequested {
 			continue
 		}
-		late := t.now-lateGrace >= blk.eta || blk.eta > due && eta+dupMargin < blk.eta || t.heldByStalled(blk)
+		stalled := t.heldByStalled(blk)
+		late := t.now-lateGrace >= blk.eta || blk.eta > due && eta+dupMargin < blk.eta || stalled
 		if int(blk.nreq) >= limit || blk.requestedBy(p.id) {
 			sawLate = sawLate || late && int(blk.nreq) < t.cfg.EndgameDuplicates
 			continue
@@ -508,7 +509,7 @@ func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent boo
 		if !urgent && !late {
 			continue
 		}
-		if !fast && !t.heldByStalled(blk) {
+		if !fast && !stalled {
 			// Only fast peers duplicate, but a block whose every
 			// requester has stalled goes to any peer that has not: when
 			// every peer that has the piece is snubbed, the block would
