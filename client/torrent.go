@@ -291,36 +291,16 @@ func (t *Torrent) keep(cp session.Checkpoint) {
 // shut down, or ctx.Err().
 func (t *Torrent) Await(ctx context.Context) error {
 	for {
-		t.mu.Lock()
-		s, changed, closed, lastErr := t.sess, t.changed, t.closed, t.lastErr
-		t.mu.Unlock()
-		switch {
-		case closed:
-			return ErrClosed
-		case s == nil && lastErr != nil:
-			return lastErr
-		case s == nil:
-			select {
-			case <-changed:
-				continue
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		err := s.Await(ctx)
-		if err == nil || ctx.Err() != nil {
+		s, err := t.current(ctx)
+		if err != nil {
 			return err
 		}
-		if !errors.Is(err, session.ErrStopped) {
-			return err // failed
+		err = s.Await(ctx)
+		if err == nil || ctx.Err() != nil || !errors.Is(err, session.ErrStopped) {
+			return err // done, out of time, or failed
 		}
-		// Stopped: paused, removed or shut down; see which.
-		select {
-		case <-changed:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(10 * time.Millisecond):
-		}
+		// Stopped: paused, removed or shut down; current waits for t to
+		// change and sees which.
 	}
 }
 
