@@ -331,6 +331,66 @@ func (a args) strs(k string) ([]string, bool, error) {
 	return out, true, nil
 }
 
+// argSet reads the optional arguments of a setter (session-set,
+// torrent-set) one after another and keeps the first error, so that the
+// method reads everything it takes, checks once, and only then applies it.
+type argSet struct {
+	a   args
+	err error
+}
+
+func (s *argSet) keep(err error) {
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+func (s *argSet) str(k string) (string, bool) {
+	v, ok, err := s.a.str(k)
+	s.keep(err)
+	return v, ok
+}
+
+func (s *argSet) num(k string) (int64, bool) {
+	v, ok, err := s.a.int(k)
+	s.keep(err)
+	return v, ok
+}
+
+// count reads an integer that must be at least 0.
+func (s *argSet) count(k string) (int64, bool) {
+	v, ok, err := s.a.int(k)
+	if err == nil && ok && v < 0 {
+		err = argError(s.a[k].name, "a number at least 0")
+	}
+	s.keep(err)
+	return v, ok
+}
+
+func (s *argSet) flag(k string) (bool, bool) {
+	v, ok, err := s.a.bool(k)
+	s.keep(err)
+	return v, ok
+}
+
+func (s *argSet) float(k string) (float64, bool) {
+	v, ok, err := s.a.float(k)
+	s.keep(err)
+	return v, ok
+}
+
+func (s *argSet) strs(k string) ([]string, bool) {
+	v, ok, err := s.a.strs(k)
+	s.keep(err)
+	return v, ok
+}
+
+func (s *argSet) ints(k string) ([]int64, bool) {
+	v, ok, err := s.a.ints(k)
+	s.keep(err)
+	return v, ok
+}
+
 // selection is what "ids" chose.
 type selection struct {
 	entries []*entry

@@ -180,32 +180,15 @@ func (d *Daemon) applyEncryption() {
 // not have are accepted and ignored, as Transmission ignores unknown
 // ones, so that a remote saving all its preferences keeps working.
 func (d *Daemon) sessionSet(_ context.Context, a args, _ *jw) error {
-	var errs []error
-	str := func(k string) (string, bool) {
-		v, ok, err := a.str(k)
-		errs = append(errs, err)
-		return v, ok
-	}
-	num := func(k string) (int64, bool) {
-		v, ok, err := a.int(k)
-		if err == nil && ok && v < 0 {
-			err = argError(a[k].name, "a number at least 0")
-		}
-		errs = append(errs, err)
-		return v, ok
-	}
-	flag := func(k string) (bool, bool) {
-		v, ok, err := a.bool(k)
-		errs = append(errs, err)
-		return v, ok
-	}
+	as := &argSet{a: a}
+	str, num, flag := as.str, as.count, as.flag
 	dir, dirOK := str("download_dir")
 	if dirOK && !filepath.IsAbs(dir) {
-		errs = append(errs, rpcErrorf("download directory path %q is not absolute", dir))
+		as.keep(rpcErrorf("download directory path %q is not absolute", dir))
 	}
 	enc, encOK := str("encryption")
 	if _, known := encryptionModes[enc]; encOK && !known {
-		errs = append(errs, argError("encryption", `"required", "preferred" or "tolerated"`))
+		as.keep(argError("encryption", `"required", "preferred" or "tolerated"`))
 	}
 	down, downOK := num("speed_limit_down")
 	downOn, downOnOK := flag("speed_limit_down_enabled")
@@ -217,15 +200,12 @@ func (d *Daemon) sessionSet(_ context.Context, a args, _ *jw) error {
 	peersGlobal, pgOK := num("peer_limit_global")
 	peersTorrent, ptOK := num("peer_limit_per_torrent")
 	start, startOK := flag("start_added_torrents")
-	ratio, ratioOK, err := a.float("seed_ratio_limit")
-	errs = append(errs, err)
+	ratio, ratioOK := as.float("seed_ratio_limit")
 	ratioOn, ratioOnOK := flag("seed_ratio_limited")
 	idle, idleOK := num("idle_seeding_limit")
 	idleOn, idleOnOK := flag("idle_seeding_limit_enabled")
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+	if as.err != nil {
+		return as.err
 	}
 	d.st.update(func(s *settings) {
 		set(&s.DownloadDir, filepath.Clean(dir), dirOK)

@@ -401,17 +401,8 @@ func (d *Daemon) torrentSet(ctx context.Context, a args, _ *jw) error {
 	if err != nil {
 		return err
 	}
-	var errs []error
-	num := func(k string) (int64, bool) {
-		v, ok, err := a.int(k)
-		errs = append(errs, err)
-		return v, ok
-	}
-	flag := func(k string) (bool, bool) {
-		v, ok, err := a.bool(k)
-		errs = append(errs, err)
-		return v, ok
-	}
+	as := &argSet{a: a}
+	num, flag := as.num, as.flag
 	dl, dlOK := num("download_limit")
 	dlOn, dlOnOK := flag("download_limited")
 	ul, ulOK := num("upload_limit")
@@ -422,22 +413,16 @@ func (d *Daemon) torrentSet(ctx context.Context, a args, _ *jw) error {
 	ratioMode, ratioModeOK := num("seed_ratio_mode")
 	idle, idleOK := num("seed_idle_limit")
 	idleMode, idleModeOK := num("seed_idle_mode")
-	ratio, ratioOK, err := a.float("seed_ratio_limit")
-	errs = append(errs, err)
-	labels, labelsOK, err := a.strs("labels")
-	errs = append(errs, err)
+	ratio, ratioOK := as.float("seed_ratio_limit")
+	labels, labelsOK := as.strs("labels")
 	files := map[string][]int64{}
 	for _, k := range fileChoices {
-		list, ok, err := a.ints(k)
-		errs = append(errs, err)
-		if ok {
+		if list, ok := as.ints(k); ok {
 			files[k] = list
 		}
 	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
+	if as.err != nil {
+		return as.err
 	}
 	for _, e := range sel.entries {
 		if len(files) > 0 {
