@@ -48,6 +48,12 @@ type Config struct {
 	// use are never closed: a torrent that needs one waits for another to
 	// be released.
 	MaxOpenFiles int
+	// BufferedWrites writes every piece through the page cache. By default
+	// (Linux) pieces aligned to 4 KiB are written with O_DIRECT: a download
+	// does not fill the page cache, and writing costs the same CPU however
+	// full the machine's memory is. Set it for file systems where direct
+	// I/O is slow, or to keep what was downloaded cached for seeding.
+	BufferedWrites bool
 	// CheckpointInterval is how often verified pieces are made durable
 	// (files synced) and recorded in the resume store (default 10 s);
 	// CheckpointBytes (default 64 MiB) makes a torrent's checkpoint come

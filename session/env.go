@@ -60,6 +60,11 @@ type EnvConfig struct {
 	// (storage.FileLimit); 0 means no process-wide cap (each session's
 	// storage keeps its own, storage.DefaultMaxOpenFiles).
 	MaxOpenFiles int
+	// BufferedWrites writes every piece through the page cache instead of
+	// writing aligned pieces with O_DIRECT (storage.Options.BufferedWrites):
+	// for file systems where direct I/O is slow, or a machine that would
+	// rather keep what it downloaded cached for seeding.
+	BufferedWrites bool
 }
 
 // Env is what the sessions of a process share: the hashing workers, the
@@ -79,6 +84,7 @@ type Env struct {
 	onPort   func(netip.AddrPort)
 	peers    atomic.Int64 // connected peers of every session
 	files    *storage.FileLimit
+	buffered bool // storage.Options.BufferedWrites
 
 	closeOnce sync.Once
 }
@@ -100,6 +106,7 @@ func NewEnv(cfg EnvConfig) *Env {
 		maxPeers: int64(max(cfg.MaxPeers, 0)),
 		dhtPort:  cfg.DHTPort,
 		onPort:   cfg.OnPort,
+		buffered: cfg.BufferedWrites,
 	}
 	if cfg.MaxOpenFiles > 0 {
 		e.files = storage.NewFileLimit(cfg.MaxOpenFiles)

@@ -19,8 +19,8 @@ type fileStore struct {
 	cache *storage.ReadCache
 }
 
-func openStore(dir string, info *metainfo.Info, files *storage.FileLimit) (fileStore, error) {
-	st, err := storage.Open(dir, info, storage.Options{Files: files})
+func openStore(dir string, info *metainfo.Info, opts storage.Options) (fileStore, error) {
+	st, err := storage.Open(dir, info, opts)
 	if err != nil {
 		return fileStore{}, err
 	}

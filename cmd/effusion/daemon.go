@@ -41,6 +41,7 @@ type daemonFlags struct {
 	verbose      bool
 	resetResume  bool
 	shutdownWait time.Duration
+	buffered     bool
 	net          netFlags
 }
 
@@ -83,6 +84,7 @@ and settings written; a second signal stops it at once.`,
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log debug messages too")
 	fl.BoolVar(&f.resetResume, "reset-resume", false, "set an unreadable resume store aside and start afresh (downloaded data is kept)")
 	fl.DurationVar(&f.shutdownWait, "shutdown-timeout", 30*time.Second, "longest a clean stop may take")
+	fl.BoolVar(&f.buffered, "buffered-writes", false, bufferedWritesUsage)
 	f.net.register(fl)
 	return cmd
 }
@@ -180,6 +182,7 @@ func runDaemon(ctx context.Context, f daemonFlags, stderr io.Writer, encryptionS
 		NoDHT:              netCfg.NoDHT,
 		DHTBootstrap:       netCfg.DHTBootstrap,
 		NoLSD:              netCfg.NoLSD,
+		BufferedWrites:     f.buffered,
 	})
 	if err != nil {
 		rpcLn.Close()

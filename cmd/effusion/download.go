@@ -36,6 +36,7 @@ type transferFlags struct {
 	resetResume bool
 	verbose     bool
 	encryption  mse.Policy
+	buffered    bool
 	net         netFlags
 }
 
@@ -52,8 +53,11 @@ func (f *transferFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.resetResume, "reset-resume", false, "set an unreadable resume store aside and start afresh (downloaded data is kept)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log peer and tracker events")
 	fl.Var(&f.encryption, "encryption", "message stream encryption: prefer (try it, fall back to plain), require (never plain) or off")
+	fl.BoolVar(&f.buffered, "buffered-writes", false, bufferedWritesUsage)
 	f.net.register(fl)
 }
+
+const bufferedWritesUsage = "write every piece through the page cache (default on Linux: aligned pieces are written with O_DIRECT, bypassing it)"
 
 // transfer is what the flags describe, checked.
 type transfer struct {
@@ -89,6 +93,7 @@ func (f *transferFlags) check() (transfer, error) {
 		MaxPeersPerTorrent: f.maxPeers,
 		ResetResume:        f.resetResume,
 		Encryption:         f.encryption,
+		BufferedWrites:     f.buffered,
 	}
 	if err := f.net.apply(&tr.cfg); err != nil {
 		return tr, err

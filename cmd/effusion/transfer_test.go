@@ -200,6 +200,26 @@ func TestBindFlag(t *testing.T) {
 	}
 }
 
+// TestBufferedWritesFlag: --buffered-writes reaches the client's
+// configuration, and a download with it is byte for byte.
+func TestBufferedWritesFlag(t *testing.T) {
+	f := transferFlags{port: 0, maxPeers: 50, buffered: true}
+	if tr, err := f.check(); err != nil || !tr.cfg.BufferedWrites {
+		t.Fatalf("--buffered-writes: BufferedWrites %v (%v)", tr.cfg.BufferedWrites, err)
+	}
+	tpath, data, seeder, _ := transferFixture(t, 1<<20+7)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	if _, stderr, code := runCmd(ctx, "download", tpath, "-o", dir, "--port", "0", "--buffered-writes",
+		"--peer", seederAddr(seeder)); code != 0 {
+		t.Fatalf("download --buffered-writes: exit %d\n%s", code, stderr)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "payload.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("downloaded file differs (err %v)", err)
+	}
+}
+
 // TestStartClientPortFallback: a taken default port falls back to a free
 // one on the same address; a taken --port is an error; so is a --bind to
 // an address the machine does not have (no fallback: a free port would not
