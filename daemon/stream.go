@@ -62,11 +62,6 @@ func (d *Daemon) streamHandler() http.Handler {
 			http.Error(w, "another site may not load the daemon's files: open the link from the daemon's page, or paste it into a player", http.StatusForbidden)
 			return
 		}
-		// Not kept in the browser's cache: the file is on this machine
-		// already, a private video should leave no copy behind, and
-		// Chromium's media document fails to play from an entry that the
-		// page's <video> left there (a range of it).
-		w.Header().Set("Cache-Control", "no-store")
 		// A paused player stops reading and the response's write blocks:
 		// Shutdown must not wait for it. (Its reads end with the request's
 		// context, which Shutdown ends.)

@@ -115,6 +115,11 @@ func ServeFile(w http.ResponseWriter, r *http.Request, t *client.Torrent, index 
 	h.Set("Content-Type", ContentType(name))
 	h.Set("ETag", ETag(mi.InfoHash, index))
 	h.Set("Content-Disposition", mime.FormatMediaType("inline", map[string]string{"filename": name}))
+	// Not kept in the browser's cache: the file is on this machine
+	// already, a private video should leave no copy behind, and Chromium's
+	// media document fails to play from an entry that a page's <video>
+	// left there (a range of it).
+	h.Set("Cache-Control", "no-store")
 	http.ServeContent(w, r, name, time.Time{}, ctxReader{r.Context(), rd})
 }
 

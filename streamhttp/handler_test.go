@@ -85,6 +85,14 @@ func TestRangeSemantics(t *testing.T) {
 	}))
 	defer ref.Close()
 	path := Path(pl.mi.InfoHash, 0, "a.webm")
+	head, err := http.Head(ours.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head.Body.Close()
+	if cc := head.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Fatalf("Cache-Control %q, want no-store (no copy left in the browser's cache)", cc)
+	}
 	cases := []struct {
 		method string
 		hdr    map[string]string
