@@ -2,94 +2,13 @@ package client
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"runtime"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/effusion-bt/effusion/internal/testpeer"
 	"github.com/effusion-bt/effusion/metainfo"
 	"github.com/effusion-bt/effusion/transport"
-	"golang.org/x/sys/unix"
 )
-
-// vethPair makes two network namespaces ("efnet-..."), joined by a veth
-// pair with 10.214.<n>.1 and .2 and a multicast route each, deleted at
-// cleanup. Without the privilege the test is skipped, except under CI.
-func vethPair(t *testing.T) (nsA, nsB string) {
-	t.Helper()
-	ip, err := exec.LookPath("ip")
-	if err != nil {
-		testpeer.Missing(t, "ip (iproute2)", err)
-	}
-	n := os.Getpid()%200 + 1
-	nsA, nsB = fmt.Sprintf("efnet-lsd%d-a", n), fmt.Sprintf("efnet-lsd%d-b", n)
-	ifA, ifB := fmt.Sprintf("efnet%da", n), fmt.Sprintf("efnet%db", n)
-	run := func(args ...string) error {
-		out, err := exec.Command(ip, args...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	exec.Command(ip, "netns", "del", nsA).Run() // left over from a killed run
-	exec.Command(ip, "netns", "del", nsB).Run()
-	if err := run("netns", "add", nsA); err != nil {
-		testpeer.Missing(t, "network namespaces (root)", err)
-	}
-	t.Cleanup(func() { run("netns", "del", nsA) })
-	if err := run("netns", "add", nsB); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { run("netns", "del", nsB) })
-	for _, s := range [][]string{
-		{"link", "add", ifA, "netns", nsA, "type", "veth", "peer", "name", ifB, "netns", nsB},
-		{"-n", nsA, "addr", "add", fmt.Sprintf("10.214.%d.1/24", n), "dev", ifA},
-		{"-n", nsB, "addr", "add", fmt.Sprintf("10.214.%d.2/24", n), "dev", ifB},
-		{"-n", nsA, "link", "set", ifA, "up"},
-		{"-n", nsB, "link", "set", ifB, "up"},
-		{"-n", nsA, "link", "set", "lo", "up"},
-		{"-n", nsB, "link", "set", "lo", "up"},
-		{"-n", nsA, "route", "add", "239.0.0.0/8", "dev", ifA},
-		{"-n", nsB, "route", "add", "239.0.0.0/8", "dev", ifB},
-	} {
-		if err := run(s...); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return nsA, nsB
-}
-
-// inNetns runs f on a thread in network namespace ns: the sockets f opens
-// stay in it. Without the privilege the test is skipped (not under CI).
-func inNetns(t *testing.T, ns string, f func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		testpeer.Missing(t, "setns", err)
-	}
-	f()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		t.Fatalf("returning from %s: %v", ns, err) // the thread stays locked and dies with the goroutine
-	}
-	runtime.UnlockOSThread()
-}
 
 // TestClientLSD: two hosts (network namespaces joined by a veth pair), no
 // tracker, no DHT, no peers given: each client finds the other's torrents
@@ -99,12 +18,13 @@ func inNetns(t *testing.T, ns string, f func()) {
 // open their sockets inside their namespaces and dial uTP only (a TCP dial
 // would open its socket in the test's own namespace).
 func TestClientLSD(t *testing.T) {
-	nsA, nsB := vethPair(t)
+	v := testpeer.VethPair(t, "clsd", 214)
+	nsA, nsB := v.NsA, v.NsB
 	fxA, fxB := newFixture(t, 700_001), newFixture(t, 500_003, 9)
 	priv := privateFixture(t, fxA)
 	start := func(ns string) *Client {
 		var c *Client
-		inNetns(t, ns, func() {
+		testpeer.InNetns(t, ns, func() {
 			var err error
 			c, err = New(context.Background(), Config{DataDir: t.TempDir(), ListenAddr: ":0", Logger: quiet(),
 				NoDHT: true, Transport: transport.UTP,

@@ -3,12 +3,10 @@ package utp
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -83,29 +81,7 @@ func newTestbed(t testing.TB) *testbed {
 // in ns afterwards.
 func (tb *testbed) in(t testing.TB, ns string, f func()) {
 	t.Helper()
-	runtime.LockOSThread()
-	orig, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := os.Open("/var/run/netns/" + ns)
-	if err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		t.Fatal(err)
-	}
-	f()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// The thread stays locked: the runtime retires it with this goroutine.
-		t.Fatal(err)
-	}
-	runtime.UnlockOSThread()
+	testpeer.InNetns(t, ns, f)
 }
 
 // counter is an io.Writer that counts.
