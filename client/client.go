@@ -96,17 +96,18 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	}
 	c.startLSD(ctx)
 	c.env = session.NewEnv(session.EnvConfig{
-		Listener:       ln,
-		MaxPeers:       cfg.MaxPeers,
-		MaxHalfOpen:    cfg.MaxHalfOpen,
-		DownloadRate:   cfg.DownloadRate,
-		UploadRate:     cfg.UploadRate,
-		Encryption:     cfg.Encryption,
-		Transport:      cfg.Transport,
-		DHTPort:        c.dhtPort(),
-		OnPort:         c.onPort,
-		MaxOpenFiles:   cfg.MaxOpenFiles,
-		BufferedWrites: cfg.BufferedWrites,
+		Listener:          ln,
+		MaxPeers:          cfg.MaxPeers,
+		MaxHalfOpen:       cfg.MaxHalfOpen,
+		DownloadRate:      cfg.DownloadRate,
+		UploadRate:        cfg.UploadRate,
+		Encryption:        cfg.Encryption,
+		Transport:         cfg.Transport,
+		DHTPort:           c.dhtPort(),
+		OnPort:            c.onPort,
+		MaxOpenFiles:      cfg.MaxOpenFiles,
+		BufferedWrites:    cfg.BufferedWrites,
+		MaxInflightBlocks: cfg.MaxInflightBlocks,
 	})
 	if err := c.restore(ctx); err != nil {
 		c.env.Close()

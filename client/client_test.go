@@ -387,6 +387,21 @@ func TestOpenFilesCapped(t *testing.T) {
 	}
 }
 
+// TestInflightBudgetConfig: Config.MaxInflightBlocks is the environment's
+// fixed budget; without it the default is 768 blocks (12 MiB).
+func TestInflightBudgetConfig(t *testing.T) {
+	for _, c := range []struct{ set, want int }{{0, 768}, {2000, 2000}} {
+		cl, err := New(context.Background(), Config{DataDir: t.TempDir(), ListenAddr: "127.0.0.1:0", Logger: quiet(), MaxInflightBlocks: c.set})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if used, budget := cl.env.InflightBlocks(); used != 0 || budget != c.want {
+			t.Errorf("MaxInflightBlocks %d: %d used of %d, want 0 of %d", c.set, used, budget, c.want)
+		}
+		cl.Close()
+	}
+}
+
 // TestNoAutoStart: restored torrents are loaded but not started, and their
 // records stay as they were (not paused); the one a command names is
 // started by Add (ErrExists) and Resume, without a check.

@@ -54,6 +54,13 @@ type Config struct {
 	// full the machine's memory is. Set it for file systems where direct
 	// I/O is slow, or to keep what was downloaded cached for seeding.
 	BufferedWrites bool
+	// MaxInflightBlocks caps the received 16 KiB blocks not yet verified
+	// and written, across every torrent: most of a downloading client's
+	// memory. The default, 768 (12 MiB), is raised up to 4,096 (64 MiB)
+	// for torrents with large pieces; a value set here is a fixed cap.
+	// Readers that find it spent wait up to 50 ms, then take a block
+	// outside it (the garbage collector's), so it bends rather than stalls.
+	MaxInflightBlocks int
 	// CheckpointInterval is how often verified pieces are made durable
 	// (files synced) and recorded in the resume store (default 10 s);
 	// CheckpointBytes (default 64 MiB) makes a torrent's checkpoint come

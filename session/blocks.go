@@ -27,12 +27,16 @@ func (b *block) bytes() []byte { return b.data[:b.n] }
 
 const (
 	// defaultInflightBlocks caps received blocks not yet verified and
-	// written (24 MiB): waiting for the session, held by the core in
-	// partial pieces, or hashing. With 1 MiB pieces 4,096 blocks (64 MiB)
-	// were no faster and cost the leecher 13-16 MiB more peak RSS (bench.sh
-	// pairs and leech, 1 GiB, 3 interleaved rounds: 1,536 blocks at 429 and
-	// 315 MB/s medians against 340 and 303).
-	defaultInflightBlocks = 1536
+	// written (12 MiB): waiting for the session, held by the core in
+	// partial pieces, or hashing and written. Those blocks are most of a
+	// leecher's memory: at 500 MB/s with batches of 1 MiB pieces hashed
+	// and written with O_DIRECT, 1,536 blocks (24 MiB) were used up to
+	// 1,100-1,300, for a peak RSS of 33-40 MiB; 768 blocks hold it at 30
+	// MiB, as fast within the runs' spread (bench.sh leech and pairs, 1
+	// GiB, 8 interleaved rounds on a SHA-NI Xeon: medians 476 and 690 MB/s
+	// against 485 and 712, CPU per GiB level). Earlier, 4,096 blocks (64
+	// MiB) were no faster than 1,536 either.
+	defaultInflightBlocks = 768
 	// ceilingInflightBlocks is how far sessions with large pieces raise a
 	// default budget (64 MiB): each wants room for piecesInFlight pieces,
 	// so that 16 MiB pieces are still hashed two at a time while the

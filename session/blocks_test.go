@@ -4,7 +4,7 @@ import (
 	"testing"
 )
 
-// TestBlockBudget: the default budget is 1,536 blocks; a session whose
+// TestBlockBudget: the default budget is 768 blocks; a session whose
 // pieces are large raises it to hold four of them, up to 4,096; a budget
 // set in EnvConfig is never raised; grow never lowers a budget.
 func TestBlockBudget(t *testing.T) {

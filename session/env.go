@@ -24,7 +24,7 @@ type EnvConfig struct {
 	// session's Config.MaxPeers applies too); 0 means no process-wide cap.
 	MaxPeers int
 	// MaxInflightBlocks caps the received blocks not yet verified and
-	// written, across the sessions. The default is 1,536 (24 MiB), raised
+	// written, across the sessions. The default is 768 (12 MiB), raised
 	// up to 4,096 (64 MiB) by sessions whose pieces are large (room for
 	// four of them); a value set here is a fixed cap.
 	MaxInflightBlocks int
@@ -157,6 +157,13 @@ func (e *Env) OpenFiles() int {
 		return 0
 	}
 	return e.files.Open()
+}
+
+// InflightBlocks returns the received blocks not yet verified and written
+// that count against the budget now, and the budget (MaxInflightBlocks, or
+// the default as sessions raised it).
+func (e *Env) InflightBlocks() (used, budget int) {
+	return int(e.blocks.live.Load()) - len(e.blocks.free), int(e.blocks.budget())
 }
 
 // Listener returns the shared listening port, or nil.

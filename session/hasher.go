@@ -69,8 +69,9 @@ const (
 	batchTarget = sha1x.Lanes
 	batchWait   = 20 * time.Millisecond
 	// batchBlocks stops the wait for large pieces at half the in-flight
-	// blocks (two 16 MiB pieces, four of 8 MiB, with the budget those
-	// sessions raise it to), so that the readers keep the other half:
+	// blocks (six 1 MiB pieces with the default budget; two 16 MiB pieces,
+	// four of 8 MiB, with the budget those sessions raise it to), so that
+	// the readers keep the other half:
 	// pieces of 16 MiB hashed two at a time download 1.15x as fast as one
 	// at a time (in-process pair, 1 GiB, 3 runs each). This is the bound
 	// of a pool without a budget (tests); a hashPool's is half its budget.

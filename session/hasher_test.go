@@ -368,8 +368,10 @@ func TestHasherEnough(t *testing.T) {
 		want  bool
 	}{
 		{"one 1 MiB piece", []*hashJob{job(64, false)}, false},
-		{"seven 1 MiB pieces", slices.Repeat([]*hashJob{job(64, false)}, batchTarget-1), false},
-		{"eight 1 MiB pieces", slices.Repeat([]*hashJob{job(64, false)}, batchTarget), true},
+		{"seven 256 KiB pieces", slices.Repeat([]*hashJob{job(16, false)}, batchTarget-1), false},
+		{"eight 256 KiB pieces", slices.Repeat([]*hashJob{job(16, false)}, batchTarget), true},
+		{"five 1 MiB pieces", slices.Repeat([]*hashJob{job(64, false)}, batchBlocks/64-1), false},
+		{"six 1 MiB pieces: half the default budget", slices.Repeat([]*hashJob{job(64, false)}, batchBlocks/64), true},
 		{"a last piece", []*hashJob{job(64, false), job(3, true)}, true},
 		{"two pieces of half the block bound", []*hashJob{job(batchBlocks/2, false), job(batchBlocks/2, false)}, true},
 		{"one piece of half the block bound", []*hashJob{job(batchBlocks/2, false)}, false},
