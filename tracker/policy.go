@@ -64,7 +64,13 @@ func ScrapeURL(announce string) (string, error) {
 	}
 	u.Path = u.Path[:i+1] + "scrape" + strings.TrimPrefix(last, "announce")
 	u.RawPath = ""
-	return u.String(), nil
+	// Re-encoding may lengthen it (a host's raw bytes become %XX) past
+	// what ParseTrackerURL takes: what we return, it must accept.
+	s := u.String()
+	if _, err := ParseTrackerURL(s); err != nil {
+		return "", err
+	}
+	return s, nil
 }
 
 // IsPrivateAddr reports whether a is loopback, private (RFC 1918, ULA),
