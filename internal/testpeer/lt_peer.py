@@ -23,10 +23,11 @@ change of its encryption or transport, is printed on stdout as
   PEER IP:PORT rc4=0|1 utp=0|1
 Imports only under /usr/bin/python3 (Debian's python3-libtorrent).
 
-Debian's libtorrent binding crashes (SIGSEGV) now and then while a seeder
-starts, under load; the script therefore runs its work in a child process
-and starts it again (at most three times) when it dies of a signal before
-printing anything, and prints the Python stack of a crash (faulthandler).
+Debian's libtorrent binding crashes (SIGSEGV) now and then under load; the
+script therefore runs its work in a child process and starts it again (at
+most three times) when it dies of a signal: a seeder only before printing
+anything (its port may change), a leecher or magnet at any point (it goes on
+from its data). The Python stack of a crash is printed (faulthandler).
 """
 import faulthandler
 import json
@@ -196,9 +197,12 @@ def supervise():
             sys.stdout.buffer.write(line)
             sys.stdout.flush()
         rc = child.wait()
-        if rc >= 0 or said:
+        # A leecher starts again from what it has on disk; a seeder that
+        # said its port may come back on another, so only a silent one is.
+        if rc >= 0 or said and sys.argv[1] not in ('leech', 'magnet'):
             return rc if rc >= 0 else 128 - rc
-        print('lt_peer.py: the libtorrent process died of signal %d before any output; again' % -rc,
+        print('lt_peer.py: the libtorrent process died of signal %d%s; again'
+              % (-rc, ' after its first output' if said else ' before any output'),
               file=sys.stderr, flush=True)
     return 128 - rc
 
