@@ -345,14 +345,10 @@ func (s *argSet) keep(err error) {
 	}
 }
 
-func (s *argSet) str(k string) (string, bool) {
-	v, ok, err := s.a.str(k)
-	s.keep(err)
-	return v, ok
-}
-
-func (s *argSet) num(k string) (int64, bool) {
-	v, ok, err := s.a.int(k)
+// get reads argument k with one of args' readers (args.str, args.int,
+// ...), keeping the first error.
+func get[T any](s *argSet, read func(args, string) (T, bool, error), k string) (T, bool) {
+	v, ok, err := read(s.a, k)
 	s.keep(err)
 	return v, ok
 }
@@ -363,30 +359,6 @@ func (s *argSet) count(k string) (int64, bool) {
 	if err == nil && ok && v < 0 {
 		err = argError(s.a[k].name, "a number at least 0")
 	}
-	s.keep(err)
-	return v, ok
-}
-
-func (s *argSet) flag(k string) (bool, bool) {
-	v, ok, err := s.a.bool(k)
-	s.keep(err)
-	return v, ok
-}
-
-func (s *argSet) float(k string) (float64, bool) {
-	v, ok, err := s.a.float(k)
-	s.keep(err)
-	return v, ok
-}
-
-func (s *argSet) strs(k string) ([]string, bool) {
-	v, ok, err := s.a.strs(k)
-	s.keep(err)
-	return v, ok
-}
-
-func (s *argSet) ints(k string) ([]int64, bool) {
-	v, ok, err := s.a.ints(k)
 	s.keep(err)
 	return v, ok
 }

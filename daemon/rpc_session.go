@@ -181,7 +181,9 @@ func (d *Daemon) applyEncryption() {
 // ones, so that a remote saving all its preferences keeps working.
 func (d *Daemon) sessionSet(_ context.Context, a args, _ *jw) error {
 	as := &argSet{a: a}
-	str, num, flag := as.str, as.count, as.flag
+	str := func(k string) (string, bool) { return get(as, args.str, k) }
+	flag := func(k string) (bool, bool) { return get(as, args.bool, k) }
+	num := as.count
 	dir, dirOK := str("download_dir")
 	if dirOK && !filepath.IsAbs(dir) {
 		as.keep(rpcErrorf("download directory path %q is not absolute", dir))
@@ -200,7 +202,7 @@ func (d *Daemon) sessionSet(_ context.Context, a args, _ *jw) error {
 	peersGlobal, pgOK := num("peer_limit_global")
 	peersTorrent, ptOK := num("peer_limit_per_torrent")
 	start, startOK := flag("start_added_torrents")
-	ratio, ratioOK := as.float("seed_ratio_limit")
+	ratio, ratioOK := get(as, args.float, "seed_ratio_limit")
 	ratioOn, ratioOnOK := flag("seed_ratio_limited")
 	idle, idleOK := num("idle_seeding_limit")
 	idleOn, idleOnOK := flag("idle_seeding_limit_enabled")

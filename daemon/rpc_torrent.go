@@ -402,7 +402,8 @@ func (d *Daemon) torrentSet(ctx context.Context, a args, _ *jw) error {
 		return err
 	}
 	as := &argSet{a: a}
-	num, flag := as.num, as.flag
+	num := func(k string) (int64, bool) { return get(as, args.int, k) }
+	flag := func(k string) (bool, bool) { return get(as, args.bool, k) }
 	dl, dlOK := num("download_limit")
 	dlOn, dlOnOK := flag("download_limited")
 	ul, ulOK := num("upload_limit")
@@ -413,11 +414,11 @@ func (d *Daemon) torrentSet(ctx context.Context, a args, _ *jw) error {
 	ratioMode, ratioModeOK := num("seed_ratio_mode")
 	idle, idleOK := num("seed_idle_limit")
 	idleMode, idleModeOK := num("seed_idle_mode")
-	ratio, ratioOK := as.float("seed_ratio_limit")
-	labels, labelsOK := as.strs("labels")
+	ratio, ratioOK := get(as, args.float, "seed_ratio_limit")
+	labels, labelsOK := get(as, args.strs, "labels")
 	files := map[string][]int64{}
 	for _, k := range fileChoices {
-		if list, ok := as.ints(k); ok {
+		if list, ok := get(as, args.ints, k); ok {
 			files[k] = list
 		}
 	}
