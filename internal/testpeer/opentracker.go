@@ -17,7 +17,7 @@ import (
 
 // opentrackerReady bounds the wait for opentracker to answer with its
 // whitelist loaded.
-const opentrackerReady = 10 * time.Second
+const opentrackerReady = 30 * time.Second
 
 // StartOpentracker runs opentracker on 127.0.0.1 with a whitelist holding
 // infoHashes (Debian builds it in whitelist mode: any other torrent is
@@ -46,7 +46,11 @@ func StartOpentracker(t testing.TB, infoHashes ...[20]byte) (announceURL, udpURL
 		t.Fatal(err)
 	}
 	hp, up := FreePort(t), FreeUDPPort(t)
-	p := startOpentracker(t, dir, bin, hp, up)
+	// libgcc_s is preloaded: inside its chroot glibc cannot load it, and
+	// opentracker, which cancels its whitelist thread as it stops, then
+	// aborts ("libgcc_s.so.1 must be installed for pthread_cancel to
+	// work") instead of exiting 0.
+	p := Start(t, dir, "env", "LD_PRELOAD=libgcc_s.so.1", bin, "-i", "127.0.0.1", "-p", strconv.Itoa(hp), "-P", strconv.Itoa(up), "-d", dir, "-w", "/whitelist")
 	announceURL = "http://127.0.0.1:" + strconv.Itoa(hp) + "/announce"
 	udpURL = "udp://127.0.0.1:" + strconv.Itoa(up) + "/announce"
 	if err := waitOpentracker(t, p, announceURL, infoHashes); err != nil {
@@ -54,15 +58,6 @@ func StartOpentracker(t testing.TB, infoHashes ...[20]byte) (announceURL, udpURL
 		t.Fatalf("%v\n%s", err, p.Output())
 	}
 	return announceURL, udpURL
-}
-
-// startOpentracker starts opentracker chrooted in dir on the given ports.
-func startOpentracker(t testing.TB, dir, bin string, hp, up int) *Proc {
-	// libgcc_s is preloaded: inside its chroot, glibc cannot load it when
-	// opentracker's whitelist thread is cancelled ("libgcc_s.so.1 must be
-	// installed for pthread_cancel to work"), and the whitelist then
-	// sometimes never loaded.
-	return Start(t, dir, "env", "LD_PRELOAD=libgcc_s.so.1", bin, "-i", "127.0.0.1", "-p", strconv.Itoa(hp), "-P", strconv.Itoa(up), "-d", dir, "-w", "/whitelist")
 }
 
 // errNotAccepted: opentracker answered, but not with a normal announce
