@@ -500,8 +500,12 @@ func (t *Torrent) duplicateLate(p *peer, i uint32, due time.Duration, urgent boo
 		if blk.state != blkRequested {
 			continue
 		}
-		stalled := t.heldByStalled(blk)
-		late := t.now-lateGrace >= blk.eta || blk.eta > due && eta+dupMargin < blk.eta || stalled
+		// Whether every requester stalled is asked only when it decides
+		// something: lateness not already shown by time, or a peer that
+		// is not fast.
+		timeLate := t.now-lateGrace >= blk.eta || blk.eta > due && eta+dupMargin < blk.eta
+		stalled := (!timeLate || !fast) && t.heldByStalled(blk)
+		late := timeLate || stalled
 		if int(blk.nreq) >= limit || blk.requestedBy(p.id) {
 			sawLate = sawLate || late && int(blk.nreq) < t.cfg.EndgameDuplicates
 			continue
