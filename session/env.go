@@ -82,9 +82,8 @@ type Env struct {
 	maxPeers int64 // 0: no cap
 	dhtPort  uint16
 	onPort   func(netip.AddrPort)
-	peers    atomic.Int64 // connected peers of every session
-	files    *storage.FileLimit
-	buffered bool // storage.Options.BufferedWrites
+	peers    atomic.Int64    // connected peers of every session
+	storage  storage.Options // each session's storage: the shared file cap, the write mode
 
 	closeOnce sync.Once
 }
@@ -106,10 +105,10 @@ func NewEnv(cfg EnvConfig) *Env {
 		maxPeers: int64(max(cfg.MaxPeers, 0)),
 		dhtPort:  cfg.DHTPort,
 		onPort:   cfg.OnPort,
-		buffered: cfg.BufferedWrites,
+		storage:  storage.Options{BufferedWrites: cfg.BufferedWrites},
 	}
 	if cfg.MaxOpenFiles > 0 {
-		e.files = storage.NewFileLimit(cfg.MaxOpenFiles)
+		e.storage.Files = storage.NewFileLimit(cfg.MaxOpenFiles)
 	}
 	e.dialer.SetEncryption(cfg.Encryption)
 	if cfg.Listener != nil {
@@ -153,10 +152,10 @@ func (e *Env) HintUTP(addrs ...netip.AddrPort) {
 // OpenFiles returns the data files open now under the process-wide cap
 // (0 without one).
 func (e *Env) OpenFiles() int {
-	if e.files == nil {
+	if e.storage.Files == nil {
 		return 0
 	}
-	return e.files.Open()
+	return e.storage.Files.Open()
 }
 
 // InflightBlocks returns the received blocks not yet verified and written

@@ -156,7 +156,7 @@ func (srv *server) setInfo(mi *metainfo.MetaInfo, prios []FilePriority) error {
 	if prios != nil && len(prios) != len(info.Files) {
 		return fmt.Errorf("session: %d file priorities for %d files", len(prios), len(info.Files))
 	}
-	st, err := openStore(c.Dir, info, storage.Options{Files: srv.env.files, BufferedWrites: srv.env.buffered})
+	st, err := openStore(c.Dir, info, srv.env.storage)
 	if err != nil {
 		return err
 	}
