@@ -111,17 +111,15 @@ func (s *Storage) writeVec(h *handle, iovs [][]byte, pos int64) error {
 	if s.direct && !h.noDirect && alignedForDirect(iovs, pos) {
 		if h.d == nil {
 			d, err := s.root.OpenFile(s.files[h.idx].rel, os.O_WRONLY|directFlag, 0)
-			if err != nil {
-				h.noDirect = true // not for this file system (or this file): buffered
-				return pwritev(h.f, iovs, pos)
+			h.d, h.noDirect = d, err != nil // refused: not for this file system (or this file)
+		}
+		if h.d != nil {
+			err := pwritev(h.d, iovs, pos)
+			if err == nil || !isDirectRefused(err) {
+				return err
 			}
-			h.d = d
+			h.noDirect = true
 		}
-		err := pwritev(h.d, iovs, pos)
-		if err == nil || !isDirectRefused(err) {
-			return err
-		}
-		h.noDirect = true
 	}
 	return pwritev(h.f, iovs, pos)
 }
