@@ -15,7 +15,6 @@ package testpeer
 
 import (
 	_ "embed"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,28 +83,20 @@ func Python(t testing.TB) string {
 	return PythonPath
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago. The
-// port is released before returning, so another program may still take it;
-// callers hand it to a child process that binds it at once.
+// FreePort returns a port on which a child process may listen for TCP (and
+// UDP: it is free for both, on every address). It is reserved for this test
+// until it ends, and comes from below the kernel's ephemeral range, so that
+// neither another test nor an outgoing connection takes it before the child
+// binds it (see reservePort).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return reservePort(t)
 }
 
-// FreeUDPPort is FreePort for UDP.
+// FreeUDPPort is FreePort for a child that listens on UDP.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
-	c, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).Port
+	return reservePort(t)
 }
 
 //go:embed lt_peer.py

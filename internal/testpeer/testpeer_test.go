@@ -1,6 +1,7 @@
 package testpeer
 
 import (
+	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -236,4 +238,49 @@ func TestRequireSkipsOrFailsUnderCI(t *testing.T) {
 	if f := runFake(func(tb testing.TB) { Require(tb, "sh") }); f.how != "" {
 		t.Fatalf("sh is installed, yet %s %q", f.how, f.msg)
 	}
+}
+
+// TestFreePortReserved: a port from FreePort lies below the ephemeral range,
+// is bindable for TCP and UDP, and stays locked until its test ends, so a
+// second pick (here or in another test binary) never returns it.
+func TestFreePortReserved(t *testing.T) {
+	lo, hi := lowPorts()
+	seen := map[int]bool{}
+	var first int
+	t.Run("hold", func(t *testing.T) {
+		for range 20 {
+			p := FreePort(t)
+			if p < lo || p >= hi {
+				t.Fatalf("port %d outside [%d, %d)", p, lo, hi)
+			}
+			if seen[p] {
+				t.Fatalf("port %d handed out twice while held", p)
+			}
+			seen[p] = true
+			first = p
+		}
+		f, err := os.OpenFile(filepath.Join(portLockDir, strconv.Itoa(first)), os.O_RDONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); !errors.Is(err, syscall.EWOULDBLOCK) {
+			t.Fatalf("held port %d: a second lock got %v, want EWOULDBLOCK", first, err)
+		}
+		l, err := net.Listen("tcp", ":"+strconv.Itoa(first))
+		if err != nil {
+			t.Fatalf("reserved port %d not bindable: %v", first, err)
+		}
+		l.Close()
+	})
+	// The subtest ended: its reservations are released.
+	f, err := os.OpenFile(filepath.Join(portLockDir, strconv.Itoa(first)), os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatalf("port %d still locked after its test ended: %v", first, err)
+	}
+	syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 }
