@@ -11,7 +11,9 @@
 #   SEGMENT_S  seconds played before each seek and after the last (default 10)
 #   SEEKS      seek targets, N% or byte offsets (default "75%,0")
 #   MODES      any of: torrent magnet (default: both)
-#   CLIENTS    any of: anacrolix effusion (default: both)
+#   CLIENTS    any of: anacrolix effusion lib (default: all three; effusion
+#              is `effusion stream` read over HTTP, lib Effusion's library
+#              in the player's process, like anacrolix)
 #   SEEDERS    lt (default; libtorrent, serves magnet metadata) or effusion
 #              (`effusion seed --upload-rate`; torrent mode only)
 #   RUNS       runs per (mode, client), alternating clients (default 1)
@@ -29,7 +31,9 @@
 #
 # Eight upload-limited seeders (six at 2 MiB/s, one at 1 MiB/s, one at
 # 512 KiB/s: 13.5 MiB/s in all) are started afresh for every measured run,
-# all on 127.0.0.1. The player is bench/stream (streamread): it records the
+# all on 127.0.0.1. The player is bench/streamplay, linked with anacrolix
+# (bench/stream: streamread) or with Effusion's library (bench/streamlib:
+# streamlib), or reading `effusion stream`'s URL (streamread -cmd): it records the
 # time to the first byte from the client's start (for a magnet, metadata
 # included), the time to the first byte after each seek, every read's wait
 # and the stalls (reads after the first that waited more than 1 s), and
@@ -39,13 +43,13 @@ set -u
 export LC_ALL=C
 
 SIZE_MIB=256; PIECE_KIB=256; RATE=4MiB; SEGMENT=10; SEEKS="75%,0"; MODES="torrent magnet"
-CLIENTS="anacrolix effusion"; SEEDERS=lt; RUNS=1; STALLER=0; WARM=1; BASE_PORT=37100; OUTDIR=""
+CLIENTS="anacrolix effusion lib"; SEEDERS=lt; RUNS=1; STALLER=0; WARM=1; BASE_PORT=37100; OUTDIR=""
 while getopts "s:l:r:g:k:m:c:S:n:TWp:o:h" opt; do
     case $opt in
         s) SIZE_MIB=$OPTARG;; l) PIECE_KIB=$OPTARG;; r) RATE=$OPTARG;; g) SEGMENT=$OPTARG;;
         k) SEEKS=$OPTARG;; m) MODES=$OPTARG;; c) CLIENTS=$OPTARG;; S) SEEDERS=$OPTARG;;
         n) RUNS=$OPTARG;; T) STALLER=1;; W) WARM=0;; p) BASE_PORT=$OPTARG;; o) OUTDIR=$OPTARG;;
-        *) sed -n '2,37p' "$0"; exit 2;;
+        *) sed -n '2,42p' "$0"; exit 2;;
     esac
 done
 
@@ -61,8 +65,9 @@ die() { echo "stream.sh: $*" >&2; exit 1; }
 "$PY" -c 'import libtorrent' 2>/dev/null || die "python3-libtorrent is missing (apt-get install python3-libtorrent)"
 command -v mktorrent >/dev/null || die "mktorrent is missing (apt-get install mktorrent)"
 
-echo "== building streamread and effusion"
+echo "== building streamread, streamlib and effusion"
 (cd "$BENCH/stream" && go build -o "$WORK/streamread" .) || die "building bench/stream failed"
+(cd "$BENCH/streamlib" && go build -o "$WORK/streamlib" .) || die "building bench/streamlib failed"
 (cd "$ROOT" && go build -o "$WORK/effusion" ./cmd/effusion) || die "building effusion failed"
 EFFUSION=$WORK/effusion
 
@@ -165,6 +170,9 @@ for run in $(seq 1 "$RUNS"); do
                         echo "-- effusion: no \`effusion stream\` yet: skipped"; continue
                     fi
                     cmd=("$WORK/streamread" -cmd "$(effusion_cmd "$mode" "$data")" -label effusion -source "$mode" "${common[@]}" -o "$out");;
+                lib)
+                    src=(-torrent "$TORRENT"); [ "$mode" = magnet ] && src=(-magnet "$MAGNET")
+                    cmd=("$WORK/streamlib" "${src[@]}" -peers "$PEERS" -file 0 -data "$data" -source "$mode" "${common[@]}" -o "$out");;
                 *) die "unknown client $client";;
             esac
             sync; sleep 1

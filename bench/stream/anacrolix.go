@@ -1,3 +1,8 @@
+// Command streamread is the streaming benchmark's player (package
+// bench/streamplay) with anacrolix/torrent v1.58.1's Reader in process: the
+// anchor Effusion is measured against (bench/stream.sh). It is a module of
+// its own so that anacrolix/torrent v1.58.1 and Effusion's newer anacrolix
+// dependencies never meet.
 package main
 
 import (
@@ -12,15 +17,20 @@ import (
 
 	alog "github.com/anacrolix/log"
 	"github.com/anacrolix/torrent"
+	"github.com/effusion-bt/effusion/bench/streamplay"
 )
 
 const anacrolixName = "anacrolix/torrent v1.58.1"
+
+func main() {
+	streamplay.Main(anacrolixName, func(o streamplay.Options) streamplay.Source { return &anacrolixSource{o: o} })
+}
 
 // anacrolixSource streams with anacrolix/torrent's File Reader: loopback
 // only (no DHT, no trackers unless the torrent's are wanted, no port
 // mapping), TCP only unless -utp, plaintext like Effusion.
 type anacrolixSource struct {
-	o    options
+	o    streamplay.Options
 	cl   *torrent.Client
 	r    torrent.Reader
 	tmp  string
@@ -29,15 +39,15 @@ type anacrolixSource struct {
 	stop chan struct{}
 }
 
-func (s *anacrolixSource) completed() time.Time {
+func (s *anacrolixSource) Completed() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.done
 }
 
-func (s *anacrolixSource) open(ctx context.Context) (reader, int64, error) {
+func (s *anacrolixSource) Open(ctx context.Context) (streamplay.Reader, int64, error) {
 	cfg := torrent.NewDefaultClientConfig()
-	dir := s.o.dataDir
+	dir := s.o.DataDir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "streamread-")
 		if err != nil {
@@ -55,7 +65,7 @@ func (s *anacrolixSource) open(ctx context.Context) (reader, int64, error) {
 	cfg.DisableWebseeds = true
 	cfg.NoDefaultPortForwarding = true
 	cfg.DisableIPv6 = true
-	cfg.DisableUTP = !s.o.utp
+	cfg.DisableUTP = !s.o.UTP
 	cfg.Seed = false
 	cfg.HeaderObfuscationPolicy = torrent.HeaderObfuscationPolicy{Preferred: false, RequirePreferred: false}
 	cfg.Logger = alog.Default.WithFilterLevel(alog.Warning)
@@ -65,15 +75,15 @@ func (s *anacrolixSource) open(ctx context.Context) (reader, int64, error) {
 	}
 	s.cl = cl
 	var t *torrent.Torrent
-	if s.o.magnet != "" {
-		t, err = cl.AddMagnet(s.o.magnet)
+	if s.o.Magnet != "" {
+		t, err = cl.AddMagnet(s.o.Magnet)
 	} else {
-		t, err = cl.AddTorrentFromFile(s.o.torrent)
+		t, err = cl.AddTorrentFromFile(s.o.Torrent)
 	}
 	if err != nil {
 		return nil, 0, err
 	}
-	peers, err := parsePeers(s.o.peers)
+	peers, err := parsePeers(s.o.Peers)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -84,11 +94,11 @@ func (s *anacrolixSource) open(ctx context.Context) (reader, int64, error) {
 		return nil, 0, fmt.Errorf("metadata: %w", ctx.Err())
 	}
 	files := t.Files()
-	if s.o.file < 0 || s.o.file >= len(files) {
-		return nil, 0, fmt.Errorf("file %d of %d", s.o.file, len(files))
+	if s.o.File < 0 || s.o.File >= len(files) {
+		return nil, 0, fmt.Errorf("file %d of %d", s.o.File, len(files))
 	}
-	f := files[s.o.file]
-	if s.o.background {
+	f := files[s.o.File]
+	if s.o.Background {
 		f.Download()
 	}
 	s.stop = make(chan struct{})
@@ -110,13 +120,13 @@ func (s *anacrolixSource) open(ctx context.Context) (reader, int64, error) {
 		}
 	}()
 	s.r = f.NewReader()
-	if s.o.readahead > 0 {
-		s.r.SetReadahead(s.o.readahead)
+	if s.o.Readahead > 0 {
+		s.r.SetReadahead(s.o.Readahead)
 	}
 	return s.r, f.Length(), nil
 }
 
-func (s *anacrolixSource) close() error {
+func (s *anacrolixSource) Close() error {
 	if s.stop != nil {
 		close(s.stop)
 	}

@@ -5,6 +5,7 @@ go 1.26
 require (
 	github.com/anacrolix/log v0.15.3-0.20240627045001-cd912c641d83
 	github.com/anacrolix/torrent v1.58.1
+	github.com/effusion-bt/effusion/bench/streamplay v0.0.0
 )
 
 require (
@@ -87,3 +88,5 @@ require (
 	modernc.org/sqlite v1.21.1 // indirect
 	zombiezen.com/go/sqlite v0.13.1 // indirect
 )
+
+replace github.com/effusion-bt/effusion/bench/streamplay => ../streamplay

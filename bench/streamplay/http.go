@@ -1,4 +1,4 @@
-package main
+package streamplay
 
 import (
 	"context"
@@ -21,7 +21,7 @@ type httpSource struct {
 	size int64
 }
 
-func (s *httpSource) open(ctx context.Context) (reader, int64, error) {
+func (s *httpSource) Open(ctx context.Context) (Reader, int64, error) {
 	if err := s.request(ctx, 0); err != nil {
 		return nil, 0, err
 	}
@@ -88,7 +88,7 @@ func (s *httpSource) Seek(off int64, whence int) (int64, error) {
 	return off, nil
 }
 
-func (s *httpSource) close() error {
+func (s *httpSource) Close() error {
 	if s.body != nil {
 		return s.body.Close()
 	}

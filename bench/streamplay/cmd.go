@@ -1,4 +1,4 @@
-package main
+package streamplay
 
 import (
 	"bufio"
@@ -24,7 +24,7 @@ type cmdSource struct {
 	done    chan error
 }
 
-func (s *cmdSource) open(ctx context.Context) (reader, int64, error) {
+func (s *cmdSource) Open(ctx context.Context) (Reader, int64, error) {
 	s.cmd = exec.Command("sh", "-c", s.cmdline)
 	s.cmd.Stderr = os.Stderr
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so close ends its children too
@@ -66,11 +66,11 @@ func (s *cmdSource) open(ctx context.Context) (reader, int64, error) {
 	case <-ctx.Done():
 		return nil, 0, fmt.Errorf("waiting for the URL: %w", ctx.Err())
 	}
-	return s.http.open(ctx)
+	return s.http.Open(ctx)
 }
 
-func (s *cmdSource) close() error {
-	s.http.close()
+func (s *cmdSource) Close() error {
+	s.http.Close()
 	if s.cmd == nil || s.cmd.Process == nil {
 		return nil
 	}

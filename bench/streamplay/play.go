@@ -1,13 +1,16 @@
-// Command streamread measures a torrent client streaming one file the way a
+// Package streamplay measures a torrent client streaming one file the way a
 // video player reads it: at a constant rate, in fixed-size reads, with
-// seeks. It prints one JSON object: the time to the first byte, the time to
-// the first byte after each seek, every read's wait and the stalls (reads
-// that waited longer than a threshold).
+// seeks. Its program prints one JSON object: the time to the first byte,
+// the time to the first byte after each seek, every read's wait and the
+// stalls (reads that waited longer than a threshold).
 //
-// It is the anchor of Effusion's streaming benchmark (bench/stream.sh) and
-// is kept out of the library's module. Sources:
+// It is the player of Effusion's streaming benchmark (bench/stream.sh). It
+// imports nothing but the standard library, so that each program that
+// links a client in process (bench/stream: anacrolix/torrent, the anchor;
+// bench/streamlib: Effusion's library) is its own module, and neither
+// client's dependencies constrain the other's. Sources:
 //
-//	-torrent FILE or -magnet URI: anacrolix/torrent's Reader, in process
+//	-torrent FILE or -magnet URI: the program's client, in process
 //	-url URL: any HTTP server that streams the file with Range requests
 //	-cmd CMD: a command (run with sh -c) that prints such a URL, started
 //	          after the clock (a player's view of `effusion stream`)
@@ -17,7 +20,7 @@
 // goes on at its rate). Each read fills its chunk (or reaches the end of
 // the file). After -segment of playing it seeks to the next of -seeks, and
 // stops one segment after the last.
-package main
+package streamplay
 
 import (
 	"context"
@@ -27,45 +30,53 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// source is a client that streams one file.
-type source interface {
-	// open starts the client and returns a reader over the file and the
+// Source is a client that streams one file.
+type Source interface {
+	// Open starts the client and returns a reader over the file and the
 	// file's size, once the client knows them (after the metadata of a
 	// magnet).
-	open(ctx context.Context) (reader, int64, error)
-	close() error
+	Open(ctx context.Context) (Reader, int64, error)
+	Close() error
 }
 
-// reader reads the file from its position; Seek moves the position.
-type reader interface {
+// Completer is a Source that can tell when it had the whole file.
+type Completer interface {
+	Completed() time.Time
+}
+
+// Reader reads the file from its position; Seek moves the position.
+type Reader interface {
 	ReadContext(ctx context.Context, p []byte) (int, error)
 	Seek(off int64, whence int) (int64, error)
 }
 
-type options struct {
-	torrent, magnet, url string
-	cmd                  string
-	peers                string
-	file                 int
-	rate, chunk          int64
-	readahead            int64
-	segment              time.Duration
-	seeks                string
-	stall                time.Duration
-	timeout              time.Duration
-	verify               string
-	dataDir              string
-	label                string
-	sourceName           string
-	background           bool
-	utp                  bool
-	out                  string
+// Options are the player's flags. A program's in-process client reads
+// Torrent or Magnet, Peers, File, Readahead, DataDir, Background and UTP.
+type Options struct {
+	Torrent, Magnet, URL string
+	Cmd                  string
+	Peers                string
+	File                 int
+	Rate, Chunk          int64
+	Readahead            int64
+	Segment              time.Duration
+	Seeks                string
+	Stall                time.Duration
+	Timeout              time.Duration
+	Verify               string
+	DataDir              string
+	Label                string
+	SourceName           string
+	Background           bool
+	UTP                  bool
+	Out                  string
 }
 
 // Result is the JSON the program prints. Times are milliseconds since the
@@ -115,41 +126,44 @@ type Read struct {
 	Seek   bool    `json:"seek,omitempty"`
 }
 
-func main() {
-	var o options
-	flag.StringVar(&o.torrent, "torrent", "", "torrent file (anacrolix/torrent in process)")
-	flag.StringVar(&o.magnet, "magnet", "", "magnet URI (anacrolix/torrent in process)")
-	flag.StringVar(&o.url, "url", "", "HTTP URL serving the file with Range requests")
-	flag.StringVar(&o.cmd, "cmd", "", "command printing such a URL (run with sh -c, started after the clock, stopped at the end)")
-	flag.StringVar(&o.peers, "peers", "", "comma-separated HOST:PORT peers to add")
-	flag.IntVar(&o.file, "file", 0, "index of the file in the torrent")
+// Main is a player program's main: it parses the flags, runs the player
+// with the source they name (lib for -torrent and -magnet: the program's
+// own client, called name in the output) and prints the result.
+func Main(name string, lib func(Options) Source) {
+	var o Options
+	flag.StringVar(&o.Torrent, "torrent", "", "torrent file ("+name+" in process)")
+	flag.StringVar(&o.Magnet, "magnet", "", "magnet URI ("+name+" in process)")
+	flag.StringVar(&o.URL, "url", "", "HTTP URL serving the file with Range requests")
+	flag.StringVar(&o.Cmd, "cmd", "", "command printing such a URL (run with sh -c, started after the clock, stopped at the end)")
+	flag.StringVar(&o.Peers, "peers", "", "comma-separated HOST:PORT peers to add")
+	flag.IntVar(&o.File, "file", 0, "index of the file in the torrent")
 	rate := flag.String("rate", "4MiB", "read rate in bytes per second (suffixes k, KiB, M, MiB)")
 	chunk := flag.String("chunk", "64KiB", "bytes per read")
 	readahead := flag.String("readahead", "0", "readahead in bytes (0: the client's default)")
-	flag.DurationVar(&o.segment, "segment", 10*time.Second, "play time before each seek and after the last")
-	flag.StringVar(&o.seeks, "seeks", "75%,0", "comma-separated seek targets: N% of the file or a byte offset")
-	flag.DurationVar(&o.stall, "stall", time.Second, "a read that waits longer is a stall")
-	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
-	flag.StringVar(&o.verify, "verify", "", "the file's original: compare every byte read")
-	flag.StringVar(&o.dataDir, "data", "", "the client's data directory (default: a temporary one, removed)")
-	flag.StringVar(&o.label, "label", "", "client name in the output (default: the source's)")
-	flag.StringVar(&o.sourceName, "source", "", "source name in the output (default: torrent, magnet, url or cmd)")
-	flag.BoolVar(&o.background, "background", true, "download the whole file while streaming")
-	flag.BoolVar(&o.utp, "utp", false, "allow uTP (TCP only by default)")
-	flag.StringVar(&o.out, "o", "", "write the JSON here (default: standard output)")
+	flag.DurationVar(&o.Segment, "segment", 10*time.Second, "play time before each seek and after the last")
+	flag.StringVar(&o.Seeks, "seeks", "75%,0", "comma-separated seek targets: N% of the file or a byte offset")
+	flag.DurationVar(&o.Stall, "stall", time.Second, "a read that waits longer is a stall")
+	flag.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "give up after this long")
+	flag.StringVar(&o.Verify, "verify", "", "the file's original: compare every byte read")
+	flag.StringVar(&o.DataDir, "data", "", "the client's data directory (default: a temporary one, removed)")
+	flag.StringVar(&o.Label, "label", "", "client name in the output (default: the source's)")
+	flag.StringVar(&o.SourceName, "source", "", "source name in the output (default: torrent, magnet, url or cmd)")
+	flag.BoolVar(&o.Background, "background", true, "download the whole file while streaming")
+	flag.BoolVar(&o.UTP, "utp", false, "allow uTP (TCP only by default)")
+	flag.StringVar(&o.Out, "o", "", "write the JSON here (default: standard output)")
 	flag.Parse()
 	var err error
 	for _, s := range []struct {
 		v   string
 		dst *int64
 		min int64
-	}{{*rate, &o.rate, 1}, {*chunk, &o.chunk, 1}, {*readahead, &o.readahead, 0}} {
+	}{{*rate, &o.Rate, 1}, {*chunk, &o.Chunk, 1}, {*readahead, &o.Readahead, 0}} {
 		if *s.dst, err = parseSize(s.v); err != nil || *s.dst < s.min {
 			fatalf("bad size %q", s.v)
 		}
 	}
 	n := 0
-	for _, s := range []string{o.torrent, o.magnet, o.url, o.cmd} {
+	for _, s := range []string{o.Torrent, o.Magnet, o.URL, o.Cmd} {
 		if strings.TrimSpace(s) != "" {
 			n++
 		}
@@ -157,10 +171,10 @@ func main() {
 	if n != 1 || flag.NArg() != 0 {
 		fatalf("give exactly one of -torrent, -magnet, -url, -cmd")
 	}
-	res := run(o)
+	res := run(o, name, lib)
 	enc := json.NewEncoder(os.Stdout)
-	if o.out != "" {
-		f, err := os.Create(o.out)
+	if o.Out != "" {
+		f, err := os.Create(o.Out)
 		if err != nil {
 			fatalf("%v", err)
 		}
@@ -172,13 +186,13 @@ func main() {
 		fatalf("%v", err)
 	}
 	if res.Error != "" {
-		fmt.Fprintln(os.Stderr, "streamread:", res.Error)
+		fmt.Fprintln(os.Stderr, filepath.Base(os.Args[0])+":", res.Error)
 		os.Exit(1)
 	}
 }
 
 func fatalf(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "streamread: "+format+"\n", a...)
+	fmt.Fprintf(os.Stderr, filepath.Base(os.Args[0])+": "+format+"\n", a...)
 	os.Exit(2)
 }
 
@@ -230,36 +244,36 @@ func seekTargets(spec string, size int64) ([]int64, error) {
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-func run(o options) (res Result) {
-	res = Result{File: o.file, Rate: o.rate, Chunk: o.chunk, Readahead: o.readahead, Background: o.background,
-		StallThresholdMS: ms(o.stall), Seeks: []Seek{}, Reads: []Read{}}
-	var src source
+func run(o Options, name string, lib func(Options) Source) (res Result) {
+	res = Result{File: o.File, Rate: o.Rate, Chunk: o.Chunk, Readahead: o.Readahead, Background: o.Background,
+		StallThresholdMS: ms(o.Stall), Seeks: []Seek{}, Reads: []Read{}}
+	var src Source
 	switch {
-	case o.url != "":
+	case o.URL != "":
 		res.Source, res.Client = "url", "http"
-		src = &httpSource{url: o.url}
-	case o.cmd != "":
-		res.Source, res.Client = "cmd", strings.Fields(o.cmd)[0]
-		src = &cmdSource{cmdline: o.cmd}
+		src = &httpSource{url: o.URL}
+	case o.Cmd != "":
+		res.Source, res.Client = "cmd", strings.Fields(o.Cmd)[0]
+		src = &cmdSource{cmdline: o.Cmd}
 	default:
-		res.Source, res.Client = "torrent", anacrolixName
-		if o.magnet != "" {
+		res.Source, res.Client = "torrent", name
+		if o.Magnet != "" {
 			res.Source = "magnet"
 		}
-		src = &anacrolixSource{o: o}
+		src = lib(o)
 	}
-	if o.label != "" {
-		res.Client = o.label
+	if o.Label != "" {
+		res.Client = o.Label
 	}
-	if o.sourceName != "" {
-		res.Source = o.sourceName
+	if o.SourceName != "" {
+		res.Source = o.SourceName
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 	defer cancel()
 	start := time.Now()
 	defer func() {
 		res.DurationMS = ms(time.Since(start))
-		if err := src.close(); err != nil && res.Error == "" {
+		if err := src.Close(); err != nil && res.Error == "" {
 			res.Error = "close: " + err.Error()
 		}
 	}()
@@ -267,36 +281,36 @@ func run(o options) (res Result) {
 		res.Error = err.Error()
 		return res
 	}
-	r, size, err := src.open(ctx)
+	r, size, err := src.Open(ctx)
 	if err != nil {
 		return fail(fmt.Errorf("open: %w", err))
 	}
 	res.OpenMS = ms(time.Since(start))
-	if c, ok := src.(interface{ completed() time.Time }); ok {
+	if c, ok := src.(Completer); ok {
 		defer func() {
-			if at := c.completed(); !at.IsZero() {
+			if at := c.Completed(); !at.IsZero() {
 				res.CompleteMS = ms(at.Sub(start))
 			}
 		}()
 	}
 	res.FileSize = size
-	targets, err := seekTargets(o.seeks, size)
+	targets, err := seekTargets(o.Seeks, size)
 	if err != nil {
 		return fail(err)
 	}
 	var orig *os.File
-	if o.verify != "" {
-		if orig, err = os.Open(o.verify); err != nil {
+	if o.Verify != "" {
+		if orig, err = os.Open(o.Verify); err != nil {
 			return fail(err)
 		}
 		defer orig.Close()
 		ok := true
 		res.Verified = &ok
 	}
-	buf := make([]byte, o.chunk)
-	want := make([]byte, o.chunk)
-	perRead := time.Duration(float64(o.chunk) / float64(o.rate) * float64(time.Second))
-	perSegment := max(int(o.segment/perRead), 1)
+	buf := make([]byte, o.Chunk)
+	want := make([]byte, o.Chunk)
+	perRead := time.Duration(float64(o.Chunk) / float64(o.Rate) * float64(time.Second))
+	perSegment := max(int(o.Segment/perRead), 1)
 	var waits []float64
 	pos, due := int64(0), time.Now()
 	for seg := 0; seg <= len(targets); seg++ {
@@ -312,7 +326,7 @@ func run(o options) (res Result) {
 				time.Sleep(d)
 			}
 			issued := time.Now()
-			n, err := readFull(ctx, r, buf[:min(o.chunk, size-pos)])
+			n, err := readFull(ctx, r, buf[:min(o.Chunk, size-pos)])
 			done := time.Now()
 			if err != nil {
 				return fail(fmt.Errorf("read at %d: %w", pos, err))
@@ -326,7 +340,7 @@ func run(o options) (res Result) {
 				res.Seeks = append(res.Seeks, Seek{To: pos, AtMS: ms(issued.Sub(start)), TTFBMS: wait})
 			default:
 				waits = append(waits, wait)
-				if done.Sub(issued) > o.stall {
+				if done.Sub(issued) > o.Stall {
 					res.Stalls++
 					res.StallMS += wait
 				}
@@ -354,7 +368,7 @@ func run(o options) (res Result) {
 }
 
 // readFull fills p from r (fewer bytes only at the end of the file).
-func readFull(ctx context.Context, r reader, p []byte) (int, error) {
+func readFull(ctx context.Context, r Reader, p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
 		m, err := r.ReadContext(ctx, p[n:])
