@@ -110,6 +110,9 @@ func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if n, ok := r.readNow(p); ok {
+		return n, nil
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(r.ctx, cancel)
@@ -130,21 +133,57 @@ func (r *Reader) ReadContext(ctx context.Context, p []byte) (int, error) {
 		start := time.Now()
 		n, err := s.ReadVerified(ctx, p, r.off+r.pos)
 		if err == nil {
-			now := time.Now()
-			if r.rate.add(now, n, now.Sub(start), r.lastReadAt) {
-				r.t.readRate.Store(int64(r.rate.est))
-			}
-			r.lastReadAt = now
-			r.pos += int64(n)
-			if r.pos < r.end-r.off {
-				r.window(s) // on to the next piece at once
-			}
+			r.advance(s, n, start)
 			return n, nil
 		}
 		if errors.Is(err, session.ErrStopped) {
 			continue // paused, removed or failed: current says which
 		}
 		return 0, r.ctxErr(ctx, err)
+	}
+}
+
+// noWait is a context that has ended: the calls given it return at once
+// where they would wait.
+var noWait = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// readNow is the read of bytes already verified (what was played, after a
+// seek back; what the window fetched ahead): it reads without waiting, and
+// moves the window after the read rather than before. It reports false,
+// having read nothing, when the read would wait (or fail: the waiting read
+// then says why).
+func (r *Reader) readNow(p []byte) (int, bool) {
+	if !r.known || r.pos >= r.end-r.off {
+		return 0, false
+	}
+	s, err := r.t.current(noWait)
+	if err != nil {
+		return 0, false
+	}
+	start := time.Now()
+	n, err := s.ReadVerified(noWait, p[:min(int64(len(p)), r.end-r.off-r.pos)], r.off+r.pos)
+	if err != nil {
+		return 0, false
+	}
+	r.advance(s, n, start)
+	return n, true
+}
+
+// advance accounts for n bytes read from s, started at start: the rate,
+// the position, and the window, which moves on to the next piece at once.
+func (r *Reader) advance(s *session.Session, n int, start time.Time) {
+	now := time.Now()
+	if r.rate.add(now, n, now.Sub(start), r.lastReadAt) {
+		r.t.readRate.Store(int64(r.rate.est))
+	}
+	r.lastReadAt = now
+	r.pos += int64(n)
+	if r.pos < r.end-r.off {
+		r.window(s)
 	}
 }
 

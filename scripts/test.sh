@@ -50,7 +50,7 @@ echo "== statem under shuffle, repeatedly"
 go test -race -count=20 -shuffle=on -timeout 5m ./statem/
 
 echo "== allocation counts (without -race: the race detector allocates, and core's test skips under it)"
-go test -count=1 -run 'AllocatesNothing|Allocs' ./core/ ./peerwire/ ./sha1x/ ./storage/ ./mse/ ./utp/
+go test -count=1 -run 'AllocatesNothing|Allocs' ./core/ ./peerwire/ ./sha1x/ ./storage/ ./mse/ ./utp/ ./client/
 
 # Every fuzz target in the module, briefly: its committed seeds, then a few
 # seconds of new inputs (FUZZTIME, default 2s). -fuzzminimizetime stays
