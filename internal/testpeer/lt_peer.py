@@ -25,9 +25,10 @@ Imports only under /usr/bin/python3 (Debian's python3-libtorrent).
 
 Debian's libtorrent binding crashes (SIGSEGV) now and then under load; the
 script therefore runs its work in a child process and starts it again (at
-most three times) when it dies of a signal: a seeder only before printing
-anything (its port may change), a leecher or magnet at any point (it goes on
-from its data). The Python stack of a crash is printed (faulthandler).
+most three times) when it dies of a signal: a leecher or magnet at any point
+(it goes on from its data), a seeder or middle peer at any point when it was
+given a port (it comes back on the same one), and before printing anything
+when given port 0 (it would come back on another). The Python stack of a crash is printed (faulthandler).
 """
 import faulthandler
 import json
@@ -197,9 +198,11 @@ def supervise():
             sys.stdout.buffer.write(line)
             sys.stdout.flush()
         rc = child.wait()
-        # A leecher starts again from what it has on disk; a seeder that
-        # said its port may come back on another, so only a silent one is.
-        if rc >= 0 or said and sys.argv[1] not in ('leech', 'magnet'):
+        # A leecher starts again from what it has on disk, a seeder on the
+        # port it was given (the test holds it); one given port 0 that said
+        # its port would come back on another, so only a silent one is.
+        fixed_port = len(sys.argv) > 4 and sys.argv[4] != '0'
+        if rc >= 0 or said and sys.argv[1] not in ('leech', 'magnet') and not fixed_port:
             return rc if rc >= 0 else 128 - rc
         print('lt_peer.py: the libtorrent process died of signal %d%s; again'
               % (-rc, ' after its first output' if said else ' before any output'),
