@@ -198,4 +198,29 @@ for f in sorted(glob.glob(os.path.join(sys.argv[1], '*.json'))):
 print('| client | source | open ms | first byte ms | after each seek ms | stalls | stall ms | wait p50 ms | p99 ms | max ms | bytes ok | run |')
 print('|---|---|---|---|---|---|---|---|---|---|---|---|')
 print('\n'.join(rows))
+
+# Medians (min..max) over the runs of each client and source.
+def num(v):
+    return '%.0f' % v if v >= 10 else '%.1f' % v if v >= 1 else '%.2f' % v
+def med(xs):
+    xs = sorted(xs)
+    if not xs:
+        return '-'
+    m = xs[len(xs) // 2] if len(xs) % 2 else (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+    return '%s (%s..%s)' % (num(m), num(xs[0]), num(xs[-1]))
+groups = {}
+for f in sorted(glob.glob(os.path.join(sys.argv[1], '*.json'))):
+    r = json.load(open(f))
+    groups.setdefault((r['client'], r['source']), []).append(r)
+nseeks = max([len(r['seeks']) for rs in groups.values() for r in rs] or [0])
+print()
+print('| client | source | runs | first byte ms | ' + ' | '.join('after seek %d ms' % (k + 1) for k in range(nseeks)) +
+      ' | stalls (runs with any) | stall s | longest read ms | bytes ok |')
+print('|---|---|---|---|' + '---|' * nseeks + '---|---|---|---|')
+for (client, source), rs in sorted(groups.items()):
+    seeks = [med([r['seeks'][k]['ttfb_ms'] for r in rs if len(r['seeks']) > k]) for k in range(nseeks)]
+    print('| %s | %s | %d | %s | %s | %d (%d) | %.1f | %s | %s |' % (
+        client, source, len(rs), med([r['ttfb_ms'] for r in rs]), ' | '.join(seeks),
+        sum(r['stalls'] for r in rs), sum(1 for r in rs if r['stalls']), sum(r['stall_ms'] for r in rs) / 1000,
+        med([r['wait_max_ms'] for r in rs]), 'yes' if all(r.get('verified') for r in rs) else 'NO'))
 PYEOF
