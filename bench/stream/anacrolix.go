@@ -9,10 +9,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	alog "github.com/anacrolix/log"
@@ -30,31 +26,21 @@ func main() {
 // only (no DHT, no trackers unless the torrent's are wanted, no port
 // mapping), TCP only unless -utp, plaintext like Effusion.
 type anacrolixSource struct {
-	o    streamplay.Options
-	cl   *torrent.Client
-	r    torrent.Reader
-	tmp  string
-	mu   sync.Mutex
-	done time.Time // when the file was complete
-	stop chan struct{}
-}
-
-func (s *anacrolixSource) Completed() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.done
+	streamplay.Completion
+	o      streamplay.Options
+	cl     *torrent.Client
+	r      torrent.Reader
+	remove func() error // the data directory, if temporary
+	stop   chan struct{}
 }
 
 func (s *anacrolixSource) Open(ctx context.Context) (streamplay.Reader, int64, error) {
 	cfg := torrent.NewDefaultClientConfig()
-	dir := s.o.DataDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "streamread-")
-		if err != nil {
-			return nil, 0, err
-		}
-		dir, s.tmp = d, d
+	dir, remove, err := streamplay.DataDir(s.o, "streamread-")
+	if err != nil {
+		return nil, 0, err
 	}
+	s.remove = remove
 	cfg.DataDir = dir
 	cfg.ListenHost = func(string) string { return "127.0.0.1" }
 	cfg.ListenPort = 0
@@ -83,9 +69,13 @@ func (s *anacrolixSource) Open(ctx context.Context) (streamplay.Reader, int64, e
 	if err != nil {
 		return nil, 0, err
 	}
-	peers, err := parsePeers(s.o.Peers)
+	addrs, err := streamplay.ParsePeers(s.o.Peers)
 	if err != nil {
 		return nil, 0, err
+	}
+	peers := make([]torrent.PeerInfo, len(addrs))
+	for i, a := range addrs {
+		peers[i] = torrent.PeerInfo{Addr: net.TCPAddrFromAddrPort(a), Trusted: true}
 	}
 	t.AddPeers(peers)
 	select {
@@ -111,9 +101,7 @@ func (s *anacrolixSource) Open(ctx context.Context) (streamplay.Reader, int64, e
 				return
 			case <-tk.C:
 				if f.BytesCompleted() == f.Length() {
-					s.mu.Lock()
-					s.done = time.Now()
-					s.mu.Unlock()
+					s.Mark()
 					return
 				}
 			}
@@ -136,30 +124,8 @@ func (s *anacrolixSource) Close() error {
 	if s.cl != nil {
 		s.cl.Close()
 	}
-	if s.tmp != "" {
-		return os.RemoveAll(s.tmp)
+	if s.remove != nil {
+		return s.remove()
 	}
 	return nil
-}
-
-// parsePeers reads "HOST:PORT,HOST:PORT" (IP addresses).
-func parsePeers(spec string) ([]torrent.PeerInfo, error) {
-	var out []torrent.PeerInfo
-	for _, a := range strings.Split(spec, ",") {
-		a = strings.TrimSpace(a)
-		if a == "" {
-			continue
-		}
-		host, port, err := net.SplitHostPort(a)
-		if err != nil {
-			return nil, fmt.Errorf("peer %q: %w", a, err)
-		}
-		ip := net.ParseIP(host)
-		p, err := strconv.Atoi(port)
-		if ip == nil || err != nil || p < 1 || p > 65535 {
-			return nil, fmt.Errorf("peer %q: want IP:PORT", a)
-		}
-		out = append(out, torrent.PeerInfo{Addr: &net.TCPAddr{IP: ip, Port: p}, Trusted: true})
-	}
-	return out, nil
 }

@@ -11,10 +11,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -36,32 +34,22 @@ func main() {
 // no DHT, no LSD, plaintext, TCP only unless -utp, its own data directory
 // (resume store included) so that no other torrent starts with it.
 type effusionSource struct {
-	o    streamplay.Options
-	c    *client.Client
-	r    *client.Reader
-	tmp  string
-	mu   sync.Mutex
-	done time.Time // when the file was complete
-	stop context.CancelFunc
-	wg   sync.WaitGroup
-}
-
-func (s *effusionSource) Completed() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.done
+	streamplay.Completion
+	o      streamplay.Options
+	c      *client.Client
+	r      *client.Reader
+	remove func() error // the data directory, if temporary
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 func (s *effusionSource) Open(ctx context.Context) (streamplay.Reader, int64, error) {
-	dir := s.o.DataDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "streamlib-")
-		if err != nil {
-			return nil, 0, err
-		}
-		dir, s.tmp = d, d
+	dir, remove, err := streamplay.DataDir(s.o, "streamlib-")
+	if err != nil {
+		return nil, 0, err
 	}
-	peers, err := parsePeers(s.o.Peers)
+	s.remove = remove
+	peers, err := streamplay.ParsePeers(s.o.Peers)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -117,9 +105,7 @@ func (s *effusionSource) Open(ctx context.Context) (streamplay.Reader, int64, er
 		s.stop = cancel
 		s.wg.Go(func() { // note when the file is complete
 			if t.Await(actx) == nil {
-				s.mu.Lock()
-				s.done = time.Now()
-				s.mu.Unlock()
+				s.Mark()
 			}
 		})
 	}
@@ -140,26 +126,10 @@ func (s *effusionSource) Close() error {
 		err = s.c.Shutdown(ctx)
 		cancel()
 	}
-	if s.tmp != "" {
-		if rerr := os.RemoveAll(s.tmp); err == nil {
+	if s.remove != nil {
+		if rerr := s.remove(); err == nil {
 			err = rerr
 		}
 	}
 	return err
-}
-
-// parsePeers reads "IP:PORT,IP:PORT".
-func parsePeers(spec string) ([]netip.AddrPort, error) {
-	var out []netip.AddrPort
-	for _, a := range strings.Split(spec, ",") {
-		if a = strings.TrimSpace(a); a == "" {
-			continue
-		}
-		ap, err := netip.ParseAddrPort(a)
-		if err != nil {
-			return nil, fmt.Errorf("peer %q: %w", a, err)
-		}
-		out = append(out, ap)
-	}
-	return out, nil
 }
