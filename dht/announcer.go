@@ -58,6 +58,10 @@ type AnnouncerConfig struct {
 	// RetryBase is the first delay after a search that reached no node
 	// (the node is still bootstrapping, or the network is down); it
 	// doubles up to FewInterval (15 s).
+	// A search that found the routing table empty is not retried on a
+	// timer: the announcer waits for the node to have a node (the node's
+	// one goroutine wakes every waiting announcer then, and each searches
+	// within RetryBase of it, spread at random).
 	RetryBase time.Duration
 	// SearchTimeout bounds one search (2 min).
 	SearchTimeout time.Duration
@@ -76,6 +80,7 @@ type AnnouncerConfig struct {
 type Announcer struct {
 	cfg    AnnouncerConfig
 	search func(context.Context, [20]byte, SearchOptions) (SearchResult, error)
+	nodes  nodeWaiter // nil: failed searches always retry on a timer
 	m      *statem.Machine[annState, *annData]
 
 	root     context.Context // parent of every search; cancelled by Stop
@@ -92,7 +97,7 @@ type AnnouncerStatus struct {
 	State      string    // "idle", "searching", "waiting" or "stopped"
 	Searches   int       // searches finished
 	LastSearch time.Time // when the last search finished
-	NextSearch time.Time // when the next is due (zero while searching)
+	NextSearch time.Time // when the next is due (zero while searching, and while waiting for the routing table to have a node)
 	LastPeers  int       // distinct peers found by the last search
 	TotalPeers int       // peers delivered to OnPeers since start (not deduplicated across searches)
 	Responses  int       // nodes that answered the last search
@@ -116,7 +121,16 @@ type annData struct {
 	failures int
 	few      int // consecutive searches that ended wanting peers
 	last     time.Time
-	forced   bool // Reannounce arrived during a search
+	forced   bool   // Reannounce arrived during a search
+	forget   func() // waiting for the node to have a node: stop waiting
+}
+
+// nodeWaiter is what an announcer asks its Node after a search that
+// reached no node: whether the routing table has a node, and a wake-up
+// once it has (see Node.whenNodes).
+type nodeWaiter interface {
+	hasNodes() bool
+	whenNodes(wake func()) (forget func())
 }
 
 type (
@@ -124,6 +138,7 @@ type (
 	reannounceMsg struct{}
 	stopMsg       struct{}
 	timeoutMsg    struct{}
+	nodesMsg      struct{} // the node has a node again
 	resultMsg     struct {
 		seq  uint64
 		res  SearchResult
@@ -139,10 +154,10 @@ func StartAnnouncer(ctx context.Context, cfg AnnouncerConfig) (*Announcer, error
 	if cfg.Node == nil {
 		return nil, ErrNoNode
 	}
-	return startAnnouncer(ctx, cfg, cfg.Node.Search)
+	return startAnnouncer(ctx, cfg, cfg.Node.Search, cfg.Node)
 }
 
-func startAnnouncer(ctx context.Context, cfg AnnouncerConfig, search func(context.Context, [20]byte, SearchOptions) (SearchResult, error)) (*Announcer, error) {
+func startAnnouncer(ctx context.Context, cfg AnnouncerConfig, search func(context.Context, [20]byte, SearchOptions) (SearchResult, error), nodes nodeWaiter) (*Announcer, error) {
 	if cfg.EnoughInterval <= 0 {
 		cfg.EnoughInterval = DefaultEnoughInterval
 	}
@@ -161,7 +176,7 @@ func startAnnouncer(ctx context.Context, cfg AnnouncerConfig, search func(contex
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &Announcer{cfg: cfg, search: search, status: AnnouncerStatus{State: "idle"}}
+	a := &Announcer{cfg: cfg, search: search, nodes: nodes, status: AnnouncerStatus{State: "idle"}}
 	a.root, a.cancel = context.WithCancel(context.Background())
 	m, err := statem.Start[annState, *annData](ctx, a, statem.WithLogger(cfg.Logger), statem.WithLog(16))
 	if err != nil {
@@ -216,6 +231,7 @@ func (a *Announcer) HandleEvent(_ context.Context, ev statem.Event, s annState, 
 		if d.inflight != nil {
 			d.inflight()
 		}
+		d.stopWaiting()
 		return statem.StopAndReply[annState](nil, d, statem.Reply(ev.From, nil))
 	case kickMsg:
 		if s == stIdle {
@@ -236,6 +252,14 @@ func (a *Announcer) HandleEvent(_ context.Context, ev statem.Event, s annState, 
 		if s == stWaiting {
 			return a.launch(d)
 		}
+	case nodesMsg:
+		if s == stWaiting && d.forget != nil {
+			// Every waiting announcer wakes now: spread their searches.
+			d.forget = nil
+			delay := mrand.N(a.cfg.RetryBase + 1)
+			a.setStatus(func(st *AnnouncerStatus) { st.NextSearch = time.Now().Add(delay) })
+			return statem.Keep[annState](d, statem.SetStateTimeout(delay, timeoutMsg{}))
+		}
 	case resultMsg:
 		if s == stSearching && msg.seq == d.seq {
 			return a.handleResult(d, msg)
@@ -245,6 +269,7 @@ func (a *Announcer) HandleEvent(_ context.Context, ev statem.Event, s annState, 
 }
 
 func (a *Announcer) launch(d *annData) statem.Result[annState, *annData] {
+	d.stopWaiting()
 	d.seq++
 	seq := d.seq
 	d.forced = false
@@ -292,6 +317,17 @@ func (a *Announcer) handleResult(d *annData, r resultMsg) statem.Result[annState
 		if r.err == nil {
 			r.err = errors.New("dht: no node answered")
 		}
+		if a.nodes != nil && !a.nodes.hasNodes() {
+			// Nowhere to search until the node has a node: wait for it
+			// rather than retry on a timer of our own.
+			a.cfg.Logger.Debug("dht search found no node; waiting for one", "failures", d.failures, "err", r.err)
+			d.forget = a.nodes.whenNodes(func() { _ = a.m.Cast(nodesMsg{}) })
+			a.setStatus(func(s *AnnouncerStatus) {
+				s.State, s.Searches, s.LastSearch, s.NextSearch = "waiting", s.Searches+1, now, time.Time{}
+				s.LastPeers, s.Responses, s.Failures, s.LastErr = len(r.res.Peers), r.res.Responses, d.failures, r.err
+			})
+			return statem.Next(stWaiting, d)
+		}
 		a.cfg.Logger.Debug("dht search reached no node", "failures", d.failures, "retry_in", delay, "err", r.err)
 	case r.want > 0:
 		d.failures = 0
@@ -318,6 +354,14 @@ func (a *Announcer) handleResult(d *annData, r resultMsg) statem.Result[annState
 		}
 	})
 	return statem.Next(stWaiting, d, statem.SetStateTimeout(delay, timeoutMsg{}))
+}
+
+// stopWaiting forgets the wait for the node's routing table, if any.
+func (d *annData) stopWaiting() {
+	if d.forget != nil {
+		d.forget()
+		d.forget = nil
+	}
 }
 
 func (a *Announcer) setStatus(f func(*AnnouncerStatus)) {

@@ -64,7 +64,7 @@ func TestAnnouncerSchedule(t *testing.T) {
 		want.Store(10)
 		var got atomic.Int64
 		a, err := startAnnouncer(t.Context(), AnnouncerConfig{InfoHash: [20]byte{1}, Port: 6881,
-			Want: func() int { return int(want.Load()) }, OnPeers: func(p []netip.AddrPort) { got.Add(int64(len(p))) }}, f.search)
+			Want: func() int { return int(want.Load()) }, OnPeers: func(p []netip.AddrPort) { got.Add(int64(len(p))) }}, f.search, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func TestAnnouncerSchedule(t *testing.T) {
 func TestAnnouncerRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeSearch{t0: time.Now()}
-		a, err := startAnnouncer(t.Context(), AnnouncerConfig{}, f.search)
+		a, err := startAnnouncer(t.Context(), AnnouncerConfig{}, f.search, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,12 +124,115 @@ func TestAnnouncerRetry(t *testing.T) {
 	})
 }
 
+// fakeNodes is a routing table that is empty until fill; fill wakes the
+// waiters as the node's maintain loop does.
+type fakeNodes struct {
+	mu      sync.Mutex
+	has     bool
+	waiters map[int]func()
+	seq     int
+}
+
+func (f *fakeNodes) hasNodes() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.has
+}
+
+func (f *fakeNodes) whenNodes(wake func()) func() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.waiters == nil {
+		f.waiters = map[int]func(){}
+	}
+	f.seq++
+	id := f.seq
+	f.waiters[id] = wake
+	return func() {
+		f.mu.Lock()
+		delete(f.waiters, id)
+		f.mu.Unlock()
+	}
+}
+
+func (f *fakeNodes) waiting() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.waiters)
+}
+
+func (f *fakeNodes) fill() {
+	f.mu.Lock()
+	f.has = true
+	ws := f.waiters
+	f.waiters = nil
+	f.mu.Unlock()
+	for _, w := range ws {
+		w()
+	}
+}
+
+// TestAnnouncerWaitsForNodes: a search that found the routing table empty
+// is not retried on a timer (a client with thousands of torrents and no
+// node stays idle); the announcer waits for the node to have one, then
+// searches within RetryBase. Stop forgets the wait.
+func TestAnnouncerWaitsForNodes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeSearch{t0: time.Now()}
+		nodes := &fakeNodes{}
+		a, err := startAnnouncer(t.Context(), AnnouncerConfig{}, f.search, nodes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := len(f.gaps()) + 1; n != 1 || nodes.waiting() != 1 {
+			t.Fatalf("%d searches in an hour with an empty table, %d waiting; want 1 and 1", n, nodes.waiting())
+		}
+		if st := a.Status(); st.State != "waiting" || !st.NextSearch.IsZero() || st.Failures != 1 {
+			t.Fatalf("status %+v", st)
+		}
+		f.mu.Lock()
+		f.responses = 3
+		f.mu.Unlock()
+		woke := time.Now()
+		nodes.fill()
+		time.Sleep(DefaultRetryBase + time.Second)
+		synctest.Wait()
+		f.mu.Lock()
+		at := f.at
+		f.mu.Unlock()
+		if len(at) != 2 {
+			t.Fatalf("%d searches after the table filled, want 2", len(at))
+		}
+		within(t, "search after the wake", f.t0.Add(at[1]).Sub(woke), 0, DefaultRetryBase)
+		// A second empty-table failure waits again; Stop forgets it.
+		nodes.mu.Lock()
+		nodes.has = false
+		nodes.mu.Unlock()
+		f.mu.Lock()
+		f.responses = 0
+		f.mu.Unlock()
+		time.Sleep(2 * DefaultEnoughInterval)
+		synctest.Wait()
+		if nodes.waiting() != 1 {
+			t.Fatalf("%d waiting after a second empty-table search", nodes.waiting())
+		}
+		if err := a.Stop(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if nodes.waiting() != 0 {
+			t.Fatal("Stop left the announcer waiting on the node")
+		}
+	})
+}
+
 // TestAnnouncerReannounce: Reannounce searches at once when the last
 // search is a MinInterval old, else at that moment.
 func TestAnnouncerReannounce(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeSearch{t0: time.Now(), responses: 1}
-		a, err := startAnnouncer(t.Context(), AnnouncerConfig{Want: func() int { return 0 }}, f.search)
+		a, err := startAnnouncer(t.Context(), AnnouncerConfig{Want: func() int { return 0 }}, f.search, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +257,7 @@ func TestAnnouncerReannounce(t *testing.T) {
 func TestAnnouncerStopCancelsSearch(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeSearch{t0: time.Now(), block: true}
-		a, err := startAnnouncer(t.Context(), AnnouncerConfig{}, f.search)
+		a, err := startAnnouncer(t.Context(), AnnouncerConfig{}, f.search, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

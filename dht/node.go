@@ -126,6 +126,9 @@ type Node struct {
 	bootResult   BootstrapResult
 	pings        chan struct{} // semaphore of AddNode pings
 	nodeAdded    chan struct{} // AddNode's nudge to the maintain loop
+	waitMu       sync.Mutex
+	waiters      map[uint64]func() // whenNodes: woken once the table has a node
+	waitSeq      uint64
 	closeOnce    sync.Once
 	closed       atomic.Bool
 	bootstrapped atomic.Bool
@@ -330,7 +333,7 @@ func (n *Node) maintain() {
 	}
 	save := time.NewTicker(n.cfg.SaveInterval)
 	defer save.Stop()
-	check := time.NewTicker(time.Minute)
+	check := time.NewTicker(waitCheck)
 	defer check.Stop()
 	maintaining := false
 	for {
@@ -341,6 +344,7 @@ func (n *Node) maintain() {
 			maintaining = true
 			n.wg.Go(n.srv.TableMaintainer)
 		}
+		n.wakeWaiters()
 		select {
 		case <-n.root.Done():
 			return
@@ -351,6 +355,51 @@ func (n *Node) maintain() {
 				n.logger.Warn("dht: saving nodes", "err", err)
 			}
 		}
+	}
+}
+
+// waitCheck is how often the maintain loop looks at the routing table
+// (besides AddNode's nudges): to start the library's maintainer, and to
+// wake the searches waiting for a node (whenNodes).
+const waitCheck = 15 * time.Second
+
+// hasNodes reports whether the routing table has a node.
+func (n *Node) hasNodes() bool { return n.srv.NumNodes() > 0 }
+
+// whenNodes calls wake once, from the node's maintenance goroutine, when
+// the routing table next has a node (within waitCheck of it getting one,
+// at once after an AddNode that added one); forget cancels that. It lets
+// every torrent whose search found an empty table wait on the node's one
+// goroutine instead of a retry timer of its own: a client with thousands of
+// torrents and no reachable node stays idle.
+func (n *Node) whenNodes(wake func()) (forget func()) {
+	n.waitMu.Lock()
+	defer n.waitMu.Unlock()
+	if n.waiters == nil {
+		n.waiters = make(map[uint64]func())
+	}
+	n.waitSeq++
+	id := n.waitSeq
+	n.waiters[id] = wake
+	return func() {
+		n.waitMu.Lock()
+		delete(n.waiters, id)
+		n.waitMu.Unlock()
+	}
+}
+
+// wakeWaiters calls the whenNodes waiters once the table has a node.
+func (n *Node) wakeWaiters() {
+	n.waitMu.Lock()
+	if len(n.waiters) == 0 || !n.hasNodes() {
+		n.waitMu.Unlock()
+		return
+	}
+	ws := n.waiters
+	n.waiters = nil
+	n.waitMu.Unlock()
+	for _, wake := range ws {
+		wake()
 	}
 }
 
