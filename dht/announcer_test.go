@@ -127,50 +127,13 @@ func TestAnnouncerRetry(t *testing.T) {
 // fakeNodes is a routing table that is empty until fill; fill wakes the
 // waiters as the node's maintain loop does.
 type fakeNodes struct {
-	mu      sync.Mutex
-	has     bool
-	waiters map[int]func()
-	seq     int
+	has     atomic.Bool
+	waiting wakeList
 }
 
-func (f *fakeNodes) hasNodes() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.has
-}
-
-func (f *fakeNodes) whenNodes(wake func()) func() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.waiters == nil {
-		f.waiters = map[int]func(){}
-	}
-	f.seq++
-	id := f.seq
-	f.waiters[id] = wake
-	return func() {
-		f.mu.Lock()
-		delete(f.waiters, id)
-		f.mu.Unlock()
-	}
-}
-
-func (f *fakeNodes) waiting() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return len(f.waiters)
-}
-
-func (f *fakeNodes) fill() {
-	f.mu.Lock()
-	f.has = true
-	ws := f.waiters
-	f.waiters = nil
-	f.mu.Unlock()
-	for _, w := range ws {
-		w()
-	}
-}
+func (f *fakeNodes) hasNodes() bool               { return f.has.Load() }
+func (f *fakeNodes) whenNodes(wake func()) func() { return f.waiting.add(wake) }
+func (f *fakeNodes) fill()                        { f.has.Store(true); f.waiting.wake() }
 
 // TestAnnouncerWaitsForNodes: a search that found the routing table empty
 // is not retried on a timer (a client with thousands of torrents and no
@@ -186,8 +149,8 @@ func TestAnnouncerWaitsForNodes(t *testing.T) {
 		}
 		time.Sleep(time.Hour)
 		synctest.Wait()
-		if n := len(f.gaps()) + 1; n != 1 || nodes.waiting() != 1 {
-			t.Fatalf("%d searches in an hour with an empty table, %d waiting; want 1 and 1", n, nodes.waiting())
+		if n := len(f.gaps()) + 1; n != 1 || nodes.waiting.len() != 1 {
+			t.Fatalf("%d searches in an hour with an empty table, %d waiting; want 1 and 1", n, nodes.waiting.len())
 		}
 		if st := a.Status(); st.State != "waiting" || !st.NextSearch.IsZero() || st.Failures != 1 {
 			t.Fatalf("status %+v", st)
@@ -207,21 +170,19 @@ func TestAnnouncerWaitsForNodes(t *testing.T) {
 		}
 		within(t, "search after the wake", f.t0.Add(at[1]).Sub(woke), 0, DefaultRetryBase)
 		// A second empty-table failure waits again; Stop forgets it.
-		nodes.mu.Lock()
-		nodes.has = false
-		nodes.mu.Unlock()
+		nodes.has.Store(false)
 		f.mu.Lock()
 		f.responses = 0
 		f.mu.Unlock()
 		time.Sleep(2 * DefaultEnoughInterval)
 		synctest.Wait()
-		if nodes.waiting() != 1 {
-			t.Fatalf("%d waiting after a second empty-table search", nodes.waiting())
+		if nodes.waiting.len() != 1 {
+			t.Fatalf("%d waiting after a second empty-table search", nodes.waiting.len())
 		}
 		if err := a.Stop(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if nodes.waiting() != 0 {
+		if nodes.waiting.len() != 0 {
 			t.Fatal("Stop left the announcer waiting on the node")
 		}
 	})

@@ -126,9 +126,7 @@ type Node struct {
 	bootResult   BootstrapResult
 	pings        chan struct{} // semaphore of AddNode pings
 	nodeAdded    chan struct{} // AddNode's nudge to the maintain loop
-	waitMu       sync.Mutex
-	waiters      map[uint64]func() // whenNodes: woken once the table has a node
-	waitSeq      uint64
+	waiting      wakeList      // whenNodes: woken once the table has a node
 	closeOnce    sync.Once
 	closed       atomic.Bool
 	bootstrapped atomic.Bool
@@ -372,34 +370,52 @@ func (n *Node) hasNodes() bool { return n.srv.NumNodes() > 0 }
 // every torrent whose search found an empty table wait on the node's one
 // goroutine instead of a retry timer of its own: a client with thousands of
 // torrents and no reachable node stays idle.
-func (n *Node) whenNodes(wake func()) (forget func()) {
-	n.waitMu.Lock()
-	defer n.waitMu.Unlock()
-	if n.waiters == nil {
-		n.waiters = make(map[uint64]func())
-	}
-	n.waitSeq++
-	id := n.waitSeq
-	n.waiters[id] = wake
-	return func() {
-		n.waitMu.Lock()
-		delete(n.waiters, id)
-		n.waitMu.Unlock()
-	}
-}
+func (n *Node) whenNodes(wake func()) (forget func()) { return n.waiting.add(wake) }
 
 // wakeWaiters calls the whenNodes waiters once the table has a node.
 func (n *Node) wakeWaiters() {
-	n.waitMu.Lock()
-	if len(n.waiters) == 0 || !n.hasNodes() {
-		n.waitMu.Unlock()
-		return
+	if n.waiting.len() > 0 && n.hasNodes() {
+		n.waiting.wake()
 	}
-	ws := n.waiters
-	n.waiters = nil
-	n.waitMu.Unlock()
-	for _, wake := range ws {
-		wake()
+}
+
+// wakeList is a set of functions to call once: add registers one (forget
+// takes it back), wake calls and forgets all those registered.
+type wakeList struct {
+	mu  sync.Mutex
+	fns map[uint64]func()
+	seq uint64
+}
+
+func (w *wakeList) add(fn func()) (forget func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fns == nil {
+		w.fns = make(map[uint64]func())
+	}
+	w.seq++
+	id := w.seq
+	w.fns[id] = fn
+	return func() {
+		w.mu.Lock()
+		delete(w.fns, id)
+		w.mu.Unlock()
+	}
+}
+
+func (w *wakeList) len() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.fns)
+}
+
+func (w *wakeList) wake() {
+	w.mu.Lock()
+	fns := w.fns
+	w.fns = nil
+	w.mu.Unlock()
+	for _, fn := range fns {
+		fn()
 	}
 }
 
