@@ -58,6 +58,7 @@ type AnnouncerConfig struct {
 	// RetryBase is the first delay after a search that reached no node
 	// (the node is still bootstrapping, or the network is down); it
 	// doubles up to FewInterval (15 s).
+	//
 	// A search that found the routing table empty is not retried on a
 	// timer: the announcer waits for the node to have a node (the node's
 	// one goroutine wakes every waiting announcer then, and each searches
@@ -304,31 +305,25 @@ func (a *Announcer) handleResult(d *annData, r resultMsg) statem.Result[annState
 	d.inflight = nil
 	now := time.Now()
 	d.last = now
-	var delay time.Duration
+	var delay time.Duration // 0: wait for the node to have a node
 	failed := r.err != nil || r.res.Responses == 0
 	switch {
 	case failed:
 		d.failures++
-		delay = a.cfg.RetryBase
-		for i := 1; i < d.failures && delay < a.cfg.FewInterval; i++ {
-			delay *= 2
-		}
-		delay = min(delay, a.cfg.FewInterval)
 		if r.err == nil {
 			r.err = errors.New("dht: no node answered")
 		}
 		if a.nodes != nil && !a.nodes.hasNodes() {
 			// Nowhere to search until the node has a node: wait for it
 			// rather than retry on a timer of our own.
-			a.cfg.Logger.Debug("dht search found no node; waiting for one", "failures", d.failures, "err", r.err)
 			d.forget = a.nodes.whenNodes(func() { _ = a.m.Cast(nodesMsg{}) })
-			a.setStatus(func(s *AnnouncerStatus) {
-				s.State, s.Searches, s.LastSearch, s.NextSearch = "waiting", s.Searches+1, now, time.Time{}
-				s.LastPeers, s.Responses, s.Failures, s.LastErr = len(r.res.Peers), r.res.Responses, d.failures, r.err
-			})
-			return statem.Next(stWaiting, d)
+			break
 		}
-		a.cfg.Logger.Debug("dht search reached no node", "failures", d.failures, "retry_in", delay, "err", r.err)
+		delay = a.cfg.RetryBase
+		for i := 1; i < d.failures && delay < a.cfg.FewInterval; i++ {
+			delay *= 2
+		}
+		delay = min(delay, a.cfg.FewInterval)
 	case r.want > 0:
 		d.failures = 0
 		delay = a.cfg.MinInterval
@@ -341,19 +336,28 @@ func (a *Announcer) handleResult(d *annData, r resultMsg) statem.Result[annState
 		d.failures, d.few = 0, 0
 		delay = a.cfg.EnoughInterval
 	}
-	// Jitter in [3/4, 1] of the delay keeps many torrents from searching in step.
-	delay = delay*3/4 + mrand.N(delay/4+1)
-	if d.forced {
-		delay = min(delay, a.cfg.MinInterval)
+	var actions []statem.Action
+	next := time.Time{}
+	if delay > 0 {
+		// Jitter in [3/4, 1] of the delay keeps many torrents from searching in step.
+		delay = delay*3/4 + mrand.N(delay/4+1)
+		if d.forced {
+			delay = min(delay, a.cfg.MinInterval)
+		}
+		next = now.Add(delay)
+		actions = append(actions, statem.SetStateTimeout(delay, timeoutMsg{}))
+	}
+	if failed {
+		a.cfg.Logger.Debug("dht search reached no node", "failures", d.failures, "retry_in", delay, "waiting_for_nodes", delay == 0, "err", r.err)
 	}
 	a.setStatus(func(s *AnnouncerStatus) {
-		s.State, s.Searches, s.LastSearch, s.NextSearch = "waiting", s.Searches+1, now, now.Add(delay)
+		s.State, s.Searches, s.LastSearch, s.NextSearch = "waiting", s.Searches+1, now, next
 		s.LastPeers, s.Responses, s.Failures, s.LastErr = len(r.res.Peers), r.res.Responses, d.failures, nil
 		if failed {
 			s.LastErr = r.err
 		}
 	})
-	return statem.Next(stWaiting, d, statem.SetStateTimeout(delay, timeoutMsg{}))
+	return statem.Next(stWaiting, d, actions...)
 }
 
 // stopWaiting forgets the wait for the node's routing table, if any.
