@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 )
@@ -26,8 +27,9 @@ import (
 // portLockDir holds one lock file per reserved port.
 var portLockDir = filepath.Join(os.TempDir(), "effusion-test-ports")
 
-// lowPorts is the range reserved ports come from: [lo, hi).
-func lowPorts() (lo, hi int) {
+// lowPorts is the range reserved ports come from, [lo, hi): below the
+// kernel's ephemeral range, read once.
+var lowPorts = sync.OnceValues(func() (lo, hi int) {
 	lo, hi = 20000, 32768
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
@@ -42,7 +44,7 @@ func lowPorts() (lo, hi int) {
 		lo = min(lo, hi/2)
 	}
 	return lo, hi
-}
+})
 
 // reservePort returns a port free for TCP and UDP on every address, below
 // the ephemeral range, held for this test alone until it ends.

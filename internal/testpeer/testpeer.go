@@ -87,13 +87,13 @@ func Python(t testing.TB) string {
 // UDP: it is free for both, on every address). It is reserved for this test
 // until it ends, and comes from below the kernel's ephemeral range, so that
 // neither another test nor an outgoing connection takes it before the child
-// binds it (see reservePort).
+// binds it (see ports.go).
 func FreePort(t testing.TB) int {
 	t.Helper()
 	return reservePort(t)
 }
 
-// FreeUDPPort is FreePort for a child that listens on UDP.
+// FreeUDPPort is FreePort, named for a child that listens on UDP.
 func FreeUDPPort(t testing.TB) int {
 	t.Helper()
 	return reservePort(t)
